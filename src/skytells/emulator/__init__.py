@@ -1,0 +1,1 @@
+"""The offline twin of the Skytells API (placeholder until the emulator lands)."""

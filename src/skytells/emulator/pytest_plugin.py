@@ -1,0 +1,1 @@
+"""pytest plugin: the `skytells_emulator` fixture (placeholder until the emulator lands)."""
