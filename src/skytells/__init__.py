@@ -1,5 +1,151 @@
-"""Skytells Python SDK: run Skytells AI models (predictions and models) from Python."""
+"""Skytells Python SDK: run Skytells AI models (image, video, audio, music, text) from Python.
 
+from skytells import SkytellsClient
+
+client = SkytellsClient()  # reads SKYTELLS_API_KEY
+prediction = client.run("flux-pro", input={"prompt": "A cat wearing sunglasses"})
+print(prediction.outputs())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._client._async import AsyncSkytellsClient
+from ._client._config import API_BASE_URL
+from ._client._sync import SkytellsClient
+from ._enums import (
+    TERMINAL_STATUSES,
+    ApiErrorId,
+    ModelPrivacy,
+    ModelType,
+    PredictionSource,
+    PredictionStatus,
+    PredictionType,
+    PricingOperator,
+    PricingUnit,
+)
+from ._exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    ContentPolicyError,
+    DispatchError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    PredictionCancelledError,
+    PredictionError,
+    PredictionFailedError,
+    RateLimitError,
+    ServerError,
+    SkytellsError,
+    ValidationError,
+    WaitTimeoutError,
+)
+from ._options import (
+    ClientOptions,
+    ModelFieldsOptions,
+    OnProgressCallback,
+    PredictionRequest,
+    PredictionsListOptions,
+    QueueItem,
+    RetryOptions,
+    RunOptions,
+    WaitOptions,
+)
+from ._pagination import PaginatedResponse, Pagination
+from ._prediction import AsyncPrediction, Prediction
+from ._types import (
+    ModelResponse,
+    PaginationDict,
+    PredictionListDict,
+    PredictionMetrics,
+    PredictionOutput,
+    PredictionPayload,
+    PredictionResponse,
+    PredictionUrls,
+    WebhookConfig,
+)
 from ._version import __version__
+from .resources import AsyncModels, AsyncPredictions, Models, Predictions
 
-__all__ = ["__version__"]
+# The official package's names for the resource classes.
+PredictionsAPI = Predictions
+ModelsAPI = Models
+
+__all__ = [
+    "API_BASE_URL",
+    "TERMINAL_STATUSES",
+    "APIConnectionError",
+    "APITimeoutError",
+    "ApiErrorId",
+    "AsyncModels",
+    "AsyncPrediction",
+    "AsyncPredictions",
+    "AsyncSkytellsClient",
+    "AuthenticationError",
+    "ClientOptions",
+    "ContentPolicyError",
+    "DispatchError",
+    "ModelFieldsOptions",
+    "ModelPrivacy",
+    "ModelResponse",
+    "ModelType",
+    "Models",
+    "ModelsAPI",
+    "NotFoundError",
+    "OnProgressCallback",
+    "PaginatedResponse",
+    "Pagination",
+    "PaginationDict",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "Prediction",
+    "PredictionCancelledError",
+    "PredictionError",
+    "PredictionFailedError",
+    "PredictionListDict",
+    "PredictionMetrics",
+    "PredictionOutput",
+    "PredictionPayload",
+    "PredictionRequest",
+    "PredictionResponse",
+    "PredictionSource",
+    "PredictionStatus",
+    "PredictionType",
+    "PredictionUrls",
+    "Predictions",
+    "PredictionsAPI",
+    "PredictionsListOptions",
+    "PricingOperator",
+    "PricingUnit",
+    "QueueItem",
+    "RateLimitError",
+    "RetryOptions",
+    "RunOptions",
+    "ServerError",
+    "Skytells",
+    "SkytellsClient",
+    "SkytellsError",
+    "ValidationError",
+    "WaitOptions",
+    "WaitTimeoutError",
+    "WebhookConfig",
+    "__version__",
+    "create_client",
+]
+
+
+def Skytells(
+    api_key: str | None = None,
+    options: ClientOptions | Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> SkytellsClient:
+    """Create a `SkytellsClient` (the official package's factory); keywords as the client's."""
+    return SkytellsClient(api_key, options, **kwargs)
+
+
+create_client = Skytells
+"""Deprecated alias of `Skytells`."""

@@ -1,0 +1,214 @@
+"""`AsyncSkytellsClient`: the asyncio client (native async I/O, no thread pool)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from .._options import (
+    ClientOptions,
+    ModelFieldsOptions,
+    OnProgressCallback,
+    PredictionRequest,
+    RetryOptions,
+    RunOptions,
+    WaitOptions,
+)
+from .._pagination import PaginatedResponse
+from .._prediction import AsyncPrediction
+from .._types import ModelResponse, PredictionResponse
+from ..resources import AsyncModels, AsyncPredictions
+from . import _operations as ops
+from ._async_driver import AsyncDriver
+from ._base import POOL_LIMITS, ClientBase, deprecated
+from ._config import ClientConfig
+
+
+class AsyncSkytellsClient(ClientBase):
+    """The asyncio Skytells client: the surface of `SkytellsClient`, with awaitable methods.
+
+    ``on_progress`` callbacks may be plain functions or coroutines. Cancelling the task that
+    awaits a method stops it cleanly and returns its connection to the pool. Use
+    ``async with AsyncSkytellsClient() as client:`` or call `aclose()`.
+    Arguments are those of `SkytellsClient`, with ``http_client`` an `httpx.AsyncClient`.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        options: ClientOptions | Mapping[str, Any] | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: RetryOptions | Mapping[str, Any] | None = None,
+        max_retries: int | None = None,
+        poll_interval: float | None = None,
+        dispatch_concurrency: int | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(
+            api_key,
+            options,
+            base_url=base_url,
+            timeout=timeout,
+            headers=headers,
+            retry=retry,
+            max_retries=max_retries,
+            poll_interval=poll_interval,
+            dispatch_concurrency=dispatch_concurrency,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(limits=POOL_LIMITS, follow_redirects=False)
+        self._driver = AsyncDriver(self._config, self._http)
+        self.predictions = AsyncPredictions(self)
+        self.models = AsyncModels(self)
+
+    @classmethod
+    def _derived(cls, parent: AsyncSkytellsClient, config: ClientConfig) -> AsyncSkytellsClient:
+        client = cls.__new__(cls)
+        client.__dict__.update(parent.__dict__)
+        client._config = config
+        client._owns_http = False
+        client._driver = AsyncDriver(config, parent._http)
+        client.predictions = AsyncPredictions(client)
+        client.models = AsyncModels(client)
+        return client
+
+    def with_options(
+        self,
+        *,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncSkytellsClient:
+        """A client with some settings changed that shares this one's connection pool and queue."""
+        config = self._overrides(max_retries=max_retries, timeout=timeout, headers=headers)
+        return self._derived(self, config)
+
+    async def run(
+        self,
+        model: str,
+        input: Mapping[str, Any] | None = None,
+        on_progress: OnProgressCallback | None = None,
+        *,
+        webhook: Mapping[str, Any] | str | None = None,
+        stream: bool = False,
+        options: RunOptions | Mapping[str, Any] | None = None,
+        max_wait: float | None = None,
+        cancel_on_timeout: bool = False,
+        idempotency_key: str | None = None,
+    ) -> AsyncPrediction:
+        """Run a model and wait for the result (see `SkytellsClient.run`)."""
+        op = ops.run_prediction(
+            self._config,
+            ops.run_payload(model, input, webhook, stream, options),
+            on_progress=on_progress,
+            max_wait_ms=max_wait,
+            cancel_on_timeout=cancel_on_timeout,
+            idempotency_key=idempotency_key,
+        )
+        return AsyncPrediction(self, await self._driver.run(op))
+
+    async def predict(
+        self, payload: Mapping[str, Any] | PredictionRequest, *, idempotency_key: str | None = None
+    ) -> PredictionResponse:
+        """Send a create request exactly as given (``await`` included); returns the raw dict."""
+        op = ops.create_prediction(
+            self._config, payload, background=False, idempotency_key=idempotency_key
+        )
+        return await self._driver.run(op)
+
+    async def wait(
+        self,
+        prediction: Any,
+        options: WaitOptions | Mapping[str, Any] | None = None,
+        on_progress: OnProgressCallback | None = None,
+        *,
+        cancel_on_timeout: bool = False,
+    ) -> PredictionResponse:
+        """Check a prediction until it is terminal (see `SkytellsClient.wait`)."""
+        interval, max_wait = ops.wait_options(options)
+        op = ops.wait_for(
+            self._config,
+            prediction,
+            interval_ms=interval,
+            max_wait_ms=max_wait,
+            on_progress=on_progress,
+            cancel_on_timeout=cancel_on_timeout,
+        )
+        return await self._driver.run(op)
+
+    async def dispatch(self, *, concurrency: int | None = None) -> list[PredictionResponse]:
+        """Create every queued prediction concurrently (see `SkytellsClient.dispatch`)."""
+        items = self._queue.snapshot()
+        calls = [
+            ops.create_prediction(
+                self._config, item.payload, background=True, idempotency_key=item.idempotency_key
+            )
+            for item in items
+        ]
+        outcomes = await self._driver.run_all(
+            calls, concurrency or self._config.dispatch_concurrency
+        )
+        return self._queue.settle(items, outcomes)
+
+    async def cancel_prediction(self, id: str) -> PredictionResponse:
+        """Cancel a running prediction; returns the updated prediction dict."""
+        return await self._driver.run(ops.cancel_prediction(self._config, id))
+
+    async def delete_prediction(self, id: str) -> dict[str, Any]:
+        """Delete a prediction and its stored files."""
+        return await self._driver.run(ops.delete_prediction(self._config, id))
+
+    async def stream_prediction(self, id: str) -> PredictionResponse:
+        """The prediction dict whose ``urls["stream"]`` is its streaming endpoint."""
+        return await self._driver.run(ops.stream_prediction(self._config, id))
+
+    async def list_predictions(self, page: int | None = None) -> PaginatedResponse:
+        """Deprecated: use ``client.predictions.list()``."""
+        deprecated("list_predictions", "predictions.list")
+        return await self.predictions.list(page=page)
+
+    async def get_prediction(self, id: str) -> PredictionResponse:
+        """Deprecated: use ``client.predictions.get()``."""
+        deprecated("get_prediction", "predictions.get")
+        return await self.predictions.get(id)
+
+    async def list_models(
+        self,
+        fields: Iterable[str] | None = None,
+        options: ModelFieldsOptions | Mapping[str, Any] | None = None,
+    ) -> list[ModelResponse]:
+        """Deprecated: use ``client.models.list()``."""
+        deprecated("list_models", "models.list")
+        return await self.models.list(fields, options)
+
+    async def get_model(
+        self,
+        slug: str,
+        fields: Iterable[str] | None = None,
+        options: ModelFieldsOptions | Mapping[str, Any] | None = None,
+    ) -> ModelResponse:
+        """Deprecated: use ``client.models.get()``."""
+        deprecated("get_model", "models.get")
+        return await self.models.get(slug, fields, options)
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless it was passed in as ``http_client``)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncSkytellsClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

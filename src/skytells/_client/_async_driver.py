@@ -1,0 +1,88 @@
+"""Runs operations with native asyncio I/O: `httpx.AsyncClient` and `asyncio.sleep`."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+
+from .._exceptions import SkytellsError
+from ._config import ClientConfig
+from ._protocol import HttpRequest, Notify, Op, RawResponse, Sleep
+from ._transport_errors import connection_error, timeout_error
+
+T = TypeVar("T")
+
+
+class AsyncDriver:
+    """Performs the actions of operations over one pooled `httpx.AsyncClient`."""
+
+    def __init__(self, config: ClientConfig, http: httpx.AsyncClient) -> None:
+        self.config = config
+        self.http = http
+        self._headers = config.base_headers()
+
+    async def run(self, op: Op[T]) -> T:
+        """Drive ``op`` to completion and return its result."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                action = op.send(value) if error is None else op.throw(error)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            value, error = None, None
+            try:
+                if isinstance(action, HttpRequest):
+                    value = await self.send(action)
+                elif isinstance(action, Sleep):
+                    await asyncio.sleep(action.seconds)
+                elif isinstance(action, Notify):
+                    outcome = action.callback(action.value)
+                    if inspect.isawaitable(outcome):
+                        await outcome
+            except Exception as exc:
+                error = exc
+            except asyncio.CancelledError:
+                op.close()
+                raise
+
+    async def run_all(self, ops: Sequence[Op[T]], limit: int) -> list[T | SkytellsError]:
+        """Run ``ops`` concurrently, at most ``limit`` at once; results (or errors) in order."""
+        semaphore = asyncio.Semaphore(limit)
+
+        async def one(op: Op[T]) -> T | SkytellsError:
+            async with semaphore:
+                try:
+                    return await self.run(op)
+                except SkytellsError as exc:
+                    return exc
+
+        return list(await asyncio.gather(*(one(op) for op in ops)))
+
+    async def send(self, request: HttpRequest) -> RawResponse:
+        """One HTTP exchange, cancelled as a whole when its deadline passes."""
+        remaining = request.deadline - time.monotonic()
+        if remaining <= 0:
+            raise timeout_error(request, self.config)
+        headers = {**self._headers, **request.headers}
+        try:
+            with anyio.fail_after(min(remaining, 1e9)):
+                response = await self.http.request(
+                    request.method,
+                    self.config.base_url + request.path,
+                    params=request.params,
+                    content=request.body,
+                    headers=headers,
+                )
+        except (httpx.TimeoutException, TimeoutError):
+            raise timeout_error(request, self.config) from None
+        except httpx.TransportError as exc:
+            raise connection_error(request, exc) from None
+        return RawResponse(response.status_code, response.headers, response.content)

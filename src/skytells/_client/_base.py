@@ -1,0 +1,93 @@
+"""What the sync and async clients share: configuration, the local queue, repr."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from .._options import ClientOptions, PredictionRequest, RetryOptions
+from ._config import ClientConfig, resolve_config
+from ._dispatch import PredictionQueue
+from ._operations import payload_dict
+
+# One pool per client: keep-alive connections, enough for the default dispatch concurrency.
+POOL_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64, keepalive_expiry=30)
+
+
+class ClientBase:
+    """Configuration and the queue; subclasses add the I/O driver and the methods."""
+
+    _config: ClientConfig
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        options: ClientOptions | Mapping[str, Any] | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: RetryOptions | Mapping[str, Any] | None = None,
+        max_retries: int | None = None,
+        poll_interval: float | None = None,
+        dispatch_concurrency: int | None = None,
+    ) -> None:
+        self._config = resolve_config(
+            api_key,
+            options,
+            base_url=base_url,
+            timeout=timeout,
+            headers=headers,
+            retry=retry,
+            max_retries=max_retries,
+            poll_interval=poll_interval,
+            dispatch_concurrency=dispatch_concurrency,
+        )
+        self._queue = PredictionQueue()
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL requests go to."""
+        return self._config.base_url
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a failed request is retried."""
+        return self._config.retry.retries
+
+    def queue(self, payload: Mapping[str, Any] | PredictionRequest) -> None:
+        """Add a create request to the local queue; nothing is sent until `dispatch()`."""
+        self._queue.add(payload_dict(payload))
+
+    @property
+    def queued(self) -> int:
+        """How many requests wait in the local queue."""
+        return len(self._queue)
+
+    def _overrides(
+        self,
+        *,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> ClientConfig:
+        config = self._config
+        if max_retries is not None:
+            config = replace(config, retry=replace(config.retry, retries=max_retries))
+        if timeout is not None:
+            config = replace(config, timeout_ms=float(timeout))
+        if headers:
+            config = replace(config, headers={**config.headers, **headers})
+        return config
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self._config.base_url!r})"
+
+
+def deprecated(old: str, new: str) -> None:
+    """Warn that an official-package alias is deprecated."""
+    warnings.warn(f"{old}() is deprecated: use {new}() instead", DeprecationWarning, stacklevel=3)

@@ -1,0 +1,126 @@
+"""Client configuration: arguments, official-style options and the environment, resolved once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from .._exceptions import SkytellsError
+from .._options import ClientOptions, RetryOptions
+from .._version import __version__
+from ._retry import RetryPolicy
+
+API_BASE_URL = "https://api.skytells.ai/v1"
+USER_AGENT = f"skytells-python/{__version__}"
+DEFAULT_TIMEOUT_MS = 60_000
+DEFAULT_POLL_INTERVAL_MS = 5_000
+DEFAULT_DISPATCH_CONCURRENCY = 32
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Everything a client needs to make requests (immutable; `replace` for `with_options`)."""
+
+    api_key: str | None = field(repr=False)
+    base_url: str = API_BASE_URL
+    timeout_ms: float = DEFAULT_TIMEOUT_MS
+    headers: Mapping[str, str] = field(default_factory=dict)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    poll_interval_ms: float = DEFAULT_POLL_INTERVAL_MS
+    dispatch_concurrency: int = DEFAULT_DISPATCH_CONCURRENCY
+
+    def base_headers(self) -> dict[str, str]:
+        """Headers of every request: credentials, identification, then the caller's extras."""
+        headers = {"accept": "application/json", "user-agent": USER_AGENT}
+        headers.update({k.lower(): v for k, v in self.headers.items()})
+        if self.api_key:
+            headers["x-api-key"] = self.api_key
+        return headers
+
+    def with_overrides(self, **overrides: Any) -> ClientConfig:
+        """A copy with the given fields replaced."""
+        return replace(self, **overrides)
+
+
+def resolve_config(
+    api_key: str | None,
+    options: ClientOptions | Mapping[str, Any] | None,
+    *,
+    base_url: str | None,
+    timeout: float | None,
+    headers: Mapping[str, str] | None,
+    retry: RetryOptions | Mapping[str, Any] | None,
+    max_retries: int | None,
+    poll_interval: float | None,
+    dispatch_concurrency: int | None,
+) -> ClientConfig:
+    """Merge arguments over ``options`` over the environment (read now, never at import)."""
+    opts = _as_client_options(options)
+    key = api_key or os.environ.get("SKYTELLS_API_KEY") or None
+    url = (
+        base_url
+        or opts.base_url
+        or os.environ.get("SKYTELLS_BASE_URL")
+        or os.environ.get("SKYTELLS_AI_API_URL")
+        or API_BASE_URL
+    )
+    timeout_ms = timeout if timeout is not None else opts.timeout
+    retry_options = _as_retry_options(retry) if retry is not None else opts.retry
+    policy = RetryPolicy.from_options(retry_options)
+    if max_retries is not None:
+        policy = replace(policy, retries=_non_negative("max_retries", max_retries))
+    merged_headers = {**opts.headers, **(headers or {})}
+    return ClientConfig(
+        api_key=key,
+        base_url=check_base_url(url),
+        timeout_ms=_positive("timeout", timeout_ms),
+        headers=merged_headers,
+        retry=policy,
+        poll_interval_ms=_positive("poll_interval", poll_interval or DEFAULT_POLL_INTERVAL_MS),
+        dispatch_concurrency=int(
+            _positive("dispatch_concurrency", dispatch_concurrency or DEFAULT_DISPATCH_CONCURRENCY)
+        ),
+    )
+
+
+def check_base_url(url: str) -> str:
+    """The base URL without a trailing slash; an error unless it is an absolute http(s) URL."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SkytellsError(
+            f"Invalid base URL {url!r}: expected an absolute http(s) URL such as {API_BASE_URL}",
+            "INVALID_PARAMETER",
+        )
+    return url.strip().rstrip("/")
+
+
+def _as_client_options(options: ClientOptions | Mapping[str, Any] | None) -> ClientOptions:
+    if options is None:
+        return ClientOptions()
+    if isinstance(options, ClientOptions):
+        return options
+    return ClientOptions(
+        base_url=options.get("base_url"),
+        timeout=options.get("timeout", DEFAULT_TIMEOUT_MS),
+        headers=options.get("headers"),
+        retry=options.get("retry"),
+    )
+
+
+def _as_retry_options(retry: RetryOptions | Mapping[str, Any]) -> RetryOptions:
+    return retry if isinstance(retry, RetryOptions) else RetryOptions.from_dict(retry)
+
+
+def _positive(name: str, value: float) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        raise SkytellsError(f"{name} must be a positive number, got {value!r}", "INVALID_PARAMETER")
+    return float(value)
+
+
+def _non_negative(name: str, value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SkytellsError(f"{name} must be an integer >= 0, got {value!r}", "INVALID_PARAMETER")
+    return value

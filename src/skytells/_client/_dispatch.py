@@ -1,0 +1,62 @@
+"""The bookkeeping of `dispatch()`: nothing created is lost, nothing uncreated leaves the queue."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any, cast
+
+from .._exceptions import DispatchError, SkytellsError
+from .._options import QueueItem
+from .._types import PredictionPayload, PredictionResponse
+
+
+class PredictionQueue:
+    """The client's local queue of create requests (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._items: list[QueueItem] = []
+        self._lock = threading.Lock()
+
+    def add(self, payload: dict[str, Any]) -> None:
+        """Queue one payload with its own idempotency key, reused until it is created."""
+        with self._lock:
+            self._items.append(QueueItem(payload))
+
+    def snapshot(self) -> list[QueueItem]:
+        """The queued items, oldest first."""
+        with self._lock:
+            return list(self._items)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def settle(
+        self, items: Sequence[QueueItem], outcomes: Sequence[PredictionResponse | SkytellsError]
+    ) -> list[PredictionResponse]:
+        """Remove what was created; return the responses in queue order or raise `DispatchError`
+        carrying the created responses and the failed payloads (which stay queued)."""
+        created_items = {
+            id(item) for item, out in zip(items, outcomes, strict=True) if isinstance(out, dict)
+        }
+        with self._lock:
+            self._items = [item for item in self._items if id(item) not in created_items]
+        created = [out for out in outcomes if isinstance(out, dict)]
+        failed: list[tuple[PredictionPayload, SkytellsError]] = [
+            (cast(PredictionPayload, item.payload), out)
+            for item, out in zip(items, outcomes, strict=True)
+            if isinstance(out, SkytellsError)
+        ]
+        if failed:
+            first = failed[0][1]
+            raise DispatchError(
+                f"{len(failed)} of {len(items)} queued predictions could not be created "
+                f"(first error: {first.error_id}: {first.message}); they stay queued",
+                "DISPATCH_FAILED",
+                {"created": len(created), "failed": len(failed)},
+                first.http_status,
+                created=created,
+                failed=failed,
+            )
+        return created

@@ -1,0 +1,452 @@
+"""Every API operation as a sans-IO generator, shared by the sync and async clients."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
+
+from .._enums import is_terminal, normalize_status
+from .._exceptions import (
+    APITimeoutError,
+    PredictionCancelledError,
+    PredictionFailedError,
+    ServerError,
+    SkytellsError,
+    ValidationError,
+    WaitTimeoutError,
+)
+from .._options import ModelFieldsOptions, PredictionRequest, PredictionsListOptions
+from .._pagination import PaginatedResponse
+from .._types import ModelResponse, PredictionResponse
+from ._calls import call, segment
+from ._config import ClientConfig
+from ._protocol import Notify, Op, Sleep
+from ._waiting import PollSchedule
+
+PredictionLike = Any  # a prediction dict, a `Prediction`, or an id string
+MODEL_FIELDS = ("input_schema", "output_schema")
+
+
+# ── predictions ─────────────────────────────────────────────────────────────
+
+
+def create_prediction(
+    config: ClientConfig,
+    payload: Mapping[str, Any] | PredictionRequest,
+    *,
+    background: bool,
+    idempotency_key: str | None = None,
+    deadline: float = math.inf,
+) -> Op[PredictionResponse]:
+    """``POST /predict``; ``background`` forces ``await: false`` (``predictions.create``)."""
+    body = payload_dict(payload)
+    if background:
+        if body.get("await") is True:
+            warnings.warn(
+                "predictions.create() always runs in the background and ignores 'await'; "
+                "use client.predict() or client.run() to wait for the result",
+                stacklevel=4,
+            )
+        body["await"] = False
+    data = yield from call(
+        config,
+        "POST",
+        "/predict",
+        json_body=body,
+        idempotency_key=idempotency_key or str(uuid.uuid4()),
+        deadline=deadline,
+    )
+    return expect_prediction(data)
+
+
+def get_prediction(
+    config: ClientConfig, prediction_id: str, *, deadline: float = math.inf
+) -> Op[PredictionResponse]:
+    """``GET /predictions/{id}``."""
+    data = yield from call(
+        config, "GET", f"/predictions/{segment(prediction_id, 'prediction id')}", deadline=deadline
+    )
+    return expect_prediction(data)
+
+
+def list_predictions(
+    config: ClientConfig,
+    *,
+    page: int | None = None,
+    since: str | dt.date | None = None,
+    until: str | dt.date | None = None,
+    model: str | None = None,
+    per_page: int | None = None,
+    status: str | None = None,
+    options: PredictionsListOptions | Mapping[str, Any] | None = None,
+) -> Op[PaginatedResponse]:
+    """``GET /predictions`` with filters; dates as `date`, `datetime` or ``YYYY-MM-DD``."""
+    if options is not None:
+        opts = (
+            options
+            if isinstance(options, PredictionsListOptions)
+            else PredictionsListOptions.from_dict(options)
+        )
+        page, since, until, model = (
+            page or opts.page,
+            since or opts.since,
+            until or opts.until,
+            model or opts.model,
+        )
+    params = {
+        key: value
+        for key, value in (
+            ("page", _int_param("page", page)),
+            ("per_page", _int_param("per_page", per_page)),
+            ("from", _date_param("since", since)),
+            ("to", _date_param("until", until)),
+            ("model", model),
+            ("status", normalize_status(status) if status is not None else None),
+        )
+        if value is not None
+    }
+    data = yield from call(config, "GET", "/predictions", params=params)
+    if not isinstance(data, (dict, list)):
+        raise _unexpected("a list of predictions", data)
+    return PaginatedResponse(data)
+
+
+def cancel_prediction(config: ClientConfig, prediction_id: str) -> Op[PredictionResponse]:
+    """``POST /predictions/{id}/cancel``; always returns the updated prediction."""
+    path = f"/predictions/{segment(prediction_id, 'prediction id')}"
+    data = yield from call(config, "POST", f"{path}/cancel")
+    if isinstance(data, dict) and data.get("id") and data.get("status"):
+        return cast(PredictionResponse, data)
+    # Some deployments answer {"success": true}: fetch the prediction it changed.
+    return (yield from get_prediction(config, prediction_id))
+
+
+def delete_prediction(config: ClientConfig, prediction_id: str) -> Op[dict[str, Any]]:
+    """``DELETE /predictions/{id}/delete``."""
+    data = yield from call(
+        config, "DELETE", f"/predictions/{segment(prediction_id, 'prediction id')}/delete"
+    )
+    return data if isinstance(data, dict) else {"data": data}
+
+
+def stream_prediction(config: ClientConfig, prediction_id: str) -> Op[PredictionResponse]:
+    """``GET /predictions/{id}/stream``: the prediction, whose ``urls["stream"]`` is the stream."""
+    data = yield from call(
+        config, "GET", f"/predictions/{segment(prediction_id, 'prediction id')}/stream"
+    )
+    return expect_prediction(data)
+
+
+# ── models ──────────────────────────────────────────────────────────────────
+
+
+def list_models(
+    config: ClientConfig,
+    fields: Iterable[str] | str | None = None,
+    options: ModelFieldsOptions | Mapping[str, Any] | None = None,
+) -> Op[list[ModelResponse]]:
+    """``GET /models``: the catalogue (a bare JSON array)."""
+    data = yield from call(config, "GET", "/models", params=_fields_params(fields, options))
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]
+    if not isinstance(data, list):
+        raise _unexpected("a list of models", data)
+    return [cast(ModelResponse, m) for m in data if isinstance(m, dict)]
+
+
+def get_model(
+    config: ClientConfig,
+    slug: str,
+    fields: Iterable[str] | str | None = None,
+    options: ModelFieldsOptions | Mapping[str, Any] | None = None,
+) -> Op[ModelResponse]:
+    """``GET /model/{slug}``."""
+    data = yield from call(
+        config,
+        "GET",
+        f"/model/{segment(slug, 'model slug')}",
+        params=_fields_params(fields, options),
+    )
+    if not isinstance(data, dict):
+        raise _unexpected("a model object", data)
+    return cast(ModelResponse, data)
+
+
+# ── waiting and running ─────────────────────────────────────────────────────
+
+
+def wait_for(
+    config: ClientConfig,
+    prediction: PredictionLike,
+    *,
+    interval_ms: float | None = None,
+    max_wait_ms: float | None = None,
+    on_progress: Callable[[Any], Any] | None = None,
+    cancel_on_timeout: bool = False,
+) -> Op[PredictionResponse]:
+    """Check a prediction until it is terminal (any spelling of cancelled ends it too).
+
+    The first check happens at once; later ones follow `PollSchedule` (quick, then backing off
+    to ``interval_ms``). ``max_wait_ms`` is a true deadline: sleeps and requests are cut short to
+    meet it, and passing it raises `WaitTimeoutError` carrying the prediction.
+    """
+    current = prediction_dict(prediction)
+    prediction_id = prediction_id_of(prediction)
+    if current is not None and is_terminal(current.get("status")):
+        return current
+    interval = (interval_ms if interval_ms is not None else config.poll_interval_ms) / 1000
+    if interval <= 0:
+        raise ValidationError("options.interval must be positive", "INVALID_PARAMETER")
+    deadline = math.inf if max_wait_ms is None else time.monotonic() + max_wait_ms / 1000
+    schedule = PollSchedule(interval)
+    checked = False
+    while True:
+        if checked:
+            pause = min(schedule.next_delay(current), deadline - time.monotonic())
+            if pause > 0:
+                yield Sleep(pause)
+        if time.monotonic() >= deadline:
+            raise (
+                yield from _wait_timeout(
+                    config, prediction_id, current, max_wait_ms, cancel_on_timeout
+                )
+            ) from None
+        try:
+            current = yield from get_prediction(config, prediction_id, deadline=deadline)
+        except APITimeoutError:
+            if time.monotonic() < deadline:
+                raise
+            raise (
+                yield from _wait_timeout(
+                    config, prediction_id, current, max_wait_ms, cancel_on_timeout
+                )
+            ) from None
+        checked = True
+        if on_progress is not None:
+            yield Notify(on_progress, current)
+        if is_terminal(current.get("status")):
+            return current
+
+
+def run_prediction(
+    config: ClientConfig,
+    payload: dict[str, Any],
+    *,
+    on_progress: Callable[[Any], Any] | None = None,
+    interval_ms: float | None = None,
+    max_wait_ms: float | None = None,
+    cancel_on_timeout: bool = False,
+    idempotency_key: str | None = None,
+) -> Op[PredictionResponse]:
+    """Create a prediction and wait until it is terminal; raise if it failed or was cancelled.
+
+    Without ``on_progress`` the server is asked to hold the response (``await: true``); if it
+    still answers with a running prediction (video models, server limits), waiting goes on here.
+    """
+    if on_progress is None:
+        payload = {**payload, "await": True}
+    data = yield from create_prediction(
+        config, payload, background=on_progress is not None, idempotency_key=idempotency_key
+    )
+    if not is_terminal(data.get("status")):
+        data = yield from wait_for(
+            config,
+            data,
+            interval_ms=interval_ms,
+            max_wait_ms=max_wait_ms,
+            on_progress=on_progress,
+            cancel_on_timeout=cancel_on_timeout,
+        )
+    return check_outcome(data)
+
+
+def check_outcome(data: PredictionResponse) -> PredictionResponse:
+    """``data`` if it succeeded; `PredictionFailedError` / `PredictionCancelledError` otherwise."""
+    status = normalize_status(data.get("status"))
+    prediction_id = data.get("id")
+    if status == "failed":
+        text = data.get("error") or data.get("response") or "Prediction failed"
+        raise PredictionFailedError(
+            str(text),
+            "PREDICTION_FAILED",
+            f"Prediction {prediction_id} failed",
+            prediction=data,
+        )
+    if status == "cancelled":
+        raise PredictionCancelledError(
+            f"Prediction {prediction_id} was cancelled",
+            "PREDICTION_CANCELLED",
+            f"Prediction {prediction_id} was cancelled before it finished",
+            prediction=data,
+        )
+    return data
+
+
+def _wait_timeout(
+    config: ClientConfig,
+    prediction_id: str,
+    current: PredictionResponse | None,
+    max_wait_ms: float | None,
+    cancel_on_timeout: bool,
+) -> Op[WaitTimeoutError]:
+    """The `WaitTimeoutError` to raise, after cancelling the prediction if asked to."""
+    last: PredictionResponse = current or {"id": prediction_id}
+    if cancel_on_timeout:
+        # The timeout is what the caller needs to hear about, even if the cancel fails.
+        with contextlib.suppress(SkytellsError):
+            last = yield from cancel_prediction(config, prediction_id)
+    return WaitTimeoutError(
+        f"Prediction {prediction_id} did not finish within {max_wait_ms:g} ms",
+        "WAIT_TIMEOUT",
+        f"Last status: {last.get('status', 'unknown')}."
+        + (" It was cancelled." if cancel_on_timeout else " It may still finish: fetch it later."),
+        408,
+        prediction=last,
+    )
+
+
+# ── helpers ─────────────────────────────────────────────────────────────────
+
+
+def payload_dict(payload: Mapping[str, Any] | PredictionRequest) -> dict[str, Any]:
+    """A create payload as a fresh dict (from a dict, a `PredictionRequest` or a `QueueItem`)."""
+    if isinstance(payload, PredictionRequest):
+        return payload.to_dict()
+    if isinstance(payload, Mapping):
+        return dict(payload)
+    raise ValidationError(
+        f"A prediction payload must be a dict, got {type(payload).__name__}", "VALIDATION_ERROR"
+    )
+
+
+def prediction_dict(prediction: PredictionLike) -> PredictionResponse | None:
+    """The prediction's last known state (None for a bare id)."""
+    if isinstance(prediction, str):
+        return None
+    if isinstance(prediction, Mapping):
+        return cast(PredictionResponse, prediction)
+    raw = getattr(prediction, "response", None)
+    return cast(PredictionResponse, raw) if isinstance(raw, Mapping) else None
+
+
+def prediction_id_of(prediction: PredictionLike) -> str:
+    """The id of a prediction given as a dict, a `Prediction` or an id string."""
+    if isinstance(prediction, str):
+        return prediction
+    data = prediction_dict(prediction)
+    prediction_id = data.get("id") if data is not None else None
+    if not isinstance(prediction_id, str) or not prediction_id:
+        raise ValidationError(
+            "Expected a prediction dict with an 'id', a Prediction or an id string, "
+            f"got {type(prediction).__name__}",
+            "INVALID_PARAMETER",
+        )
+    return prediction_id
+
+
+def expect_prediction(data: Any) -> PredictionResponse:
+    """``data`` as a prediction dict, or a clear error if the server sent something else."""
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+        raise _unexpected("a prediction object with an 'id'", data)
+    return cast(PredictionResponse, data)
+
+
+def _unexpected(expected: str, data: Any) -> SkytellsError:
+    return ServerError(
+        f"Unexpected response from the API: expected {expected}",
+        "SERVER_ERROR",
+        f"Received {type(data).__name__}: {str(data)[:200]}",
+        200,
+        body=data,
+    )
+
+
+def _fields_params(
+    fields: Iterable[str] | str | None,
+    options: ModelFieldsOptions | Mapping[str, Any] | None,
+) -> dict[str, str] | None:
+    if not fields and options is not None:
+        fields = (
+            options.fields
+            if isinstance(options, ModelFieldsOptions)
+            else ModelFieldsOptions.from_dict(options).fields
+        )
+    if not fields:
+        return None
+    names = [f.strip() for f in fields.split(",")] if isinstance(fields, str) else list(fields)
+    unknown = [name for name in names if name not in MODEL_FIELDS]
+    if unknown:
+        raise ValidationError(
+            f"Unknown model field(s) {unknown}: expected some of {list(MODEL_FIELDS)}",
+            "INVALID_PARAMETER",
+            {"fields": unknown},
+        )
+    return {"fields": ",".join(names)}
+
+
+def _date_param(name: str, value: str | dt.date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value
+    raise ValidationError(
+        f"{name} must be a date, a datetime or a 'YYYY-MM-DD' string, got {value!r}",
+        "INVALID_DATE_FORMAT",
+    )
+
+
+def _int_param(name: str, value: int | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{name} must be an integer, got {value!r}", "INVALID_PARAMETER")
+    return str(value)
+
+
+def run_payload(
+    model: str,
+    input: Mapping[str, Any] | None,
+    webhook: Mapping[str, Any] | str | None,
+    stream: bool,
+    options: Any,
+) -> dict[str, Any]:
+    """The create body of `run()`; ``options`` is the official package's `RunOptions` or a dict."""
+    if not isinstance(model, str) or not model.strip():
+        raise ValidationError(
+            f"model must be a non-empty model slug such as 'flux-pro', got {model!r}",
+            "VALIDATION_ERROR",
+        )
+    if options is not None:
+        extra = options.to_dict() if hasattr(options, "to_dict") else dict(options)
+        input = input if input is not None else extra.get("input")
+        webhook = webhook if webhook is not None else extra.get("webhook")
+        stream = stream or bool(extra.get("stream"))
+    if input is not None and not isinstance(input, Mapping):
+        raise ValidationError(
+            f"input must be a dict of model inputs, got {type(input).__name__}", "VALIDATION_ERROR"
+        )
+    payload: dict[str, Any] = {"model": model, "input": dict(input or {})}
+    if webhook is not None:
+        payload["webhook"] = webhook if isinstance(webhook, str) else dict(webhook)
+    if stream:
+        payload["stream"] = True
+    return payload
+
+
+def wait_options(options: Any) -> tuple[float | None, float | None]:
+    """``(interval_ms, max_wait_ms)`` from a `WaitOptions`, a dict or None."""
+    if options is None:
+        return None, None
+    if isinstance(options, Mapping):
+        return options.get("interval"), options.get("max_wait")
+    return getattr(options, "interval", None), getattr(options, "max_wait", None)

@@ -1,0 +1,62 @@
+"""The sans-IO protocol between the SDK's logic and its two I/O drivers.
+
+Every operation (a request with retries, waiting, running a model) is a generator that *yields*
+actions and receives their results; it never does I/O itself. The sync driver performs each action
+with `httpx.Client` and `time.sleep`, the async driver with `httpx.AsyncClient` and
+`asyncio.sleep`. So request building, parsing, errors, retries and the waiting strategy exist once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, Union
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """Send one HTTP request to the API; the driver answers with a `RawResponse`.
+
+    A failure to get a response is thrown into the operation as `APIConnectionError` or
+    `APITimeoutError`. ``deadline`` is a `time.monotonic()` instant the whole exchange (connect,
+    send, every byte of the body) must finish by.
+    """
+
+    method: str
+    path: str
+    params: Mapping[str, str] | None = None
+    body: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    deadline: float = math.inf
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """What came back: status, headers (case-insensitive mapping) and the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Pause for ``seconds``."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Call a user callback with ``value`` (the async driver awaits it if it returns a coroutine)."""
+
+    callback: Callable[[Any], Any]
+    value: Any
+
+
+Action = Union[HttpRequest, Sleep, Notify]
+Op = Generator[Action, Any, T]
+"""An operation: yields actions, receives their results, returns ``T``."""

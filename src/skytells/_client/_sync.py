@@ -1,0 +1,255 @@
+"""`SkytellsClient`: the synchronous client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from .._options import (
+    ClientOptions,
+    ModelFieldsOptions,
+    OnProgressCallback,
+    PredictionRequest,
+    RetryOptions,
+    RunOptions,
+    WaitOptions,
+)
+from .._pagination import PaginatedResponse
+from .._prediction import Prediction
+from .._types import ModelResponse, PredictionResponse
+from ..resources import Models, Predictions
+from . import _operations as ops
+from ._base import POOL_LIMITS, ClientBase, deprecated
+from ._config import ClientConfig
+from ._sync_driver import SyncDriver
+
+
+class SkytellsClient(ClientBase):
+    """The synchronous Skytells client.
+
+    Args:
+        api_key: your key (``sk-...``); default: the ``SKYTELLS_API_KEY`` environment variable.
+        options: official-style `ClientOptions` (or a dict of its keys).
+        base_url: the API base URL; default ``SKYTELLS_BASE_URL``, ``SKYTELLS_AI_API_URL``, then
+            ``https://api.skytells.ai/v1``.
+        timeout: deadline of one request in ms (default 60000), the whole exchange included.
+        headers: extra headers sent with every request.
+        retry: official-style `RetryOptions` or a dict of its keys.
+        max_retries: retries of a failed request (default 2).
+        poll_interval: the longest gap in ms between two checks while waiting (default 5000).
+        dispatch_concurrency: creates in flight at once during `dispatch()` (default 32).
+        http_client: your own `httpx.Client` (proxies, custom transports); you then close it.
+
+    Use it as a context manager, or call `close()`, to release its connections.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        options: ClientOptions | Mapping[str, Any] | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: RetryOptions | Mapping[str, Any] | None = None,
+        max_retries: int | None = None,
+        poll_interval: float | None = None,
+        dispatch_concurrency: int | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(
+            api_key,
+            options,
+            base_url=base_url,
+            timeout=timeout,
+            headers=headers,
+            retry=retry,
+            max_retries=max_retries,
+            poll_interval=poll_interval,
+            dispatch_concurrency=dispatch_concurrency,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(limits=POOL_LIMITS, follow_redirects=False)
+        self._driver = SyncDriver(self._config, self._http)
+        self.predictions = Predictions(self)
+        self.models = Models(self)
+
+    @classmethod
+    def _derived(cls, parent: SkytellsClient, config: ClientConfig) -> SkytellsClient:
+        client = cls.__new__(cls)
+        client.__dict__.update(parent.__dict__)
+        client._config = config
+        client._owns_http = False
+        client._driver = SyncDriver(config, parent._http)
+        client.predictions = Predictions(client)
+        client.models = Models(client)
+        return client
+
+    def with_options(
+        self,
+        *,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SkytellsClient:
+        """A client with some settings changed that shares this one's connection pool and queue."""
+        config = self._overrides(max_retries=max_retries, timeout=timeout, headers=headers)
+        return self._derived(self, config)
+
+    # ── running ──────────────────────────────────────────────────────────
+
+    def run(
+        self,
+        model: str,
+        input: Mapping[str, Any] | None = None,
+        on_progress: OnProgressCallback | None = None,
+        *,
+        webhook: Mapping[str, Any] | str | None = None,
+        stream: bool = False,
+        options: RunOptions | Mapping[str, Any] | None = None,
+        max_wait: float | None = None,
+        cancel_on_timeout: bool = False,
+        idempotency_key: str | None = None,
+    ) -> Prediction:
+        """Run a model and wait for the result.
+
+        Without ``on_progress`` the server holds the response until the prediction finishes
+        (``await: true``), and waiting continues here if it answers early. With ``on_progress``
+        the prediction is created in the background and checked until done, calling
+        ``on_progress(state_dict)`` on each check. ``max_wait`` (ms) bounds the waiting;
+        ``cancel_on_timeout`` then also cancels the prediction on the server.
+
+        Raises:
+            PredictionFailedError: ``status == "failed"`` (``error_id="PREDICTION_FAILED"``).
+            PredictionCancelledError: the prediction was cancelled (``PREDICTION_CANCELLED``).
+            WaitTimeoutError: ``max_wait`` passed (``WAIT_TIMEOUT``).
+            SkytellsError: any API error.
+        """
+        op = ops.run_prediction(
+            self._config,
+            ops.run_payload(model, input, webhook, stream, options),
+            on_progress=on_progress,
+            max_wait_ms=max_wait,
+            cancel_on_timeout=cancel_on_timeout,
+            idempotency_key=idempotency_key,
+        )
+        return Prediction(self, self._driver.run(op))
+
+    def predict(
+        self, payload: Mapping[str, Any] | PredictionRequest, *, idempotency_key: str | None = None
+    ) -> PredictionResponse:
+        """Send a create request exactly as given (``await`` included); returns the raw dict."""
+        op = ops.create_prediction(
+            self._config, payload, background=False, idempotency_key=idempotency_key
+        )
+        return self._driver.run(op)
+
+    def wait(
+        self,
+        prediction: Any,
+        options: WaitOptions | Mapping[str, Any] | None = None,
+        on_progress: OnProgressCallback | None = None,
+        *,
+        cancel_on_timeout: bool = False,
+    ) -> PredictionResponse:
+        """Check a prediction (dict, `Prediction` or id) until it is succeeded, failed or
+        cancelled, and return its final dict.
+
+        The first check is immediate; then quick checks back off to ``options["interval"]`` (ms,
+        default 5000). ``options["max_wait"]`` (ms) is a deadline: past it `WaitTimeoutError`
+        (``WAIT_TIMEOUT``) is raised with the prediction's id and last state.
+        """
+        interval, max_wait = ops.wait_options(options)
+        op = ops.wait_for(
+            self._config,
+            prediction,
+            interval_ms=interval,
+            max_wait_ms=max_wait,
+            on_progress=on_progress,
+            cancel_on_timeout=cancel_on_timeout,
+        )
+        return self._driver.run(op)
+
+    def dispatch(self, *, concurrency: int | None = None) -> list[PredictionResponse]:
+        """Create every queued prediction, ``concurrency`` at a time (default 32), and return
+        their initial dicts in queue order.
+
+        A request leaves the queue only once created; if some fail, `DispatchError` carries the
+        created responses and the failed payloads, which stay queued for the next `dispatch()`.
+        Each queued request keeps one idempotency key, so sending it again never duplicates it.
+        """
+        items = self._queue.snapshot()
+        calls = [
+            ops.create_prediction(
+                self._config, item.payload, background=True, idempotency_key=item.idempotency_key
+            )
+            for item in items
+        ]
+        outcomes = self._driver.run_all(calls, concurrency or self._config.dispatch_concurrency)
+        return self._queue.settle(items, outcomes)
+
+    # ── prediction shortcuts ─────────────────────────────────────────────
+
+    def cancel_prediction(self, id: str) -> PredictionResponse:
+        """Cancel a running prediction; returns the updated prediction dict."""
+        return self._driver.run(ops.cancel_prediction(self._config, id))
+
+    def delete_prediction(self, id: str) -> dict[str, Any]:
+        """Delete a prediction and its stored files."""
+        return self._driver.run(ops.delete_prediction(self._config, id))
+
+    def stream_prediction(self, id: str) -> PredictionResponse:
+        """The prediction dict whose ``urls["stream"]`` is its streaming endpoint."""
+        return self._driver.run(ops.stream_prediction(self._config, id))
+
+    # ── official-package aliases ─────────────────────────────────────────
+
+    def list_predictions(self, page: int | None = None) -> PaginatedResponse:
+        """Deprecated: use ``client.predictions.list()``."""
+        deprecated("list_predictions", "predictions.list")
+        return self.predictions.list(page=page)
+
+    def get_prediction(self, id: str) -> PredictionResponse:
+        """Deprecated: use ``client.predictions.get()``."""
+        deprecated("get_prediction", "predictions.get")
+        return self.predictions.get(id)
+
+    def list_models(
+        self,
+        fields: Iterable[str] | None = None,
+        options: ModelFieldsOptions | Mapping[str, Any] | None = None,
+    ) -> list[ModelResponse]:
+        """Deprecated: use ``client.models.list()``."""
+        deprecated("list_models", "models.list")
+        return self.models.list(fields, options)
+
+    def get_model(
+        self,
+        slug: str,
+        fields: Iterable[str] | None = None,
+        options: ModelFieldsOptions | Mapping[str, Any] | None = None,
+    ) -> ModelResponse:
+        """Deprecated: use ``client.models.get()``."""
+        deprecated("get_model", "models.get")
+        return self.models.get(slug, fields, options)
+
+    # ── lifecycle ────────────────────────────────────────────────────────
+
+    def close(self) -> None:
+        """Close the connection pool (unless it was passed in as ``http_client``)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> SkytellsClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,58 @@
+"""The polling schedule of `wait()` and `run()`: quick first checks, then backing off.
+
+The first check is immediate (done by the caller). After it, gaps start at 0.25 s and double
+up to ``interval`` (the seed's ``interval``, 5 s by default, stays the longest gap). Once the
+prediction reports ``metrics.progress`` twice, the schedule estimates the time left from the
+observed rate and sleeps about that long instead, still never longer than ``interval``: a
+prediction that will finish in 0.4 s is checked in about 0.4 s, and a long video is not checked
+every quarter second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+FIRST_DELAY = 0.25
+MIN_DELAY = 0.05
+
+
+class PollSchedule:
+    """Yields the pause before each next check."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._backoff = min(FIRST_DELAY, interval)
+        self._first_seen: tuple[float, float] | None = None
+
+    def next_delay(self, current: Mapping[str, Any] | None) -> float:
+        """The pause before the next check, given the last state seen."""
+        delay = self._backoff
+        self._backoff = min(self.interval, self._backoff * 2)
+        eta = self._estimate_remaining(current)
+        if eta is not None:
+            delay = max(MIN_DELAY, eta)
+        return min(delay, self.interval)
+
+    def _estimate_remaining(self, current: Mapping[str, Any] | None) -> float | None:
+        progress = _progress(current)
+        if progress is None:
+            return None
+        now = time.monotonic()
+        if self._first_seen is None:
+            self._first_seen = (now, progress)
+            return None
+        t0, p0 = self._first_seen
+        if progress <= p0 or now <= t0:
+            return None
+        rate = (progress - p0) / (now - t0)
+        return (100.0 - progress) / rate
+
+
+def _progress(current: Mapping[str, Any] | None) -> float | None:
+    metrics = current.get("metrics") if current else None
+    value = metrics.get("progress") if isinstance(metrics, Mapping) else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 100:
+        return float(value)
+    return None

@@ -1,0 +1,168 @@
+"""The error hierarchy: every failure the SDK reports is a `SkytellsError`.
+
+Subclasses let a program handle kinds differently (`except RateLimitError`), while
+`except SkytellsError` and `e.error_id` always work, as with the official package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._types import PredictionPayload, PredictionResponse
+
+__all__ = [
+    "APIConnectionError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "ContentPolicyError",
+    "DispatchError",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "PredictionCancelledError",
+    "PredictionError",
+    "PredictionFailedError",
+    "RateLimitError",
+    "ServerError",
+    "SkytellsError",
+    "ValidationError",
+    "WaitTimeoutError",
+]
+
+
+class SkytellsError(Exception):
+    """Raised for every Skytells API, network and prediction error.
+
+    Attributes:
+        error_id: machine-readable id, e.g. ``"UNAUTHORIZED"`` (see `ApiErrorId`).
+        details: extra context from the server (a string, a dict or ``None``).
+        http_status: the HTTP status, or 0 when no response was received.
+        request_id: the server's request id, when it sent one.
+        headers: the response headers (empty when there was no response).
+        body: the parsed response body (or the start of a non-JSON body).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        error_id: str = "UNKNOWN_ERROR",
+        details: Any = None,
+        http_status: int = 0,
+        *,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_id = error_id
+        self.details = details
+        self.http_status = http_status
+        self.request_id = request_id
+        self.headers: dict[str, str] = dict(headers or {})
+        self.body = body
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.request_id:
+            text += f" (request id {self.request_id})"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(message={self.message!r}, error_id={self.error_id!r}, "
+            f"http_status={self.http_status!r})"
+        )
+
+
+class AuthenticationError(SkytellsError):
+    """The API key is missing, invalid or its account is suspended (401)."""
+
+
+class PermissionDeniedError(SkytellsError):
+    """The key may not do this (403)."""
+
+
+class PaymentRequiredError(SkytellsError):
+    """The account has no credits or needs payment (402)."""
+
+
+class NotFoundError(SkytellsError):
+    """Unknown model, endpoint or prediction (404; 502 ``PREDICTION_FAILED`` for unknown ids)."""
+
+
+class ValidationError(SkytellsError):
+    """The request or the model input was rejected (400, 409, 422); ``details`` names the fields."""
+
+
+class ContentPolicyError(SkytellsError):
+    """The input or output violated the content policy (451)."""
+
+
+class RateLimitError(SkytellsError):
+    """Too many requests (429). ``retry_after`` is the server's wait in seconds, if it sent one."""
+
+    def __init__(self, *args: Any, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(SkytellsError):
+    """The service failed (5xx) or answered something that is not the API's JSON."""
+
+
+class APIConnectionError(SkytellsError):
+    """No response was received: refused, reset or dropped connection (``NETWORK_ERROR``)."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The request did not complete within its timeout (``REQUEST_TIMEOUT``)."""
+
+
+class PredictionError(SkytellsError):
+    """A prediction ended without output. ``prediction`` is its full dict, so nothing is lost."""
+
+    def __init__(
+        self, *args: Any, prediction: PredictionResponse | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.prediction = prediction
+
+    @property
+    def prediction_id(self) -> str | None:
+        """The id of the prediction concerned."""
+        return self.prediction.get("id") if self.prediction else None
+
+
+class PredictionFailedError(PredictionError):
+    """The prediction finished with ``status == "failed"`` (``PREDICTION_FAILED``)."""
+
+
+class PredictionCancelledError(PredictionError):
+    """The prediction was cancelled before it finished (``PREDICTION_CANCELLED``)."""
+
+
+class WaitTimeoutError(PredictionError):
+    """Waiting passed its deadline (``WAIT_TIMEOUT``); the prediction may still finish later."""
+
+
+class DispatchError(SkytellsError):
+    """Some queued predictions could not be created.
+
+    Attributes:
+        created: the responses of the predictions that were created (queue order).
+        failed: ``(payload, error)`` for each payload that was not; those stay queued.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        created: Sequence[PredictionResponse] = (),
+        failed: Sequence[tuple[PredictionPayload, SkytellsError]] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.created = list(created)
+        self.failed = list(failed)
