@@ -1,0 +1,108 @@
+"""A real HTTP server on 127.0.0.1 that answers with scripted responses and records requests.
+
+For what the emulator never produces (every error-body variant of the spec, gateway HTML,
+``canceled`` spellings, ``{"success": true}`` cancels) and for checking exactly what the SDK
+sent (headers, percent-encoded paths, attempt counts). Real sockets, real HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """One scripted response."""
+
+    status: int = 200
+    body: Any = None  # JSON-encoded unless bytes/str
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+
+    def encoded(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return json.dumps(self.body).encode()
+
+
+@dataclass
+class Seen:
+    """One recorded request."""
+
+    method: str
+    path: str  # raw, as sent on the wire (still percent-encoded)
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class ScriptedServer:
+    """Serves queued `Reply`s in order (the last one repeats) and records every request."""
+
+    def __init__(self) -> None:
+        self.replies: deque[Reply] = deque()
+        self.requests: list[Seen] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with server._lock:
+                    server.requests.append(
+                        Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                    )
+                    reply = server.replies.popleft() if len(server.replies) > 1 else server.replies[0]
+                payload = reply.encoded()
+                self.send_response(reply.status)
+                self.send_header("content-type", reply.content_type)
+                self.send_header("content-length", str(len(payload)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def script(self, *replies: Reply) -> None:
+        """Answer the next requests with these replies (the last one repeats)."""
+        with self._lock:
+            self.replies = deque(replies or (Reply(),))
+            self.requests.clear()
+
+    @contextmanager
+    def running(self) -> Iterator[ScriptedServer]:
+        thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            thread.join(timeout=5)
+
+
+def prediction(status: str = "succeeded", **fields: Any) -> dict[str, Any]:
+    """A prediction body as the API returns it."""
+    return {"id": "pred_abc123", "status": status, "output": None, **fields}
