@@ -26,7 +26,9 @@ def test_key_and_base_url_from_the_environment(
     assert scripted.requests[0].headers["x-api-key"] == SECRET
 
 
-def test_cli_style_base_url_variable(scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_style_base_url_variable(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("SKYTELLS_BASE_URL", raising=False)
     monkeypatch.setenv("SKYTELLS_AI_API_URL", scripted.base_url + "/")
     with SkytellsClient("k") as client:
@@ -57,11 +59,14 @@ def test_environment_is_read_at_construction_not_import() -> None:
     assert out.stdout.strip() == "http://127.0.0.1:5/v1"
 
 
-def test_no_key_fails_clearly_without_sending(scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_key_fails_clearly_without_sending(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("SKYTELLS_API_KEY", raising=False)
-    with SkytellsClient(base_url=scripted.base_url) as client, pytest.raises(
-        skytells.AuthenticationError, match="SKYTELLS_API_KEY"
-    ) as info:
+    with (
+        SkytellsClient(base_url=scripted.base_url) as client,
+        pytest.raises(skytells.AuthenticationError, match="SKYTELLS_API_KEY") as info,
+    ):
         client.models.list()
     assert info.value.error_id == "UNAUTHORIZED"
     assert scripted.requests == []
@@ -86,13 +91,32 @@ def test_key_never_appears_in_reprs_errors_or_logs(
     caplog.set_level(logging.DEBUG)
     scripted.script(
         Reply(503, {"status": False, "response": "down"}),
-        Reply(401, {"status": False, "response": "bad key", "error": {"http_status": 401, "message": "bad key", "details": None, "error_id": "UNAUTHORIZED"}}),
+        Reply(
+            401,
+            {
+                "status": False,
+                "response": "bad key",
+                "error": {
+                    "http_status": 401,
+                    "message": "bad key",
+                    "details": None,
+                    "error_id": "UNAUTHORIZED",
+                },
+            },
+        ),
     )
     client = SkytellsClient(SECRET, base_url=scripted.base_url, retry={"retry_delay": 1})
     with pytest.raises(skytells.AuthenticationError) as info:
         client.predictions.get("p")
     error = info.value
-    texts = [repr(client), str(client), repr(error), str(error), str(error.details), str(error.body)]
+    texts = [
+        repr(client),
+        str(client),
+        repr(error),
+        str(error),
+        str(error.details),
+        str(error.body),
+    ]
     texts += [repr(client._config), str(error.headers)]
     texts += [record.getMessage() for record in caplog.records]
     assert any("retrying" in t for t in texts)  # the retry was logged ...

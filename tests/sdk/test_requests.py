@@ -12,7 +12,9 @@ from skytells import SkytellsClient
 from tests.scripted_server import Reply, ScriptedServer, prediction
 
 
-def test_headers_of_every_request(scripted: ScriptedServer, scripted_client: SkytellsClient) -> None:
+def test_headers_of_every_request(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
     scripted.script(Reply(200, prediction()))
     scripted_client.predictions.get("pred_abc123")
     seen = scripted.requests[0]
@@ -24,7 +26,13 @@ def test_headers_of_every_request(scripted: ScriptedServer, scripted_client: Sky
 
 @pytest.mark.parametrize(
     ("raw_id", "encoded"),
-    [("a b", "a%20b"), ("a&b=c", "a%26b%3Dc"), ("a/b", "a%2Fb"), ("../x", "..%2Fx"), ("é?#", "%C3%A9%3F%23")],
+    [
+        ("a b", "a%20b"),
+        ("a&b=c", "a%26b%3Dc"),
+        ("a/b", "a%2Fb"),
+        ("../x", "..%2Fx"),
+        ("é?#", "%C3%A9%3F%23"),
+    ],
 )
 def test_path_segments_are_percent_encoded(
     scripted: ScriptedServer, scripted_client: SkytellsClient, raw_id: str, encoded: str
@@ -71,7 +79,11 @@ def test_empty_ids_are_refused_without_a_request(
 def test_create_sends_an_idempotency_key_reused_on_retries(
     scripted: ScriptedServer, scripted_client: SkytellsClient
 ) -> None:
-    scripted.script(Reply(503, "busy", content_type="text/plain"), Reply(502, "bad gateway", content_type="text/html"), Reply(200, prediction("pending")))
+    scripted.script(
+        Reply(503, "busy", content_type="text/plain"),
+        Reply(502, "bad gateway", content_type="text/html"),
+        Reply(200, prediction("pending")),
+    )
     scripted_client.predictions.create({"model": "flux-pro", "input": {"prompt": "x"}})
     keys = {r.headers["idempotency-key"] for r in scripted.requests}
     bodies = {r.body for r in scripted.requests}
@@ -80,7 +92,9 @@ def test_create_sends_an_idempotency_key_reused_on_retries(
     assert json.loads(next(iter(bodies)))["await"] is False
 
 
-def test_each_logical_create_gets_its_own_key(scripted: ScriptedServer, scripted_client: SkytellsClient) -> None:
+def test_each_logical_create_gets_its_own_key(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
     scripted.script(Reply(200, prediction("pending")))
     scripted_client.predictions.create({"model": "m", "input": {}})
     scripted_client.predictions.create({"model": "m", "input": {}}, idempotency_key="mine-1")
@@ -88,7 +102,9 @@ def test_each_logical_create_gets_its_own_key(scripted: ScriptedServer, scripted
     assert keys[0] != keys[1] and keys[1] == "mine-1"
 
 
-def test_predict_sends_exactly_the_payload_given(scripted: ScriptedServer, scripted_client: SkytellsClient) -> None:
+def test_predict_sends_exactly_the_payload_given(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
     scripted.script(Reply(200, prediction()))
     payload = {"model": "flux-pro", "input": {"prompt": "x"}, "await": True, "custom": 1}
     scripted_client.predict(payload)
@@ -96,7 +112,9 @@ def test_predict_sends_exactly_the_payload_given(scripted: ScriptedServer, scrip
     assert scripted.requests[0].path == "/v1/predict"
 
 
-def test_create_is_always_background(scripted: ScriptedServer, scripted_client: SkytellsClient) -> None:
+def test_create_is_always_background(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
     scripted.script(Reply(200, prediction("pending")))
     with pytest.warns(UserWarning, match="background"):
         scripted_client.predictions.create({"model": "m", "input": {}, "await": True})
@@ -132,7 +150,12 @@ def test_attempt_counts_per_status(
 ) -> None:
     body = {"status": False, "response": "x"}
     if error_id:
-        body["error"] = {"http_status": status, "message": "x", "details": None, "error_id": error_id}
+        body["error"] = {
+            "http_status": status,
+            "message": "x",
+            "details": None,
+            "error_id": error_id,
+        }
     scripted.script(Reply(status, body))
     with pytest.raises(skytells.SkytellsError) as info:
         scripted_client.predictions.get("pred_1")
@@ -140,8 +163,12 @@ def test_attempt_counts_per_status(
     assert len(scripted.requests) == attempts
 
 
-def test_retry_after_over_the_cap_raises_at_once(scripted: ScriptedServer, scripted_client: SkytellsClient) -> None:
-    scripted.script(Reply(429, {"status": False, "response": "slow down"}, headers={"retry-after": "3600"}))
+def test_retry_after_over_the_cap_raises_at_once(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
+    scripted.script(
+        Reply(429, {"status": False, "response": "slow down"}, headers={"retry-after": "3600"})
+    )
     with pytest.raises(skytells.RateLimitError) as info:
         scripted_client.predictions.get("pred_1")
     assert info.value.retry_after == 3600
@@ -159,8 +186,9 @@ def test_retry_after_is_honoured(scripted: ScriptedServer, scripted_client: Skyt
 
 def test_max_retries_zero_disables_retries(scripted: ScriptedServer) -> None:
     scripted.script(Reply(503, {"status": False, "response": "down"}))
-    with SkytellsClient("k", base_url=scripted.base_url, max_retries=0) as client, pytest.raises(
-        skytells.ServerError
+    with (
+        SkytellsClient("k", base_url=scripted.base_url, max_retries=0) as client,
+        pytest.raises(skytells.ServerError),
     ):
         client.predictions.get("p")
     assert len(scripted.requests) == 1
@@ -169,14 +197,17 @@ def test_max_retries_zero_disables_retries(scripted: ScriptedServer) -> None:
 def test_official_retry_options_are_accepted(scripted: ScriptedServer) -> None:
     scripted.script(Reply(500, {"status": False, "response": "down"}))
     retry = skytells.RetryOptions(retries=1, retry_delay=1, retry_on=[500])
-    with SkytellsClient("k", base_url=scripted.base_url, retry=retry) as client, pytest.raises(
-        skytells.ServerError
+    with (
+        SkytellsClient("k", base_url=scripted.base_url, retry=retry) as client,
+        pytest.raises(skytells.ServerError),
     ):
         client.predictions.get("p")
     assert len(scripted.requests) == 2
 
 
-def test_with_options_shares_the_pool(scripted: ScriptedServer, scripted_client: SkytellsClient) -> None:
+def test_with_options_shares_the_pool(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
     derived = scripted_client.with_options(max_retries=0, headers={"x-extra": "1"})
     assert derived._http is scripted_client._http
     assert derived.max_retries == 0 and scripted_client.max_retries == 2
@@ -185,9 +216,46 @@ def test_with_options_shares_the_pool(scripted: ScriptedServer, scripted_client:
     assert scripted.requests[0].headers["x-extra"] == "1"
 
 
-def test_keep_alive_reuses_one_connection(scripted: ScriptedServer, scripted_client: SkytellsClient) -> None:
+def test_keep_alive_reuses_one_connection(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
     scripted.script(Reply(200, prediction()))
     for _ in range(5):
         scripted_client.predictions.get("p")
     pool = scripted_client._http._transport._pool  # type: ignore[attr-defined]
     assert len(pool.connections) == 1
+
+
+def test_timeout_is_a_deadline_for_a_slow_server(scripted: ScriptedServer) -> None:
+    scripted.script(Reply(200, prediction(), delay=1.0))
+    with SkytellsClient("k", base_url=scripted.base_url, timeout=200, max_retries=0) as client:
+        with pytest.raises(skytells.APITimeoutError) as info:
+            client.predictions.get("p")
+    assert info.value.error_id == "REQUEST_TIMEOUT"
+
+
+def test_timeout_is_a_deadline_for_a_dripping_server(scripted: ScriptedServer) -> None:
+    # Each byte arrives well within a per-read timeout; only a deadline on the whole exchange stops it.
+    scripted.script(Reply(200, {"id": "p", "status": "succeeded", "pad": "x" * 40}, drip=0.05))
+    with SkytellsClient("k", base_url=scripted.base_url, timeout=300, max_retries=0) as client:
+        with pytest.raises(skytells.APITimeoutError):
+            client.predictions.get("p")
+
+
+@pytest.mark.anyio
+async def test_async_timeout_is_a_deadline_for_a_dripping_server(scripted: ScriptedServer) -> None:
+    scripted.script(Reply(200, {"id": "p", "status": "succeeded", "pad": "x" * 40}, drip=0.05))
+    async with skytells.AsyncSkytellsClient(
+        "k", base_url=scripted.base_url, timeout=300, max_retries=0
+    ) as client:
+        with pytest.raises(skytells.APITimeoutError):
+            await client.predictions.get("p")
+
+
+def test_timeouts_are_retried_within_the_retry_budget(scripted: ScriptedServer) -> None:
+    scripted.script(Reply(200, prediction(), delay=0.6), Reply(200, prediction()))
+    with SkytellsClient(
+        "k", base_url=scripted.base_url, timeout=200, retry={"retry_delay": 1}
+    ) as client:
+        assert client.predictions.get("p")["id"] == "pred_abc123"
+    assert len(scripted.requests) == 2

@@ -75,7 +75,9 @@ def test_error_envelope_maps_to_class_and_fields(
     assert error.body["error"]["error_id"] == error_id
 
 
-def test_status_false_with_response_only(scripted: ScriptedServer, scripted_client: SkytellsClient) -> None:
+def test_status_false_with_response_only(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
     scripted.script(Reply(400, {"status": False, "response": "Bad page number"}))
     with pytest.raises(skytells.ValidationError) as info:
         scripted_client.predictions.list(page=1)
@@ -114,7 +116,9 @@ def test_non_json_success_is_server_error(
     assert "OK" in info.value.details
 
 
-def test_truncated_json_is_invalid_json(scripted: ScriptedServer, scripted_client: SkytellsClient) -> None:
+def test_truncated_json_is_invalid_json(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
     scripted.script(Reply(200, b'{"id": "pred_1", "stat'))
     with pytest.raises(skytells.SkytellsError) as info:
         scripted_client.predictions.get("pred_1")
@@ -139,7 +143,9 @@ def test_status_false_without_id_is_an_error(
     assert info.value.error_id == "API_ERROR"
 
 
-def test_unexpected_shape_is_a_clear_error(scripted: ScriptedServer, scripted_client: SkytellsClient) -> None:
+def test_unexpected_shape_is_a_clear_error(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
     scripted.script(Reply(200, ["not", "a", "prediction"]))
     with pytest.raises(skytells.ServerError, match="expected a prediction"):
         scripted_client.predictions.get("pred_1")
@@ -166,7 +172,9 @@ def test_cancel_answered_with_success_flag_returns_the_prediction(
     assert [r.method for r in scripted.requests] == ["POST", "GET"]
 
 
-def test_wait_ends_on_the_canceled_spelling(scripted: ScriptedServer, scripted_client: SkytellsClient) -> None:
+def test_wait_ends_on_the_canceled_spelling(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
     scripted.script(Reply(200, prediction("canceled")))
     assert scripted_client.wait("pred_abc123")["status"] == "canceled"
     assert len(scripted.requests) == 1
@@ -182,12 +190,18 @@ def test_run_raises_cancelled_for_the_canceled_spelling(
     assert info.value.prediction_id == "pred_abc123"
 
 
-def test_model_as_bare_string_is_accepted(scripted: ScriptedServer, scripted_client: SkytellsClient) -> None:
-    scripted.script(Reply(200, prediction("succeeded", model="flux-pro", output="https://cdn/x.png")))
+def test_model_as_bare_string_is_accepted(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
+    scripted.script(
+        Reply(200, prediction("succeeded", model="flux-pro", output="https://cdn/x.png"))
+    )
     assert scripted_client.run("flux-pro", input={}).outputs() == "https://cdn/x.png"
 
 
-def test_bare_array_prediction_list(scripted: ScriptedServer, scripted_client: SkytellsClient) -> None:
+def test_bare_array_prediction_list(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
     scripted.script(Reply(200, [prediction("succeeded"), prediction("failed", id="pred_2")]))
     page = scripted_client.predictions.list()
     assert [p["id"] for p in page] == ["pred_abc123", "pred_2"]

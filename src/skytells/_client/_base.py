@@ -68,6 +68,14 @@ class ClientBase:
         """How many requests wait in the local queue."""
         return len(self._queue)
 
+    def queued_payloads(self) -> list[dict[str, Any]]:
+        """Copies of the queued payloads, oldest first."""
+        return [dict(item.payload) for item in self._queue.snapshot()]
+
+    def clear_queue(self) -> list[dict[str, Any]]:
+        """Drop every queued request (e.g. one the API rejects); returns their payloads."""
+        return self._queue.clear()
+
     def _overrides(
         self,
         *,

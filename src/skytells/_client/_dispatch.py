@@ -28,6 +28,12 @@ class PredictionQueue:
         with self._lock:
             return list(self._items)
 
+    def clear(self) -> list[dict[str, Any]]:
+        """Empty the queue; returns the payloads that were in it."""
+        with self._lock:
+            items, self._items = self._items, []
+        return [item.payload for item in items]
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
