@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._client._async import AsyncSkytellsClient
+from ._client._batch import RunResult
 from ._client._config import API_BASE_URL
 from ._client._sync import SkytellsClient
 from ._enums import (
@@ -125,6 +126,7 @@ __all__ = [
     "RateLimitError",
     "RetryOptions",
     "RunOptions",
+    "RunResult",
     "ServerError",
     "Skytells",
     "SkytellsClient",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import httpx
 
+from .._exceptions import WaitTimeoutError
 from .._options import (
     ClientOptions,
     ModelFieldsOptions,
@@ -21,6 +22,7 @@ from .._pagination import PaginatedResponse
 from .._prediction import AsyncPrediction
 from .._types import ModelResponse, PredictionResponse
 from ..resources import AsyncModels, AsyncPredictions
+from . import _batch as batch
 from . import _operations as ops
 from ._async_driver import AsyncDriver
 from ._base import POOL_LIMITS, ClientBase, deprecated
@@ -155,6 +157,52 @@ class AsyncSkytellsClient(ClientBase):
             calls, concurrency or self._config.dispatch_concurrency
         )
         return self._queue.settle(items, outcomes)
+
+    async def wait_many(
+        self,
+        predictions: Sequence[Any],
+        options: WaitOptions | Mapping[str, Any] | None = None,
+    ) -> list[PredictionResponse]:
+        """Wait for many predictions; returns their final dicts in order (see
+        `SkytellsClient.wait_many`)."""
+        interval, max_wait = ops.wait_options(options)
+        op = batch.wait_many(self._config, predictions, interval_ms=interval, max_wait_ms=max_wait)
+        states = await self._driver.run(op)
+        return [states[ops.prediction_id_of(p)] for p in predictions]
+
+    def run_many(
+        self,
+        payloads: Sequence[Mapping[str, Any] | PredictionRequest],
+        *,
+        concurrency: int | None = None,
+        options: WaitOptions | Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[batch.RunResult]:
+        """Create many predictions concurrently and yield each `RunResult` as it completes
+        (``async for``; see `SkytellsClient.run_many`)."""
+        many = batch.RunMany(payloads)
+        return self._run_many(many, concurrency, options)
+
+    async def _run_many(
+        self,
+        many: batch.RunMany,
+        concurrency: int | None,
+        options: WaitOptions | Mapping[str, Any] | None,
+    ) -> AsyncIterator[batch.RunResult]:
+        limit = concurrency or self._config.dispatch_concurrency
+        outcomes = await self._driver.run_all(many.creates(self._config), limit)
+        failures, created = many.created(outcomes)
+        for failure in failures:
+            yield failure
+        interval, max_wait = ops.wait_options(options)
+        op = batch.wait_many(
+            self._config, created, interval_ms=interval, max_wait_ms=max_wait, emit=True
+        )
+        try:
+            async for state in self._driver.iterate(op):
+                yield many.result(state)
+        except WaitTimeoutError as error:
+            for result in many.timed_out(error):
+                yield result
 
     async def cancel_prediction(self, id: str) -> PredictionResponse:
         """Cancel a running prediction; returns the updated prediction dict."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any, TypeVar
 
 import anyio
@@ -13,7 +13,7 @@ import httpx
 
 from .._exceptions import SkytellsError
 from ._config import ClientConfig
-from ._protocol import HttpRequest, Notify, Op, RawResponse, Sleep
+from ._protocol import Emit, HttpRequest, Notify, Op, RawResponse, Sleep
 from ._transport_errors import connection_error, timeout_error
 
 T = TypeVar("T")
@@ -28,30 +28,58 @@ class AsyncDriver:
         self._headers = config.base_headers()
 
     async def run(self, op: Op[T]) -> T:
-        """Drive ``op`` to completion and return its result."""
+        """Drive ``op`` to completion and return its result (emitted values are dropped)."""
         value: Any = None
         error: BaseException | None = None
-        while True:
-            try:
-                action = op.send(value) if error is None else op.throw(error)
-            except StopIteration as stop:
-                result: T = stop.value
-                return result
-            value, error = None, None
-            try:
-                if isinstance(action, HttpRequest):
-                    value = await self.send(action)
-                elif isinstance(action, Sleep):
-                    await asyncio.sleep(action.seconds)
-                elif isinstance(action, Notify):
-                    outcome = action.callback(action.value)
-                    if inspect.isawaitable(outcome):
-                        await outcome
-            except Exception as exc:
-                error = exc
-            except asyncio.CancelledError:
-                op.close()
-                raise
+        try:
+            while True:
+                try:
+                    action = op.send(value) if error is None else op.throw(error)
+                except StopIteration as stop:
+                    result: T = stop.value
+                    return result
+                value, error = None, None
+                if isinstance(action, Emit):
+                    continue
+                try:
+                    value = await self.perform(action)
+                except Exception as exc:
+                    error = exc
+        finally:
+            op.close()
+
+    async def iterate(self, op: Op[Any]) -> AsyncGenerator[Any, None]:
+        """Drive ``op``, yielding each value it emits; closing this generator closes ``op``."""
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    action = op.send(value) if error is None else op.throw(error)
+                except StopIteration:
+                    return
+                value, error = None, None
+                if isinstance(action, Emit):
+                    yield action.value
+                    continue
+                try:
+                    value = await self.perform(action)
+                except Exception as exc:
+                    error = exc
+        finally:
+            op.close()
+
+    async def perform(self, action: HttpRequest | Sleep | Notify) -> Any:
+        """Carry out one action."""
+        if isinstance(action, HttpRequest):
+            return await self.send(action)
+        if isinstance(action, Sleep):
+            await asyncio.sleep(action.seconds)
+            return None
+        outcome = action.callback(action.value)
+        if inspect.isawaitable(outcome):
+            await outcome
+        return None
 
     async def run_all(self, ops: Sequence[Op[T]], limit: int) -> list[T | SkytellsError]:
         """Run ``ops`` concurrently, at most ``limit`` at once; results (or errors) in order."""

@@ -57,6 +57,13 @@ class Notify:
     value: Any
 
 
-Action = Union[HttpRequest, Sleep, Notify]
+@dataclass(frozen=True)
+class Emit:
+    """Hand ``value`` to whoever iterates the operation (results as they complete)."""
+
+    value: Any
+
+
+Action = Union[HttpRequest, Sleep, Notify, Emit]
 Op = Generator[Action, Any, T]
 """An operation: yields actions, receives their results, returns ``T``."""

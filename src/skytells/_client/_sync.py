@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import httpx
 
+from .._exceptions import WaitTimeoutError
 from .._options import (
     ClientOptions,
     ModelFieldsOptions,
@@ -21,6 +22,7 @@ from .._pagination import PaginatedResponse
 from .._prediction import Prediction
 from .._types import ModelResponse, PredictionResponse
 from ..resources import Models, Predictions
+from . import _batch as batch
 from . import _operations as ops
 from ._base import POOL_LIMITS, ClientBase, deprecated
 from ._config import ClientConfig
@@ -190,6 +192,50 @@ class SkytellsClient(ClientBase):
         ]
         outcomes = self._driver.run_all(calls, concurrency or self._config.dispatch_concurrency)
         return self._queue.settle(items, outcomes)
+
+    def wait_many(
+        self,
+        predictions: Sequence[Any],
+        options: WaitOptions | Mapping[str, Any] | None = None,
+    ) -> list[PredictionResponse]:
+        """Wait for many predictions (dicts, `Prediction`s or ids); returns their final dicts in
+        the order given. While many are pending, one listing request checks up to 50 of them."""
+        interval, max_wait = ops.wait_options(options)
+        op = batch.wait_many(self._config, predictions, interval_ms=interval, max_wait_ms=max_wait)
+        states = self._driver.run(op)
+        return [states[ops.prediction_id_of(p)] for p in predictions]
+
+    def run_many(
+        self,
+        payloads: Sequence[Mapping[str, Any] | PredictionRequest],
+        *,
+        concurrency: int | None = None,
+        options: WaitOptions | Mapping[str, Any] | None = None,
+    ) -> Iterator[batch.RunResult]:
+        """Create many predictions concurrently and yield a `RunResult` for each as it completes
+        (creation failures first). Every result carries its index, payload and prediction id,
+        failed or not. Stopping the iteration early stops the waiting."""
+        many = batch.RunMany(payloads)
+        return self._run_many(many, concurrency, options)
+
+    def _run_many(
+        self,
+        many: batch.RunMany,
+        concurrency: int | None,
+        options: WaitOptions | Mapping[str, Any] | None,
+    ) -> Iterator[batch.RunResult]:
+        limit = concurrency or self._config.dispatch_concurrency
+        failures, created = many.created(self._driver.run_all(many.creates(self._config), limit))
+        yield from failures
+        interval, max_wait = ops.wait_options(options)
+        op = batch.wait_many(
+            self._config, created, interval_ms=interval, max_wait_ms=max_wait, emit=True
+        )
+        try:
+            for state in self._driver.iterate(op):
+                yield many.result(state)
+        except WaitTimeoutError as error:
+            yield from many.timed_out(error)
 
     # ── prediction shortcuts ─────────────────────────────────────────────
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -12,7 +12,7 @@ import httpx
 
 from .._exceptions import APIConnectionError, APITimeoutError, SkytellsError
 from ._config import ClientConfig
-from ._protocol import HttpRequest, Notify, Op, RawResponse, Sleep
+from ._protocol import Emit, HttpRequest, Notify, Op, RawResponse, Sleep
 from ._transport_errors import connection_error, timeout_error
 
 T = TypeVar("T")
@@ -27,31 +27,51 @@ class SyncDriver:
         self._headers = config.base_headers()
 
     def run(self, op: Op[T]) -> T:
-        """Drive ``op`` to completion and return its result."""
-        value: Any = None
-        error: BaseException | None = None
+        """Drive ``op`` to completion and return its result (emitted values are dropped)."""
+        steps = self.iterate(op)
         while True:
             try:
-                action = op.send(value) if error is None else op.throw(error)
+                next(steps)
             except StopIteration as stop:
                 result: T = stop.value
                 return result
-            value, error = None, None
-            try:
-                if isinstance(action, HttpRequest):
-                    value = self.send(action)
-                elif isinstance(action, Sleep):
-                    time.sleep(action.seconds)
-                elif isinstance(action, Notify):
-                    outcome = action.callback(action.value)
-                    if inspect.isawaitable(outcome):
-                        _close(outcome)
-                        raise TypeError(
-                            "on_progress returned an awaitable: use AsyncSkytellsClient for "
-                            "async callbacks"
-                        )
-            except Exception as exc:
-                error = exc
+
+    def iterate(self, op: Op[T]) -> Generator[Any, None, T]:
+        """Drive ``op``, yielding each value it emits; closing this generator closes ``op``."""
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    action = op.send(value) if error is None else op.throw(error)
+                except StopIteration as stop:
+                    result: T = stop.value
+                    return result
+                value, error = None, None
+                if isinstance(action, Emit):
+                    yield action.value
+                    continue
+                try:
+                    value = self.perform(action)
+                except Exception as exc:
+                    error = exc
+        finally:
+            op.close()
+
+    def perform(self, action: HttpRequest | Sleep | Notify) -> Any:
+        """Carry out one action."""
+        if isinstance(action, HttpRequest):
+            return self.send(action)
+        if isinstance(action, Sleep):
+            time.sleep(action.seconds)
+            return None
+        outcome = action.callback(action.value)
+        if inspect.isawaitable(outcome):
+            _close(outcome)
+            raise TypeError(
+                "on_progress returned an awaitable: use AsyncSkytellsClient for async callbacks"
+            )
+        return None
 
     def run_all(self, ops: Sequence[Op[T]], limit: int) -> list[T | SkytellsError]:
         """Run ``ops`` concurrently, at most ``limit`` at once; results (or errors) in order."""

@@ -1,0 +1,193 @@
+"""Waiting on many predictions at once, economically, and `run_many` results as they complete.
+
+One `GET /predictions?per_page=50` answers for up to 50 predictions, so while many are pending a
+round of checks walks the newest pages of the listing (about one request per 50 pending
+predictions) instead of fetching each one; whatever the listing did not show is fetched by id.
+With few predictions pending, fetching each by id is cheaper and is what happens.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._enums import is_terminal
+from .._exceptions import SkytellsError, WaitTimeoutError
+from .._options import PredictionRequest
+from .._types import PredictionOutput, PredictionResponse
+from ._config import ClientConfig
+from ._operations import (
+    check_outcome,
+    create_prediction,
+    get_prediction,
+    list_predictions,
+    payload_dict,
+    prediction_dict,
+    prediction_id_of,
+)
+from ._protocol import Emit, Op, Sleep
+from ._waiting import PollSchedule
+
+PAGE_SIZE = 50
+BATCH_THRESHOLD = 8  # below this many pending predictions, fetching each by id is cheaper
+
+
+@dataclass
+class RunResult:
+    """The outcome of one prediction of `run_many()`.
+
+    ``prediction`` is its last known dict (None only if it could not be created) and ``error``
+    the failure, if any: `PredictionFailedError`, `PredictionCancelledError`, `WaitTimeoutError`
+    or the API error that prevented its creation.
+    """
+
+    index: int
+    payload: dict[str, Any]
+    prediction: PredictionResponse | None = None
+    error: SkytellsError | None = None
+
+    @property
+    def id(self) -> str | None:
+        """The prediction's id (also when it failed), or None if it was never created."""
+        return self.prediction.get("id") if self.prediction else None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the prediction succeeded."""
+        return self.error is None and self.prediction is not None
+
+    @property
+    def output(self) -> PredictionOutput:
+        """The prediction's raw output (None unless it succeeded)."""
+        return self.prediction.get("output") if self.ok and self.prediction else None
+
+
+def wait_many(
+    config: ClientConfig,
+    predictions: Sequence[Any],
+    *,
+    interval_ms: float | None = None,
+    max_wait_ms: float | None = None,
+    emit: bool = False,
+) -> Op[dict[str, PredictionResponse]]:
+    """Check many predictions until each is terminal; returns the final dicts by id.
+
+    With ``emit``, each final dict is also emitted as soon as it is seen. Past ``max_wait_ms`` a
+    `WaitTimeoutError` is raised whose ``details`` lists the ids still running.
+    """
+    states: dict[str, PredictionResponse] = {}
+    pending: list[str] = []
+    for item in predictions:
+        prediction_id = prediction_id_of(item)
+        known = prediction_dict(item)
+        if known is not None:
+            states[prediction_id] = known
+        if known is not None and is_terminal(known.get("status")):
+            if emit:
+                yield Emit(known)
+        elif prediction_id not in pending:
+            pending.append(prediction_id)
+    interval = (interval_ms if interval_ms is not None else config.poll_interval_ms) / 1000
+    deadline = math.inf if max_wait_ms is None else time.monotonic() + max_wait_ms / 1000
+    schedule = PollSchedule(interval)
+    first = True
+    while pending:
+        if not first:
+            pause = min(schedule.next_delay(None), deadline - time.monotonic())
+            if pause > 0:
+                yield Sleep(pause)
+        first = False
+        if time.monotonic() >= deadline:
+            raise WaitTimeoutError(
+                f"{len(pending)} predictions did not finish within {max_wait_ms:g} ms",
+                "WAIT_TIMEOUT",
+                {"pending": list(pending)},
+                408,
+                prediction=states.get(pending[0], {"id": pending[0]}),
+            )
+        seen = (
+            (yield from _scan_listing(config, set(pending)))
+            if len(pending) >= BATCH_THRESHOLD
+            else {}
+        )
+        for prediction_id in pending:
+            if prediction_id not in seen:
+                seen[prediction_id] = yield from get_prediction(config, prediction_id)
+        still: list[str] = []
+        for prediction_id in pending:
+            state = seen[prediction_id]
+            states[prediction_id] = state
+            if not is_terminal(state.get("status")):
+                still.append(prediction_id)
+            elif emit:
+                yield Emit(state)
+        pending = still
+    return states
+
+
+def _scan_listing(config: ClientConfig, wanted: set[str]) -> Op[dict[str, PredictionResponse]]:
+    """The wanted predictions found on the newest pages of the listing (a bounded walk)."""
+    found: dict[str, PredictionResponse] = {}
+    max_pages = math.ceil(len(wanted) / PAGE_SIZE) + 2
+    for page_number in range(1, max_pages + 1):
+        page = yield from list_predictions(config, page=page_number, per_page=PAGE_SIZE)
+        for item in page.data:
+            item_id = item.get("id")
+            if item_id in wanted:
+                found[str(item_id)] = item
+        if len(found) == len(wanted) or page.pagination.current_page >= page.pagination.last_page:
+            break
+    return found
+
+
+def outcome(index: int, payload: Mapping[str, Any], state: PredictionResponse) -> RunResult:
+    """The `RunResult` of a terminal prediction: failed and cancelled ones carry their error."""
+    try:
+        return RunResult(index, dict(payload), check_outcome(state))
+    except SkytellsError as error:
+        return RunResult(index, dict(payload), state, error)
+
+
+class RunMany:
+    """The bookkeeping of one `run_many()` call, shared by both clients."""
+
+    def __init__(self, payloads: Sequence[Mapping[str, Any] | PredictionRequest]) -> None:
+        self.bodies = [payload_dict(p) for p in payloads]
+        self._index_by_id: dict[str, int] = {}
+
+    def creates(self, config: ClientConfig) -> list[Op[PredictionResponse]]:
+        """One background create per payload."""
+        return [create_prediction(config, body, background=True) for body in self.bodies]
+
+    def created(
+        self, outcomes: Sequence[PredictionResponse | SkytellsError]
+    ) -> tuple[list[RunResult], list[PredictionResponse]]:
+        """Results for the creates that failed, and the predictions that were created."""
+        failures: list[RunResult] = []
+        created: list[PredictionResponse] = []
+        for index, (body, out) in enumerate(zip(self.bodies, outcomes, strict=True)):
+            if isinstance(out, SkytellsError):
+                failures.append(RunResult(index, body, None, out))
+            else:
+                self._index_by_id[str(out.get("id"))] = index
+                created.append(out)
+        return failures, created
+
+    def result(self, state: PredictionResponse) -> RunResult:
+        """The result of a prediction that reached a terminal status."""
+        index = self._index_by_id[str(state.get("id"))]
+        return outcome(index, self.bodies[index], state)
+
+    def timed_out(self, error: WaitTimeoutError) -> list[RunResult]:
+        """Results for the predictions still running when ``max_wait`` passed."""
+        pending = error.details.get("pending", []) if isinstance(error.details, dict) else []
+        return [
+            RunResult(
+                self._index_by_id[pid], self.bodies[self._index_by_id[pid]], {"id": pid}, error
+            )
+            for pid in pending
+            if pid in self._index_by_id
+        ]
