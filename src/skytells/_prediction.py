@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from os import PathLike
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._types import PredictionOutput, PredictionResponse
 
 if TYPE_CHECKING:
     from ._client._async import AsyncSkytellsClient
+    from ._client._downloads import ProgressCallback
     from ._client._sync import SkytellsClient
     from ._options import OnProgressCallback, WaitOptions
 
@@ -87,6 +90,15 @@ class Prediction(_PredictionView):
         self._data = self._client.wait(self._data, options=options, on_progress=on_progress)
         return self
 
+    def save(
+        self, target: str | PathLike[str] = ".", *, on_progress: ProgressCallback | None = None
+    ) -> list[Path]:
+        """Stream every output to disk under ``target`` (a folder, or a file path for a single
+        output) with constant memory; returns the paths written (see `SkytellsClient.save_outputs`)."""
+        return self._client.save_outputs(self._data, target, on_progress=on_progress)
+
+    download = save
+
 
 class AsyncPrediction(_PredictionView):
     """A prediction returned by `AsyncSkytellsClient.run()`; its lifecycle methods are awaitable."""
@@ -119,3 +131,11 @@ class AsyncPrediction(_PredictionView):
         """Wait until the prediction is terminal (see `AsyncSkytellsClient.wait`); returns self."""
         self._data = await self._client.wait(self._data, options=options, on_progress=on_progress)
         return self
+
+    async def save(
+        self, target: str | PathLike[str] = ".", *, on_progress: ProgressCallback | None = None
+    ) -> list[Path]:
+        """Stream every output to disk under ``target``; returns the paths written."""
+        return await self._client.save_outputs(self._data, target, on_progress=on_progress)
+
+    download = save

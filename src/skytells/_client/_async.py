@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from os import PathLike
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -23,10 +25,12 @@ from .._prediction import AsyncPrediction
 from .._types import ModelResponse, PredictionResponse
 from ..resources import AsyncModels, AsyncPredictions
 from . import _batch as batch
+from . import _downloads as downloads
 from . import _operations as ops
 from ._async_driver import AsyncDriver
 from ._base import POOL_LIMITS, ClientBase, deprecated
 from ._config import ClientConfig
+from ._downloads import ProgressCallback
 
 
 class AsyncSkytellsClient(ClientBase):
@@ -203,6 +207,21 @@ class AsyncSkytellsClient(ClientBase):
         except WaitTimeoutError as error:
             for result in many.timed_out(error):
                 yield result
+
+    async def save_outputs(
+        self,
+        prediction: Any,
+        target: str | PathLike[str] = ".",
+        *,
+        on_progress: ProgressCallback | None = None,
+        timeout: float | None = None,
+    ) -> list[Path]:
+        """Stream every output to disk; returns the paths (see `SkytellsClient.save_outputs`)."""
+        data = ops.prediction_dict(prediction) or {}
+        op = downloads.save_outputs(
+            self._config, data, Path(target), on_progress=on_progress, timeout_ms=timeout
+        )
+        return await self._driver.run(op)
 
     async def cancel_prediction(self, id: str) -> PredictionResponse:
         """Cancel a running prediction; returns the updated prediction dict."""

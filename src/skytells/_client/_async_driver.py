@@ -12,8 +12,18 @@ import anyio
 import httpx
 
 from .._exceptions import SkytellsError
-from ._config import ClientConfig
-from ._protocol import Emit, HttpRequest, Notify, Op, RawResponse, Sleep
+from ._config import USER_AGENT, ClientConfig
+from ._file_sink import CHUNK_SIZE, FileSink
+from ._protocol import (
+    Download,
+    DownloadResult,
+    Emit,
+    HttpRequest,
+    Notify,
+    Op,
+    RawResponse,
+    Sleep,
+)
 from ._transport_errors import connection_error, timeout_error
 
 T = TypeVar("T")
@@ -69,13 +79,15 @@ class AsyncDriver:
         finally:
             op.close()
 
-    async def perform(self, action: HttpRequest | Sleep | Notify) -> Any:
+    async def perform(self, action: HttpRequest | Sleep | Notify | Download) -> Any:
         """Carry out one action."""
         if isinstance(action, HttpRequest):
             return await self.send(action)
         if isinstance(action, Sleep):
             await asyncio.sleep(action.seconds)
             return None
+        if isinstance(action, Download):
+            return await self.download(action)
         outcome = action.callback(action.value)
         if inspect.isawaitable(outcome):
             await outcome
@@ -98,7 +110,7 @@ class AsyncDriver:
         """One HTTP exchange, cancelled as a whole when its deadline passes."""
         remaining = request.deadline - time.monotonic()
         if remaining <= 0:
-            raise timeout_error(request, self.config)
+            raise timeout_error(request.method, request.path, self.config.timeout_ms)
         headers = {**self._headers, **request.headers}
         try:
             with anyio.fail_after(min(remaining, 1e9)):
@@ -110,7 +122,28 @@ class AsyncDriver:
                     headers=headers,
                 )
         except (httpx.TimeoutException, TimeoutError):
-            raise timeout_error(request, self.config) from None
+            raise timeout_error(request.method, request.path, self.config.timeout_ms) from None
         except httpx.TransportError as exc:
-            raise connection_error(request, exc) from None
+            raise connection_error(request.method, request.path, exc) from None
         return RawResponse(response.status_code, response.headers, response.content)
+
+    async def download(self, action: Download) -> DownloadResult:
+        """Stream a file to disk; no API key is sent (output URLs are not API calls)."""
+        remaining = action.deadline - time.monotonic()
+        if remaining <= 0:
+            raise timeout_error("GET", action.url, 0)
+        try:
+            with anyio.fail_after(min(remaining, 1e9)):
+                async with self.http.stream(
+                    "GET", action.url, headers={"user-agent": USER_AGENT}, follow_redirects=True
+                ) as response:
+                    if not 200 <= response.status_code < 300:
+                        return DownloadResult(response.status_code, response.headers, 0)
+                    with FileSink(action, response.headers) as sink:
+                        async for chunk in response.aiter_bytes(CHUNK_SIZE):
+                            sink.write(chunk)
+                    return DownloadResult(response.status_code, response.headers, sink.done)
+        except (httpx.TimeoutException, TimeoutError):
+            raise timeout_error("GET", action.url, remaining * 1000) from None
+        except httpx.TransportError as exc:
+            raise connection_error("GET", action.url, exc) from None

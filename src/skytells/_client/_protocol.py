@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar, Union
 
 T = TypeVar("T")
@@ -64,6 +65,26 @@ class Emit:
     value: Any
 
 
-Action = Union[HttpRequest, Sleep, Notify, Emit]
+@dataclass(frozen=True)
+class Download:
+    """Stream ``url`` into the file ``dest`` (written whole or not at all); the driver answers
+    with a `DownloadResult`. No API key is sent: output URLs are file-host URLs, not API calls."""
+
+    url: str
+    dest: Path
+    deadline: float = math.inf
+    on_progress: Callable[[int, int | None], Any] | None = None
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """A finished download: the status, headers and size written (only 2xx bodies are kept)."""
+
+    status: int
+    headers: Mapping[str, str]
+    size: int
+
+
+Action = Union[HttpRequest, Sleep, Notify, Emit, Download]
 Op = Generator[Action, Any, T]
 """An operation: yields actions, receives their results, returns ``T``."""

@@ -87,12 +87,12 @@ def parse_response(raw: RawResponse) -> Any:
             raise error_from_body(body, raw)
         return body
     if not raw.content.strip():
-        raise _build_error(raw, f"HTTP {raw.status} with an empty body", None, None, None)
+        raise build_error(raw, f"HTTP {raw.status} with an empty body", None, None, None)
     try:
         body = _decode(raw)
     except SkytellsError as exc:
         # Gateways answer with HTML or text: keep the status's meaning, show the body's start.
-        raise _build_error(
+        raise build_error(
             raw, f"HTTP {raw.status}: {exc.message}", "SERVER_ERROR", exc.details, exc.body
         ) from None
     raise error_from_body(body, raw)
@@ -101,11 +101,11 @@ def parse_response(raw: RawResponse) -> Any:
 def error_from_body(body: Any, raw: RawResponse) -> SkytellsError:
     """The error described by a decoded error body of any known variant."""
     if not isinstance(body, dict):
-        return _build_error(raw, f"HTTP {raw.status}", None, body, body)
+        return build_error(raw, f"HTTP {raw.status}", None, body, body)
     envelope = body.get("error")
     if isinstance(envelope, dict):
         message = _text(envelope.get("message")) or _text(body.get("response"))
-        return _build_error(
+        return build_error(
             raw,
             message or f"HTTP {raw.status}",
             _text(envelope.get("error_id")),
@@ -117,7 +117,7 @@ def error_from_body(body: Any, raw: RawResponse) -> SkytellsError:
     error_id = _text(body.get("error_id")) or _text(body.get("code"))
     if error_id is None and body.get("response") is not None and raw.status < 300:
         error_id = "API_ERROR"
-    return _build_error(raw, message or f"HTTP {raw.status}", error_id, body.get("details"), body)
+    return build_error(raw, message or f"HTTP {raw.status}", error_id, body.get("details"), body)
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:
@@ -165,7 +165,7 @@ def _decode(raw: RawResponse) -> Any:
         ) from None
 
 
-def _build_error(
+def build_error(
     raw: RawResponse,
     message: str,
     error_id: str | None,

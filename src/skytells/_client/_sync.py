@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from os import PathLike
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -23,9 +25,11 @@ from .._prediction import Prediction
 from .._types import ModelResponse, PredictionResponse
 from ..resources import Models, Predictions
 from . import _batch as batch
+from . import _downloads as downloads
 from . import _operations as ops
 from ._base import POOL_LIMITS, ClientBase, deprecated
 from ._config import ClientConfig
+from ._downloads import ProgressCallback
 from ._sync_driver import SyncDriver
 
 
@@ -236,6 +240,31 @@ class SkytellsClient(ClientBase):
                 yield many.result(state)
         except WaitTimeoutError as error:
             yield from many.timed_out(error)
+
+    def save_outputs(
+        self,
+        prediction: Any,
+        target: str | PathLike[str] = ".",
+        *,
+        on_progress: ProgressCallback | None = None,
+        timeout: float | None = None,
+    ) -> list[Path]:
+        """Stream every output of a prediction (dict or `Prediction`) to disk and return the paths.
+
+        ``target`` is a folder (files are named ``<id prefix>-<name from the URL>``, with an
+        extension from the content type when the URL has none) or, for a single output, a file
+        path. Files are written in 64 KiB chunks to a ``.part`` file renamed when complete, so
+        memory stays constant and no half-written file is left behind. Transient failures are
+        retried; a purged output (404 after the retention period) raises `NotFoundError` with
+        ``error_id="OUTPUT_NOT_FOUND"``. No API key is sent to the file host.
+        ``on_progress(path, bytes_written, total_or_None)`` reports progress; ``timeout`` (ms)
+        bounds each file (default: 10 minutes or the client's timeout, whichever is longer).
+        """
+        data = ops.prediction_dict(prediction) or {}
+        op = downloads.save_outputs(
+            self._config, data, Path(target), on_progress=on_progress, timeout_ms=timeout
+        )
+        return self._driver.run(op)
 
     # ── prediction shortcuts ─────────────────────────────────────────────
 

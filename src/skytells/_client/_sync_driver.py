@@ -10,9 +10,19 @@ from typing import Any, TypeVar
 
 import httpx
 
-from .._exceptions import APIConnectionError, APITimeoutError, SkytellsError
-from ._config import ClientConfig
-from ._protocol import Emit, HttpRequest, Notify, Op, RawResponse, Sleep
+from .._exceptions import SkytellsError
+from ._config import USER_AGENT, ClientConfig
+from ._file_sink import CHUNK_SIZE, FileSink
+from ._protocol import (
+    Download,
+    DownloadResult,
+    Emit,
+    HttpRequest,
+    Notify,
+    Op,
+    RawResponse,
+    Sleep,
+)
 from ._transport_errors import connection_error, timeout_error
 
 T = TypeVar("T")
@@ -58,13 +68,15 @@ class SyncDriver:
         finally:
             op.close()
 
-    def perform(self, action: HttpRequest | Sleep | Notify) -> Any:
+    def perform(self, action: HttpRequest | Sleep | Notify | Download) -> Any:
         """Carry out one action."""
         if isinstance(action, HttpRequest):
             return self.send(action)
         if isinstance(action, Sleep):
             time.sleep(action.seconds)
             return None
+        if isinstance(action, Download):
+            return self.download(action)
         outcome = action.callback(action.value)
         if inspect.isawaitable(outcome):
             _close(outcome)
@@ -91,7 +103,7 @@ class SyncDriver:
         """One HTTP exchange, bounded by the request's deadline as a whole."""
         remaining = request.deadline - time.monotonic()
         if remaining <= 0:
-            raise timeout_error(request, self.config)
+            raise timeout_error(request.method, request.path, self.config.timeout_ms)
         headers = {**self._headers, **request.headers}
         try:
             response = self.http.send(
@@ -110,16 +122,38 @@ class SyncDriver:
                 for chunk in response.iter_bytes():
                     chunks.append(chunk)
                     if time.monotonic() > request.deadline:
-                        raise timeout_error(request, self.config)
+                        raise timeout_error(request.method, request.path, self.config.timeout_ms)
             finally:
                 response.close()
         except httpx.TimeoutException:
-            raise timeout_error(request, self.config) from None
+            raise timeout_error(request.method, request.path, self.config.timeout_ms) from None
         except httpx.TransportError as exc:
-            raise connection_error(request, exc) from None
-        except (APIConnectionError, APITimeoutError):
-            raise
+            raise connection_error(request.method, request.path, exc) from None
         return RawResponse(response.status_code, response.headers, b"".join(chunks))
+
+    def download(self, action: Download) -> DownloadResult:
+        """Stream a file to disk; no API key is sent (output URLs are not API calls)."""
+        remaining = action.deadline - time.monotonic()
+        if remaining <= 0:
+            raise timeout_error("GET", action.url, 0)
+        try:
+            with self.http.stream(
+                "GET",
+                action.url,
+                headers={"user-agent": USER_AGENT},
+                timeout=min(remaining, 1e9),
+                follow_redirects=True,
+            ) as response:
+                if not 200 <= response.status_code < 300:
+                    return DownloadResult(response.status_code, response.headers, 0)
+                with FileSink(action, response.headers) as sink:
+                    for chunk in response.iter_bytes(CHUNK_SIZE):
+                        sink.write(chunk)
+                return DownloadResult(response.status_code, response.headers, sink.done)
+        except httpx.TimeoutException:
+            raise timeout_error("GET", action.url, remaining * 1000) from None
+        except httpx.TransportError as exc:
+            raise connection_error("GET", action.url, exc) from None
 
 
 def _close(awaitable: Any) -> None:

@@ -1,28 +1,26 @@
-"""The errors for requests that got no response, shared by both drivers."""
+"""The errors for requests that got no (complete) response, shared by both drivers."""
 
 from __future__ import annotations
 
 from .._exceptions import APIConnectionError, APITimeoutError
-from ._config import ClientConfig
-from ._protocol import HttpRequest
 
 
-def timeout_error(request: HttpRequest, config: ClientConfig) -> APITimeoutError:
-    """The request missed its deadline."""
+def timeout_error(method: str, target: str, timeout_ms: float) -> APITimeoutError:
+    """The exchange missed its deadline."""
     return APITimeoutError(
-        f"{request.method} {request.path} timed out after {config.timeout_ms:g} ms",
+        f"{method} {target} timed out after {timeout_ms:g} ms",
         "REQUEST_TIMEOUT",
         "No complete response arrived before the request's deadline.",
         0,
     )
 
 
-def connection_error(request: HttpRequest, exc: Exception) -> APIConnectionError:
+def connection_error(method: str, target: str, exc: Exception | str) -> APIConnectionError:
     """The connection failed (refused, reset, dropped, incomplete body)."""
-    reason = type(exc).__name__
-    text = str(exc)
+    reason = exc if isinstance(exc, str) else type(exc).__name__
+    text = "" if isinstance(exc, str) else str(exc)
     return APIConnectionError(
-        f"{request.method} {request.path} failed: {reason}" + (f" ({text})" if text else ""),
+        f"{method} {target} failed: {reason}" + (f" ({text})" if text else ""),
         "NETWORK_ERROR",
         "A network error occurred while communicating with the API.",
         0,

@@ -1,0 +1,85 @@
+"""Many predictions at once: `run_many` results as they complete, `wait_many` economically."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+import skytells
+from skytells import AsyncSkytellsClient, SkytellsClient
+
+
+def test_run_many_yields_every_result_with_its_id(client: SkytellsClient, emu: Any) -> None:
+    emu.fail_next(count=1, model="truefusion", message="NSFW content detected.")
+    payloads: list[dict[str, Any]] = [
+        {"model": "flux-edge", "input": {"prompt": f"p{i}"}} for i in range(12)
+    ]
+    payloads.insert(3, {"model": "truefusion", "input": {"prompt": "fails"}})
+    payloads.insert(5, {"model": "no-such-model", "input": {"prompt": "never created"}})
+    results = list(client.run_many(payloads, concurrency=4))
+    assert sorted(r.index for r in results) == list(range(14))
+    by_index = {r.index: r for r in results}
+    failed = by_index[3]
+    assert not failed.ok and isinstance(failed.error, skytells.PredictionFailedError)
+    assert failed.id and failed.prediction and failed.prediction["status"] == "failed"
+    never = by_index[5]
+    assert never.id is None and isinstance(never.error, skytells.NotFoundError)
+    assert results[0] is never  # creation failures come first
+    ok = [r for r in results if r.ok]
+    assert len(ok) == 12 and all(r.output and r.id for r in ok)
+
+
+def test_wait_many_spends_fewer_requests_than_one_per_prediction(
+    client: SkytellsClient, emu: Any
+) -> None:
+    emu.configure(time_scale=0.02)
+    created = [
+        client.predictions.create({"model": "truefusion", "input": {"prompt": str(i)}})
+        for i in range(60)
+    ]
+    before = emu.state()["requests"]
+    finals = client.wait_many(created, {"interval": 200})
+    spent = emu.state()["requests"] - before
+    assert [f["id"] for f in finals] == [c["id"] for c in created]
+    assert all(f["status"] == "succeeded" for f in finals)
+    checks = spent  # every request counts, listing pages and GETs alike
+    rounds_at_one_get_each = 60 * 2
+    assert checks < rounds_at_one_get_each
+
+
+def test_run_many_stops_waiting_when_the_consumer_stops(client: SkytellsClient, emu: Any) -> None:
+    emu.configure(time_scale=0.05)  # flux-edge ends in ~0.1 s, mera in ~3 s
+    results = client.run_many(
+        [{"model": "flux-edge", "input": {"prompt": "fast"}}]
+        + [{"model": "mera", "input": {"prompt": "slow"}}] * 2,
+        options={"interval": 50},
+    )
+    first = next(results)
+    assert first.ok and first.payload["model"] == "flux-edge"
+    results.close()  # type: ignore[attr-defined]
+    sent = emu.state()["requests"]
+    time.sleep(0.4)  # several poll intervals: a leftover poller would show up here
+    assert emu.state()["requests"] == sent
+
+
+def test_run_many_max_wait_reports_the_running_ones(client: SkytellsClient, emu: Any) -> None:
+    emu.configure(time_scale=1.0)
+    results = list(
+        client.run_many(
+            [{"model": "mera", "input": {"prompt": "x"}}] * 2, options={"max_wait": 300}
+        )
+    )
+    assert len(results) == 2
+    assert all(isinstance(r.error, skytells.WaitTimeoutError) and r.id for r in results)
+
+
+@pytest.mark.anyio
+async def test_async_run_many(aclient: AsyncSkytellsClient) -> None:
+    payloads = [{"model": "flux-edge", "input": {"prompt": f"p{i}"}} for i in range(10)]
+    results = [r async for r in aclient.run_many(payloads)]
+    assert sorted(r.index for r in results) == list(range(10))
+    assert all(r.ok for r in results)
+    finals = await aclient.wait_many([r.prediction for r in results if r.prediction])
+    assert len(finals) == 10
