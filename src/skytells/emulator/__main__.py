@@ -1,0 +1,81 @@
+"""`python -m skytells.emulator`: serve the emulator until Ctrl-C (exit code 0)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from ._config import DEFAULT_API_KEY
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m skytells.emulator",
+        description="Serve an offline emulator of the Skytells API (predictions and models).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback only)")
+    parser.add_argument("--port", type=int, default=8787, help="port (0 picks a free one)")
+    parser.add_argument(
+        "--time-scale", type=float, default=1.0, help="multiplier of model durations (0 = instant)"
+    )
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        metavar="KEY",
+        help=f"accepted API key (repeatable; default {DEFAULT_API_KEY})",
+    )
+    parser.add_argument("--rate-limit", type=int, metavar="RPM", help="requests per minute per key")
+    parser.add_argument(
+        "--await-limit", type=float, default=60.0, help="max seconds a create with await holds"
+    )
+    parser.add_argument(
+        "--retention", type=float, metavar="SECONDS", help="seconds outputs are kept (wall time)"
+    )
+    parser.add_argument(
+        "--allow-remote", action="store_true", help="allow a non-loopback --host (no protection!)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the emulator in the foreground; returns the exit code."""
+    args = _parser().parse_args(argv)
+    from ._server import Emulator
+
+    try:
+        emulator = Emulator(
+            host=args.host,
+            port=args.port,
+            time_scale=args.time_scale,
+            api_keys=args.api_keys,
+            rate_limit=args.rate_limit,
+            await_limit=args.await_limit,
+            retention_seconds=args.retention,
+            allow_remote=args.allow_remote,
+        ).start()
+    except (ValueError, OSError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"Skytells emulator listening on {emulator.base_url}", flush=True)
+    print(f"API key: {emulator.api_key}", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    stop.wait()
+    emulator.stop()
+    print("Emulator stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

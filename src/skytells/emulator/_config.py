@@ -1,0 +1,105 @@
+"""The emulator's settings (stdlib only: imported eagerly by the package and the pytest plugin)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_API_KEY = "sk-emulator-0000000000000000"
+"""The development key the emulator accepts when no keys are configured."""
+
+DEFAULT_RETENTION_SECONDS = 300.0
+"""How long outputs are kept after completion on the real service (about five minutes)."""
+
+FAILURE_TEXTS = (
+    "Failed to generate image.",
+    "Input resolution too high.",
+    "NSFW content detected.",
+)
+"""The failure texts the service documents; the first is the default for failures on demand."""
+
+RATE_LIMIT_WINDOW_SECONDS = 60.0
+"""Length of a rate-limit window: `rate_limit` counts requests per key per fixed minute."""
+
+_TUNABLE = ("time_scale", "await_limit", "retention_seconds", "rate_limit")
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Settings of one emulator instance; immutable, changed with `replace`.
+
+    - `time_scale` multiplies every modelled duration: 1.0 is real time, 0.01 makes a 10 s model
+      take 0.1 s, 0 makes predictions terminal effectively at once.
+    - `await_limit`: wall seconds a create with `await: true` may be held.
+    - `retention_seconds`: wall seconds outputs are kept after completion. None (the default)
+      means 300 s scaled by `max(time_scale, 1)`: a fast emulator never purges sooner than the
+      real service would, so files stay downloadable at `time_scale=0`. Set it explicitly (wall
+      seconds, not scaled) to observe purging.
+    - `rate_limit`: requests per minute per API key (fixed 60 s windows), None for no limit.
+    """
+
+    api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
+    time_scale: float = 1.0
+    await_limit: float = 60.0
+    retention_seconds: float | None = None
+    rate_limit: int | None = None
+    failure_message: str = FAILURE_TEXTS[0]
+
+    def __post_init__(self) -> None:
+        keys = tuple(self.api_keys)
+        if not keys or not all(isinstance(key, str) and key for key in keys):
+            raise ValueError("api_keys must be a non-empty list of non-empty strings")
+        object.__setattr__(self, "api_keys", keys)
+        _check_number("time_scale", self.time_scale)
+        _check_number("await_limit", self.await_limit)
+        if self.retention_seconds is not None:
+            _check_number("retention_seconds", self.retention_seconds)
+        if self.rate_limit is not None and (
+            isinstance(self.rate_limit, bool)
+            or not isinstance(self.rate_limit, int)
+            or self.rate_limit < 1
+        ):
+            raise ValueError("rate_limit must be a positive integer or None")
+        if not isinstance(self.failure_message, str) or not self.failure_message:
+            raise ValueError("failure_message must be a non-empty string")
+
+    @property
+    def retention_wall_seconds(self) -> float:
+        """Wall seconds outputs are kept after completion (see the class docstring)."""
+        if self.retention_seconds is not None:
+            return float(self.retention_seconds)
+        return DEFAULT_RETENTION_SECONDS * max(self.time_scale, 1.0)
+
+    def replace(self, **changes: Any) -> EmulatorConfig:
+        """A copy with the tunable settings in `changes` replaced (ValueError if unknown/invalid)."""
+        unknown = sorted(set(changes) - set(_TUNABLE))
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        try:
+            return dataclasses.replace(self, **changes)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from exc
+
+    def to_json(self) -> dict[str, Any]:
+        """The tunable settings and the key count, as a JSON-ready dict (keys are not shown)."""
+        return {
+            "time_scale": self.time_scale,
+            "await_limit": self.await_limit,
+            "retention_seconds": self.retention_seconds,
+            "retention_wall_seconds": self.retention_wall_seconds,
+            "rate_limit": self.rate_limit,
+            "rate_limit_window_seconds": RATE_LIMIT_WINDOW_SECONDS,
+            "api_key_count": len(self.api_keys),
+        }
+
+
+def _check_number(name: str, value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"{name} must be a finite number >= 0")

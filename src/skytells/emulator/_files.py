@@ -1,0 +1,88 @@
+"""Output files: rendered lazily on first download into a private temporary directory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from . import _outputs
+from ._record import PredictionRecord
+
+
+class OutputFiles:
+    """Renders each output file once (concurrent downloads share the rendering) and deletes them.
+
+    Completion never renders: a file is drawn, encoded or synthesised in a worker thread on its
+    first request, then served from disk until the prediction is purged or deleted.
+    """
+
+    def __init__(self) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._renders: dict[tuple[str, str], asyncio.Task[Path]] = {}
+
+    def _directory(self, prediction_id: str) -> Path:
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="skytells-emulator-")
+        return Path(self._tmp.name) / prediction_id
+
+    async def ensure(self, record: PredictionRecord, index: int) -> Path:
+        """The path of output `index` of `record`, rendering it first if needed."""
+        stored = record.files[index]
+        path = self._directory(record.id) / stored.name
+        if stored.size is not None:
+            return path
+        key = (record.id, stored.name)
+        task = self._renders.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._render(record, index, path))
+            self._renders[key] = task
+            task.add_done_callback(lambda _: self._renders.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _render(self, record: PredictionRecord, index: int, path: Path) -> Path:
+        model = record.model
+        size = await run_in_threadpool(
+            _render_file, model.type, model.slug, record.input, index, path
+        )
+        if not record.data_available:  # purged, deleted or reset while rendering
+            self._discard(path.parent)
+            raise FileNotFoundError(path)
+        record.files[index].size = size
+        return path
+
+    def _discard(self, directory: Path) -> None:
+        """Remove a directory a late rendering recreated, and its root if that was cleared."""
+        shutil.rmtree(directory, ignore_errors=True)
+        if self._tmp is None or Path(self._tmp.name) != directory.parent:
+            shutil.rmtree(directory.parent, ignore_errors=True)
+
+    def remove(self, prediction_id: str) -> None:
+        """Delete every file of one prediction."""
+        if self._tmp is not None:
+            shutil.rmtree(self._directory(prediction_id), ignore_errors=True)
+
+    def clear(self) -> None:
+        """Delete every file of every prediction (the directory is recreated on demand)."""
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+def _render_file(
+    model_type: str, model_slug: str, input: dict[str, Any], index: int, path: Path
+) -> int:
+    """Render into a temporary name, then move it in place (no reader sees half a file)."""
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    try:
+        _outputs.render_output(model_type, model_slug, input, index, partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path.stat().st_size

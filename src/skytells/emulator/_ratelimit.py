@@ -1,0 +1,62 @@
+"""Per-key request limits in fixed one-minute windows, and the rate-limit headers."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from ._config import RATE_LIMIT_WINDOW_SECONDS
+from ._errors import ApiError
+
+LIMIT_HEADER = "x-skytells-ratelimit-limit-requests"
+REMAINING_HEADER = "x-skytells-ratelimit-remaining-requests"
+WINDOW_HEADER = "x-skytells-ratelimit-window"
+UNLIMITED_HEADERS = {LIMIT_HEADER: "-", REMAINING_HEADER: "-", WINDOW_HEADER: "-"}
+"""The headers when no limit is configured (`-` means "not configured")."""
+
+
+class RateLimiter:
+    """Counts requests per API key in fixed windows of 60 s that start at a key's first request.
+
+    A request over the limit is refused with 429 `RATE_LIMIT_EXCEEDED` and `Retry-After` set to
+    the whole seconds left in the window; refused requests are not counted.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._windows: dict[str, tuple[float, int]] = {}
+
+    def hit(self, key: str, limit: int | None) -> dict[str, str]:
+        """Count one request by `key`; the headers for a 2xx answer, or ApiError 429."""
+        if limit is None:
+            return UNLIMITED_HEADERS
+        now = self._clock()
+        start, count = self._windows.get(key, (now, 0))
+        if now - start >= RATE_LIMIT_WINDOW_SECONDS:
+            start, count = now, 0
+        window = f"{int(RATE_LIMIT_WINDOW_SECONDS)}s"
+        if count >= limit:
+            retry_after = max(1, math.ceil(start + RATE_LIMIT_WINDOW_SECONDS - now))
+            raise ApiError(
+                429,
+                "RATE_LIMIT_EXCEEDED",
+                f"Rate limit of {limit} requests per minute exceeded",
+                {"limit": limit, "window": window, "retry_after": retry_after},
+                headers={
+                    "Retry-After": str(retry_after),
+                    LIMIT_HEADER: str(limit),
+                    REMAINING_HEADER: "0",
+                    WINDOW_HEADER: window,
+                },
+            )
+        self._windows[key] = (start, count + 1)
+        return {
+            LIMIT_HEADER: str(limit),
+            REMAINING_HEADER: str(limit - count - 1),
+            WINDOW_HEADER: window,
+        }
+
+    def reset(self) -> None:
+        """Forget every window."""
+        self._windows.clear()

@@ -1,0 +1,252 @@
+"""`Emulator`: the application served by uvicorn in a background thread, with thread-safe control."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import uvicorn
+
+from ._app import create_app
+from ._config import FAILURE_TEXTS, EmulatorConfig
+from ._store import Store
+
+_T = TypeVar("_T")
+
+
+def check_host(host: str, allow_remote: bool) -> None:
+    """Refuse a non-loopback host unless `allow_remote` (ValueError with the way out)."""
+    if allow_remote or host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"refusing to serve the emulator on non-loopback host {host!r}: it accepts a "
+            "well-known key and has an unauthenticated control API; pass allow_remote=True "
+            "(command line: --allow-remote) to expose it anyway"
+        )
+
+
+class Emulator:
+    """The Skytells API emulator, served on a local port by uvicorn in a background thread.
+
+    Use it as a context manager (`with Emulator(time_scale=0) as emu:`) or call `start()` and
+    `stop()`. Point a client at `base_url` with `api_key`. The control methods (`reset`,
+    `configure`, `fail_next`, ...) may be called from any thread while it runs.
+    """
+
+    def __init__(
+        self,
+        *,
+        time_scale: float = 1.0,
+        api_keys: Sequence[str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limit: int | None = None,
+        await_limit: float = 60.0,
+        retention_seconds: float | None = None,
+        failure_message: str = FAILURE_TEXTS[0],
+        allow_remote: bool = False,
+        start_timeout: float = 10.0,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        check_host(host, allow_remote)
+        config = EmulatorConfig(
+            time_scale=time_scale,
+            rate_limit=rate_limit,
+            await_limit=await_limit,
+            retention_seconds=retention_seconds,
+            failure_message=failure_message,
+            **({} if api_keys is None else {"api_keys": tuple(api_keys)}),
+        )
+        self.host = "127.0.0.1" if host == "localhost" else host
+        self.port = port
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.app = create_app(config)
+        self._store: Store = self.app.state.store
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._failure: BaseException | None = None
+
+    # ---- addresses -----------------------------------------------------------------------
+
+    @property
+    def root_url(self) -> str:
+        """The server origin, e.g. `http://127.0.0.1:54321` (output files live under it)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL a client needs, e.g. `http://127.0.0.1:54321/v1`."""
+        return f"{self.root_url}/v1"
+
+    @property
+    def api_key(self) -> str:
+        """The first accepted API key (the development key unless configured)."""
+        return self._store.initial_config.api_keys[0]
+
+    @property
+    def api_keys(self) -> tuple[str, ...]:
+        """Every accepted API key."""
+        return self._store.initial_config.api_keys
+
+    @property
+    def config(self) -> EmulatorConfig:
+        """The settings in force."""
+        return self._store.config
+
+    @property
+    def running(self) -> bool:
+        """True between a successful `start()` and `stop()`."""
+        return self._thread is not None and self._thread.is_alive()
+
+    # ---- start and stop --------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Bind the port and serve in a background thread; returns once it accepts requests."""
+        if self._thread is not None:
+            raise RuntimeError("the emulator is already started")
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
+        # protocol says TCP (with proto 0, Nagle + delayed ACKs add ~40 ms to every response).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            sock.listen(1024)
+        except OSError:
+            sock.close()
+            raise
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            loop="asyncio",
+            ws="none",
+            timeout_graceful_shutdown=2,
+        )
+        server = uvicorn.Server(config)
+        self._server, self._failure = server, None
+        self._thread = threading.Thread(
+            target=self._serve,
+            args=(server, sock),
+            name=f"skytells-emulator-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + self.start_timeout
+        while not server.started:
+            if not self._thread.is_alive():
+                self._thread = None
+                raise RuntimeError(f"the emulator failed to start: {self._failure!r}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"the emulator did not start within {self.start_timeout} s")
+            time.sleep(0.005)
+        return self
+
+    def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
+        async def serve() -> None:
+            self._loop = asyncio.get_running_loop()
+            await server.serve(sockets=[sock])
+
+        try:
+            asyncio.run(serve())
+        except BaseException as exc:  # reported by start(); a thread must not raise
+            self._failure = exc
+        finally:
+            self._loop = None
+            sock.close()
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread (TimeoutError if it does not end in time)."""
+        thread, server = self._thread, self._server
+        if thread is None or server is None:
+            return
+        if self._loop is not None and server.started and thread.is_alive():
+            # Release requests held by `await` first, so that shutdown need not wait for them.
+            self._call(self._store.close)
+        server.should_exit = True
+        thread.join(self.stop_timeout)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(self.stop_timeout)
+            if thread.is_alive():
+                raise TimeoutError(f"the emulator did not stop within {2 * self.stop_timeout} s")
+        self._thread = self._server = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<Emulator {self.base_url} {state}>"
+
+    # ---- control (thread-safe) -------------------------------------------------------------
+
+    def _call(self, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Run a store method on the server's loop and return its result (or raise its error)."""
+        loop = self._loop
+        if loop is None or not self.running:
+            raise RuntimeError("the emulator is not running: call start() first")
+        if self._thread is threading.current_thread():
+            return function(*args, **kwargs)
+
+        async def call() -> _T:
+            return function(*args, **kwargs)
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(self.stop_timeout)
+
+    def reset(self) -> None:
+        """Forget every prediction, file, failure rule and counter; restore the initial settings."""
+        self._call(self._store.reset)
+
+    def configure(self, **changes: Any) -> EmulatorConfig:
+        """Change `time_scale`, `await_limit`, `retention_seconds` or `rate_limit` at run time."""
+        return self._call(self._store.configure, **changes)
+
+    def fail_next(
+        self, count: int = 1, model: str | None = None, message: str | None = None
+    ) -> None:
+        """Make the next `count` predictions (optionally only of `model`) fail with `message`."""
+        self._call(self._store.fail_next, count, model, message)
+
+    def fail_prediction(self, prediction_id: str, message: str | None = None) -> dict[str, Any]:
+        """Fail a running prediction now; returns its JSON (ApiError if unknown or terminal)."""
+        return self._call(lambda: self._store.fail(prediction_id, message).to_json())
+
+    def state(self) -> dict[str, Any]:
+        """Predictions with internal details, failure rules, counters and settings."""
+        return self._call(self._store.state)
+
+    def events(self, prediction_id: str, after: int = 0) -> list[dict[str, Any]]:
+        """A prediction's event log after id `after`, as dicts {id, type, data, created_at}."""
+        return self._call(
+            lambda: [event.to_json() for event in self._store.event_log(prediction_id).since(after)]
+        )
+
+    def predictions(self) -> list[dict[str, Any]]:
+        """Every prediction's JSON, oldest first."""
+        return self._call(lambda: [record.to_json() for record in self._store.records()])

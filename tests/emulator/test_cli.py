@@ -1,0 +1,57 @@
+"""`python -m skytells.emulator`: prints where it listens and the key, stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tests.openapi_hook import response_validator_hooks
+
+
+def test_serves_until_sigint_then_exits_zero() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skytells.emulator", "--port", "0", "--time-scale", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 30
+        while not any(line.startswith("API key:") for line in lines):
+            assert time.monotonic() < deadline and process.poll() is None, lines
+            lines.append(process.stdout.readline().strip())
+        url = re.search(r"http://127\.0\.0\.1:\d+/v1", lines[0])
+        assert url, lines
+        key = lines[1].removeprefix("API key: ")
+        assert key == "sk-emulator-0000000000000000"
+        with httpx.Client(event_hooks=response_validator_hooks()) as client:
+            created = client.post(
+                f"{url.group()}/predict",
+                headers={"x-api-key": key},
+                json={"model": "flux-edge", "input": {"prompt": "x"}, "await": True},
+            )
+        assert created.status_code == 200 and created.json()["status"] == "succeeded"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def test_refuses_a_remote_host_without_allow_remote() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "skytells.emulator", "--host", "0.0.0.0", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--allow-remote" in result.stderr

@@ -1,0 +1,236 @@
+"""Creating predictions: both paths, the prediction object, `await`, validation errors."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from skytells.emulator import Emulator
+
+ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
+PREDICTION_KEYS = {
+    "id",
+    "status",
+    "type",
+    "stream",
+    "input",
+    "output",
+    "response",
+    "error",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "updated_at",
+    "privacy",
+    "source",
+    "model",
+    "webhook",
+    "metrics",
+    "metadata",
+    "urls",
+    "data_removed",
+}
+
+
+def create(http: httpx.Client, body: dict[str, Any], path: str = "/predictions") -> httpx.Response:
+    return http.post(path, json=body)
+
+
+def error_of(response: httpx.Response, status: int, error_id: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status"] is False and body["response"] == body["error"]["message"]
+    assert body["error"]["http_status"] == status and body["error"]["error_id"] == error_id
+    return dict(body["error"])
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predictions"])
+def test_create_answers_a_pending_prediction(http: httpx.Client, emu: Emulator, path: str) -> None:
+    response = create(http, {"model": "truefusion", "input": {"prompt": "a cat"}}, path)
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == PREDICTION_KEYS
+    assert str(uuid.UUID(body["id"])) == body["id"]
+    assert body["status"] == "pending" and body["output"] is None and body["error"] is None
+    assert body["type"] == "inference" and body["source"] == "api"
+    assert body["privacy"] == "private" and body["stream"] is False
+    assert body["model"] == {"name": "truefusion", "type": "image"}
+    assert body["input"] == {"prompt": "a cat"}
+    assert body["webhook"] == {"url": None, "events": []}
+    assert ISO_UTC.fullmatch(body["created_at"]) and ISO_UTC.fullmatch(body["updated_at"])
+    assert body["started_at"] is None and body["completed_at"] is None
+    assert body["metrics"]["progress"] == 0
+    assert body["metadata"]["data_available"] is False and body["data_removed"] is False
+    base = f"{emu.base_url}/predictions/{body['id']}"
+    assert body["urls"] == {
+        "get": base,
+        "cancel": f"{base}/cancel",
+        "stream": f"{base}/events",
+        "delete": f"{base}/delete",
+    }
+
+
+def test_await_holds_until_succeeded(http: httpx.Client, emu: Emulator) -> None:
+    emu.configure(time_scale=0.01)
+    body = create(
+        http, {"model": "truefusion-pro", "input": {"prompt": "x", "num_outputs": 2}, "await": True}
+    ).json()
+    assert body["status"] == "succeeded"
+    assert ISO_UTC.fullmatch(body["started_at"]) and ISO_UTC.fullmatch(body["completed_at"])
+    assert len(body["output"]) == 2
+    assert all(url.startswith(f"{emu.root_url}/files/{body['id']}/") for url in body["output"])
+    metrics = body["metrics"]
+    assert metrics["progress"] == 100 and metrics["image_count"] == 2
+    assert metrics["total_time"] >= metrics["predict_time"] >= 0
+    assert body["metadata"]["billing"]["credits_used"] == pytest.approx(0.10)
+    files = body["metadata"]["storage"]["files"]
+    assert [f["url"] for f in files] == body["output"]
+    assert all(f["type"] == "image/webp" and f["size"] is None for f in files)
+    assert body["metadata"]["data_available"] is True
+
+
+def test_await_is_bounded_by_await_limit(http: httpx.Client, emu: Emulator) -> None:
+    emu.configure(time_scale=1.0, await_limit=0.2)
+    body = create(http, {"model": "truefusion", "input": {"prompt": "x"}, "await": True}).json()
+    assert body["status"] in ("pending", "starting", "processing")
+
+
+def test_video_ignores_await(http: httpx.Client, emu: Emulator) -> None:
+    emu.configure(time_scale=1.0)
+    body = create(http, {"model": "mera", "input": {"prompt": "x"}, "await": True}).json()
+    assert body["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    ("model", "input", "output_kind", "credits"),
+    [
+        ("flux-edge", {"prompt": "x", "num_outputs": 3}, list, 0.009),
+        ("mera", {"prompt": "x", "seconds": "8"}, str, 3.42),
+        ("beatfusion-2.0", {"prompt": "x", "lyrics": "la la", "duration": 20}, str, 0.4),
+        ("skytells-tts", {"text": "hello there"}, str, 11 * 0.000015),
+        ("skytells-chat", {"prompt": "hi", "max_tokens": 8}, str, 8 * 0.000002),
+    ],
+)
+def test_outputs_and_billing_by_model_type(
+    http: httpx.Client,
+    wait_for: Callable[..., dict[str, Any]],
+    model: str,
+    input: dict[str, Any],
+    output_kind: type,
+    credits: float,
+) -> None:
+    created = create(http, {"model": model, "input": input}).json()
+    done = wait_for(created["id"])
+    assert done["status"] == "succeeded"
+    assert isinstance(done["output"], output_kind)
+    assert done["metadata"]["billing"]["credits_used"] == pytest.approx(credits)
+    if model == "skytells-chat":
+        assert done["output"] and not done["output"].startswith("http")
+        assert done["metadata"]["storage"]["files"] == [] and done["metrics"]["asset_count"] == 0
+    elif model != "flux-edge":
+        assert done["output"].startswith("http") and done["metrics"]["asset_count"] == 1
+
+
+def test_webhook_as_object_or_bare_url_and_stream_flag(http: httpx.Client) -> None:
+    hook = {"url": "https://example.com/hook", "events": ["prediction.succeeded"]}
+    body = create(
+        http, {"model": "truefusion", "input": {"prompt": "x"}, "webhook": hook, "stream": True}
+    ).json()
+    assert body["webhook"] == hook and body["stream"] is True
+    body = create(
+        http, {"model": "truefusion", "input": {"prompt": "x"}, "webhook": "https://e.com/h"}
+    ).json()
+    assert body["webhook"] == {"url": "https://e.com/h", "events": ["completed", "failed"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"input": {"prompt": "x"}}, {"model"}),
+        ({"model": "truefusion"}, {"input"}),
+        ({}, {"model", "input"}),
+        ({"model": 3, "input": "prompt"}, {"model", "input"}),
+        ({"model": "truefusion", "input": {"prompt": "x"}, "await": "yes"}, {"await"}),
+        ({"model": "truefusion", "input": {"prompt": "x"}, "stream": 1}, {"stream"}),
+        ({"model": "truefusion", "input": {"prompt": "x"}, "webhook": 5}, {"webhook.url"}),
+        (
+            {"model": "truefusion", "input": {"prompt": "x"}, "webhook": {"url": "h://x"}},
+            {"webhook.url"},
+        ),
+    ],
+)
+def test_malformed_create_body_is_validation_error(
+    http: httpx.Client, body: dict[str, Any], fields: set[str]
+) -> None:
+    error = error_of(create(http, body), 422, "VALIDATION_ERROR")
+    assert set(error["details"]["fields"]) == fields
+
+
+def test_schema_violations_are_invalid_input_naming_every_field(http: httpx.Client) -> None:
+    body = {
+        "model": "truefusion-pro",
+        "input": {
+            "num_outputs": 5,
+            "aspect_ratio": "5:4",
+            "output_format": "gif",
+            "guidance": "high",
+            "negative_prompt": "blur",
+        },
+    }
+    error = error_of(create(http, body), 422, "INVALID_INPUT")
+    fields = error["details"]["fields"]
+    assert set(fields) == {
+        "prompt",
+        "num_outputs",
+        "aspect_ratio",
+        "output_format",
+        "guidance",
+        "negative_prompt",
+    }
+    assert fields["num_outputs"] == "5 is greater than the maximum of 4"
+
+
+def test_image_input_only_where_image_to_image_is_supported(http: httpx.Client) -> None:
+    url = "https://example.com/in.png"
+    ok = create(http, {"model": "truefusion-pro", "input": {"prompt": "x", "image": url}})
+    assert ok.status_code == 200
+    refused = create(http, {"model": "truefusion-edge", "input": {"prompt": "x", "image": url}})
+    assert set(error_of(refused, 422, "INVALID_INPUT")["details"]["fields"]) == {"image"}
+
+
+@pytest.mark.parametrize(
+    ("model", "input", "fields"),
+    [
+        ("mera", {"prompt": "x", "seconds": 8, "size": "1920x1080"}, {"seconds", "size"}),
+        ("beatfusion-2.0", {"prompt": "x", "duration": 61}, {"duration"}),
+        ("skytells-tts", {"prompt": "x", "voice": "robot"}, {"text", "prompt", "voice"}),
+        (
+            "skytells-chat",
+            {"prompt": "x", "max_tokens": 0, "temperature": 3},
+            {"max_tokens", "temperature"},
+        ),
+    ],
+)
+def test_invalid_input_for_other_model_types(
+    http: httpx.Client, model: str, input: dict[str, Any], fields: set[str]
+) -> None:
+    error = error_of(create(http, {"model": model, "input": input}), 422, "INVALID_INPUT")
+    assert set(error["details"]["fields"]) == fields
+
+
+def test_unknown_model_is_model_not_found(http: httpx.Client) -> None:
+    for slug in ("no-such-model", "flux.2-pro"):
+        error_of(create(http, {"model": slug, "input": {"prompt": "x"}}), 404, "MODEL_NOT_FOUND")
+
+
+def test_malformed_json_is_invalid_request(http: httpx.Client) -> None:
+    response = http.post(
+        "/predictions", content=b'{"model": ', headers={"content-type": "application/json"}
+    )
+    error_of(response, 400, "INVALID_REQUEST")
+    error_of(http.post("/predict", json=["model"]), 400, "INVALID_REQUEST")
