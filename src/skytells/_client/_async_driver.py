@@ -53,7 +53,7 @@ class AsyncDriver:
                     continue
                 try:
                     value = await self.perform(action)
-                except Exception as exc:
+                except BaseException as exc:  # interrupts too: the operation may annotate them
                     error = exc
         finally:
             op.close()
@@ -74,7 +74,7 @@ class AsyncDriver:
                     continue
                 try:
                     value = await self.perform(action)
-                except Exception as exc:
+                except BaseException as exc:  # interrupts too: the operation may annotate them
                     error = exc
         finally:
             op.close()

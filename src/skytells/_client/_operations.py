@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
+import logging
 import math
 import time
 import uuid
@@ -28,6 +30,8 @@ from ._calls import call, segment
 from ._config import ClientConfig
 from ._protocol import Notify, Op, Sleep
 from ._waiting import PollSchedule
+
+logger = logging.getLogger("skytells")
 
 PredictionLike = Any  # a prediction dict, a `Prediction`, or an id string
 MODEL_FIELDS = ("input_schema", "output_schema")
@@ -251,19 +255,45 @@ def run_prediction(
     """
     if on_progress is None:
         payload = {**payload, "await": True}
-    data = yield from create_prediction(
-        config, payload, background=on_progress is not None, idempotency_key=idempotency_key
-    )
-    if not is_terminal(data.get("status")):
-        data = yield from wait_for(
-            config,
-            data,
-            interval_ms=interval_ms,
-            max_wait_ms=max_wait_ms,
-            on_progress=on_progress,
-            cancel_on_timeout=cancel_on_timeout,
+    idempotency_key = idempotency_key or str(uuid.uuid4())
+    try:
+        data = yield from create_prediction(
+            config, payload, background=on_progress is not None, idempotency_key=idempotency_key
         )
+    except (KeyboardInterrupt, asyncio.CancelledError) as interrupt:
+        _note(
+            interrupt,
+            "The create request was interrupted; it may have created a prediction. Run again "
+            f"with idempotency_key={idempotency_key!r} to get that one instead of a new one.",
+        )
+        raise
+    try:
+        if not is_terminal(data.get("status")):
+            data = yield from wait_for(
+                config,
+                data,
+                interval_ms=interval_ms,
+                max_wait_ms=max_wait_ms,
+                on_progress=on_progress,
+                cancel_on_timeout=cancel_on_timeout,
+            )
+    except (KeyboardInterrupt, asyncio.CancelledError) as interrupt:
+        _note(
+            interrupt,
+            f"Interrupted while waiting for prediction {data.get('id')}; it goes on on the "
+            f"server: fetch it later with client.predictions.get({data.get('id')!r}).",
+            prediction_id=data.get("id"),
+        )
+        raise
     return check_outcome(data)
+
+
+def _note(exc: BaseException, text: str, prediction_id: str | None = None) -> None:
+    """Attach what the caller needs to recover to an interrupt (and log it)."""
+    if hasattr(exc, "add_note"):  # Python 3.11+
+        exc.add_note(text)
+    exc.skytells_prediction_id = prediction_id  # type: ignore[attr-defined]
+    logger.warning(text)
 
 
 def check_outcome(data: PredictionResponse) -> PredictionResponse:

@@ -63,7 +63,7 @@ class SyncDriver:
                     continue
                 try:
                     value = self.perform(action)
-                except Exception as exc:
+                except BaseException as exc:  # interrupts too: the operation may annotate them
                     error = exc
         finally:
             op.close()

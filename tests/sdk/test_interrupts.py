@@ -1,0 +1,84 @@
+"""Ctrl-C and task cancellation during `run()`: the prediction id is reported, no connection leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from typing import Any
+
+import pytest
+
+from skytells import AsyncSkytellsClient, SkytellsClient
+
+
+def _pool_is_clean(pool: Any) -> bool:
+    return all(c.is_idle() or c.is_closed() for c in pool.connections)
+
+
+def test_ctrl_c_in_a_real_process_reports_the_prediction_id(emu: Any) -> None:
+    emu.configure(time_scale=1.0)  # mera runs for about a minute
+    script = textwrap.dedent(
+        f"""
+        from skytells import SkytellsClient
+        client = SkytellsClient({emu.api_key!r}, base_url={emu.base_url!r})
+        print("started", flush=True)
+        client.run("mera", input={{"prompt": "x"}}, on_progress=lambda p: None)
+        """
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "started"
+        deadline = time.monotonic() + 20
+        while not emu.predictions() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (prediction,) = emu.predictions()
+        time.sleep(0.3)  # let it settle into waiting
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode != 0
+    assert "KeyboardInterrupt" in stderr
+    assert prediction["id"] in stderr and "client.predictions.get" in stderr
+
+
+def test_interrupt_while_waiting_is_annotated_and_leaves_the_pool_clean(
+    client: SkytellsClient, emu: Any
+) -> None:
+    emu.configure(time_scale=1.0)
+    seen: list[str] = []
+
+    def on_progress(state: dict[str, Any]) -> None:
+        seen.append(state["id"])
+        raise KeyboardInterrupt  # what a Ctrl-C during the callback looks like
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        client.run("mera", input={"prompt": "x"}, on_progress=on_progress)
+    assert info.value.skytells_prediction_id == seen[0]  # type: ignore[attr-defined]
+    assert any(seen[0] in note for note in getattr(info.value, "__notes__", [seen[0]]))
+    assert _pool_is_clean(client._http._transport._pool)  # type: ignore[attr-defined]
+    assert client.predictions.get(seen[0])["status"] != "cancelled"  # it goes on
+
+
+@pytest.mark.anyio
+async def test_cancelled_run_task_reports_the_id_and_frees_the_connection(
+    aclient: AsyncSkytellsClient, emu: Any
+) -> None:
+    emu.configure(time_scale=1.0)
+    task = asyncio.create_task(aclient.run("mera", input={"prompt": "x"}))
+    deadline = time.monotonic() + 10
+    while not emu.predictions() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # mera ignores await: the client is now polling
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError) as info:
+        await task
+    (prediction,) = emu.predictions()
+    assert info.value.skytells_prediction_id == prediction["id"]  # type: ignore[attr-defined]
+    assert _pool_is_clean(aclient._http._transport._pool)  # type: ignore[attr-defined]
