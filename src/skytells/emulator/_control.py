@@ -47,6 +47,13 @@ def control_routes(store: Store) -> list[BaseRoute]:
             raise invalid_parameter("message", "message must be a string")
         return store.fail(path_param(request, "id"), message).to_json()
 
+    async def attach_large_output(request: Request) -> Any:
+        size = (await _object_body(request)).get("bytes")
+        if isinstance(size, bool) or not isinstance(size, int) or not 46 <= size <= 8 << 30:
+            raise invalid_parameter("bytes", "bytes must be an integer from 46 to 8 GiB")
+        record = await store.attach_large_output(path_param(request, "id"), size)
+        return record.to_json()
+
     async def state(request: Request) -> Any:
         return store.state()
 
@@ -59,6 +66,11 @@ def control_routes(store: Store) -> list[BaseRoute]:
         Route("/_emulator/config", _json(patch_config), methods=["PATCH"]),
         Route("/_emulator/failures", _json(add_failures), methods=["POST"]),
         Route("/_emulator/predictions/{id}/fail", _json(fail_prediction), methods=["POST"]),
+        Route(
+            "/_emulator/predictions/{id}/large-output",
+            _json(attach_large_output),
+            methods=["POST"],
+        ),
         Route("/_emulator/predictions", _json(predictions), methods=["GET"]),
         Route("/_emulator/state", _json(state), methods=["GET"]),
     ]

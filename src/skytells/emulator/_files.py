@@ -13,7 +13,8 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from . import _outputs
-from ._record import PredictionRecord
+from ._large_files import write_wav_of_size
+from ._record import PredictionRecord, StoredFile
 
 
 class OutputFiles:
@@ -56,6 +57,16 @@ class OutputFiles:
             raise FileNotFoundError(path)
         record.files[index].size = size
         return path
+
+    async def adopt(self, record: PredictionRecord, size_bytes: int) -> StoredFile:
+        """Give a succeeded prediction one large WAV output of exactly `size_bytes` bytes
+        (written in a worker thread, in chunks); it replaces the prediction's outputs."""
+        stored = StoredFile(f"large-{len(record.files)}.wav", "audio/wav")
+        path = self._directory(record.id) / stored.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        await run_in_threadpool(write_wav_of_size, path, size_bytes)
+        stored.size = size_bytes
+        return stored
 
     def _discard(self, directory: Path) -> None:
         """Remove a directory a late rendering recreated, and its root if that was cleared."""

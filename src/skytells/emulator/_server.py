@@ -237,6 +237,16 @@ class Emulator:
         """Fail a running prediction now; returns its JSON (ApiError if unknown or terminal)."""
         return self._call(lambda: self._store.fail(prediction_id, message).to_json())
 
+    def attach_large_output(self, prediction_id: str, size_bytes: int) -> dict[str, Any]:
+        """Replace a succeeded prediction's outputs with one WAV file of exactly `size_bytes`
+        bytes (written in chunks), to test downloads of big outputs; returns its JSON."""
+        if self._loop is None or not self.running:
+            raise RuntimeError("the emulator is not running: call start() first")
+        future = asyncio.run_coroutine_threadsafe(
+            self._store.attach_large_output(prediction_id, size_bytes), self._loop
+        )
+        return future.result(timeout=300).to_json()
+
     def state(self) -> dict[str, Any]:
         """Predictions with internal details, failure rules, counters and settings."""
         return self._call(self._store.state)

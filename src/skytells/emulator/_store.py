@@ -169,6 +169,20 @@ class Store:
         record.task = asyncio.get_running_loop().create_task(self._drive(record))
         return record
 
+    async def attach_large_output(self, prediction_id: str, size_bytes: int) -> PredictionRecord:
+        """Replace a succeeded prediction's outputs with one large file (for download tests)."""
+        record = self.get(prediction_id)
+        if record.status != "succeeded" or not record.data_available:
+            raise ApiError(
+                409,
+                "INVALID_REQUEST",
+                f"Prediction {prediction_id} has no outputs to replace (status {record.status})",
+            )
+        stored = await self.files.adopt(record, size_bytes)
+        record.files = [stored]
+        record.output = record.file_url(stored.name)
+        return record
+
     def get(self, prediction_id: str) -> PredictionRecord:
         """The prediction with this id, or ApiError 502 PREDICTION_FAILED (as the service does)."""
         self._purge_expired()
