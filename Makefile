@@ -12,8 +12,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[all,dev]'
 	@touch $(STAMP)
 
+# A CLI session against the bundled emulator (no account, no network): an image and a video.
+DEMO_ENV := SKYTELLS_EMULATOR_TIME_SCALE=0.05
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+	$(DEMO_ENV) $(BIN)/skytells --emulator run truefusion-pro \
+		-i prompt="A photorealistic futuristic city at sunset" -i aspect_ratio=16:9 \
+		-i output_format=png -i seed=42 --output-dir outputs
+	$(DEMO_ENV) $(BIN)/skytells --emulator run mera \
+		-i prompt="A cinematic timelapse of a city at night" -i seconds=4 -i size=1280x720 \
+		--output-dir outputs
+	@echo "Saved under ./outputs/:" && ls -l outputs
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
