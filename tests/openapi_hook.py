@@ -123,7 +123,7 @@ class _Request:
 
     @property
     def content_type(self) -> str:
-        return self._request.headers.get("content-type", "").lower()
+        return str(self._request.headers.get("content-type", "")).lower()
 
 
 class _Response:
@@ -139,7 +139,7 @@ class _Response:
 
     @property
     def content_type(self) -> str:
-        return self._response.headers.get("content-type", "").lower()
+        return str(self._response.headers.get("content-type", "")).lower()
 
     @property
     def headers(self) -> Headers:
@@ -158,7 +158,7 @@ def _is_documented_route(path: str) -> bool:
 
 
 def _is_streaming(response: httpx.Response) -> bool:
-    content_type = response.headers.get("content-type", "").lower()
+    content_type = str(response.headers.get("content-type", "")).lower()
     return content_type.startswith(_STREAMING_TYPES)
 
 

@@ -49,3 +49,10 @@ def test_errors_carry_no_rate_limit_headers_but_successes_do(http: httpx.Client)
     missing = http.get("/models/nope")
     envelope(missing, 404, "MODEL_NOT_FOUND")
     assert "x-skytells-ratelimit-limit-requests" not in missing.headers
+
+
+def test_405_lists_every_method_of_the_path(http: httpx.Client) -> None:
+    response = http.request("PUT", "/predictions/some-id")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET, HEAD"
+    assert response.json()["error"]["details"] == {"allowed": "DELETE, GET, HEAD"}

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 
 from ._catalog import SCHEMA_FIELDS, catalogue, find_model, input_errors
 from ._config import EmulatorConfig
@@ -60,16 +60,27 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             404, "ENDPOINT_NOT_FOUND", f"No endpoint {request.method} {request.url.path}"
         )
     elif exc.status_code == 405:
+        allowed = _allowed_methods(request)
         error = ApiError(
             405,
             "INVALID_REQUEST",
             f"Method {request.method} is not allowed on {request.url.path}",
-            {"allowed": (exc.headers or {}).get("Allow", "")},
-            headers=exc.headers,
+            {"allowed": allowed},
+            headers={"Allow": allowed},
         )
     else:
         error = ApiError(exc.status_code, "INVALID_REQUEST", exc.detail)
     return error.response()
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves on this path (Starlette stops at the first route)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
