@@ -172,3 +172,32 @@ def test_global_emulator_option(
     )
     assert code == 0
     assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_skytells_emulator_command_serves_until_ctrl_c() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    command = [sys.executable, "-c", "from skytells.cli import main; raise SystemExit(main())"]
+    process = subprocess.Popen(
+        [*command, "emulator", "--port", "0", "--time-scale", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        key_line = process.stdout.readline()
+        base_url = first.rsplit(" ", 1)[-1].strip()
+        key = key_line.split(":", 1)[1].strip()
+        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
+        response = httpx.get(f"{base_url}/models", headers={"x-api-key": key})
+        assert response.status_code == 200 and response.json()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        process.kill()
