@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
 from collections.abc import AsyncGenerator, Sequence
@@ -39,24 +40,12 @@ class AsyncDriver:
 
     async def run(self, op: Op[T]) -> T:
         """Drive ``op`` to completion and return its result (emitted values are dropped)."""
-        value: Any = None
-        error: BaseException | None = None
-        try:
-            while True:
-                try:
-                    action = op.send(value) if error is None else op.throw(error)
-                except StopIteration as stop:
-                    result: T = stop.value
+        async with contextlib.aclosing(self.iterate(_returning(op))) as steps:
+            async for value in steps:
+                if isinstance(value, _Returned):
+                    result: T = value.value
                     return result
-                value, error = None, None
-                if isinstance(action, Emit):
-                    continue
-                try:
-                    value = await self.perform(action)
-                except BaseException as exc:  # interrupts too: the operation may annotate them
-                    error = exc
-        finally:
-            op.close()
+        raise RuntimeError("unreachable: the operation ended without returning")  # pragma: no cover
 
     async def iterate(self, op: Op[Any]) -> AsyncGenerator[Any, None]:
         """Drive ``op``, yielding each value it emits; closing this generator closes ``op``."""
@@ -147,3 +136,18 @@ class AsyncDriver:
             raise timeout_error("GET", action.url, remaining * 1000) from None
         except httpx.TransportError as exc:
             raise connection_error("GET", action.url, exc) from None
+
+
+class _Returned:
+    """The return value of an operation, emitted last so `run` can reuse `iterate`."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _returning(op: Op[T]) -> Op[T]:
+    value = yield from op
+    yield Emit(_Returned(value))
+    return value
