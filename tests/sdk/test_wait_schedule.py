@@ -74,8 +74,12 @@ def test_progress_rate_estimates_the_time_left(clock: FakeClock) -> None:
 
 def test_first_check_is_immediate_then_backs_off(clock: FakeClock) -> None:
     config = ClientConfig(api_key="k")
-    answers = iter([respond("processing"), respond("processing"), respond("processing"), respond("succeeded")])
-    log, result = drive(_operations.wait_for(config, {"id": "p1", "status": "pending"}), clock, answers)
+    answers = iter(
+        [respond("processing"), respond("processing"), respond("processing"), respond("succeeded")]
+    )
+    log, result = drive(
+        _operations.wait_for(config, {"id": "p1", "status": "pending"}), clock, answers
+    )
     assert log == [
         "GET /predictions/p1",
         "sleep 0.25",
@@ -105,3 +109,45 @@ def test_interval_caps_every_gap(clock: FakeClock) -> None:
     log, result = drive(_operations.wait_for(config, "p1", interval_ms=1500), clock, answers)
     sleeps = [float(entry.split()[1]) for entry in log if entry.startswith("sleep")]
     assert max(sleeps) == 1.5 and result["status"] == "canceled"
+
+
+def test_rate_limit_headers_widen_the_gaps() -> None:
+    from skytells._client._ratelimits import RateLimitTracker, parse_window
+
+    tracker = RateLimitTracker()
+    schedule = PollSchedule(30.0, tracker)
+    assert schedule.next_delay(None) == 0.25  # no budget information: the quick schedule
+    tracker.observe(
+        {
+            "x-skytells-ratelimit-limit-requests": "100",
+            "x-skytells-ratelimit-remaining-requests": "50",
+            "x-skytells-ratelimit-window": "60s",
+        }
+    )
+    assert schedule.next_delay(None) == 0.5  # half the budget left: ample
+    tracker.observe(
+        {
+            "x-skytells-ratelimit-limit-requests": "100",
+            "x-skytells-ratelimit-remaining-requests": "5",
+            "x-skytells-ratelimit-window": "60s",
+        }
+    )
+    assert schedule.next_delay(None) == 12.0  # 5 requests for 60 s
+    assert PollSchedule(5.0, tracker).next_delay(None) == 5.0  # never past the interval
+    assert [parse_window(v) for v in ("60s", "60", "1m", "500ms", "-", None, "soon")] == [
+        60.0,
+        60.0,
+        60.0,
+        0.5,
+        None,
+        None,
+        None,
+    ]
+
+
+def test_the_tracker_reads_the_emulators_headers(client: Any, emu: Any) -> None:
+    emu.configure(rate_limit=40)
+    client.models.list()
+    tracker = client._config.rate_limits
+    assert (tracker.limit, tracker.remaining, tracker.window) == (40, 39, 60.0)
+    assert client.with_options(max_retries=0)._config.rate_limits is tracker  # one budget

@@ -92,7 +92,7 @@ def wait_many(
             pending.append(prediction_id)
     interval = (interval_ms if interval_ms is not None else config.poll_interval_ms) / 1000
     deadline = math.inf if max_wait_ms is None else time.monotonic() + max_wait_ms / 1000
-    schedule = PollSchedule(interval)
+    schedule = PollSchedule(interval, config.rate_limits)
     first = True
     while pending:
         if not first:

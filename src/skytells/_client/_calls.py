@@ -60,6 +60,7 @@ def call(
         attempt_deadline = min(deadline, time.monotonic() + config.timeout_ms / 1000)
         try:
             raw = yield HttpRequest(method, path, params, body, headers, attempt_deadline)
+            config.rate_limits.observe(raw.headers)
             return parse_response(raw)
         except SkytellsError as error:
             delay = policy.delay(error, attempt)

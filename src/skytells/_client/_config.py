@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from .._exceptions import SkytellsError
 from .._options import ClientOptions, RetryOptions
 from .._version import __version__
+from ._ratelimits import RateLimitTracker
 from ._retry import RetryPolicy
 
 API_BASE_URL = "https://api.skytells.ai/v1"
@@ -31,6 +32,9 @@ class ClientConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     poll_interval_ms: float = DEFAULT_POLL_INTERVAL_MS
     dispatch_concurrency: int = DEFAULT_DISPATCH_CONCURRENCY
+    rate_limits: RateLimitTracker = field(
+        default_factory=RateLimitTracker, repr=False, compare=False
+    )
 
     def base_headers(self) -> dict[str, str]:
         """Headers of every request: credentials, identification, then the caller's extras."""

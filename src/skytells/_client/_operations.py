@@ -208,7 +208,7 @@ def wait_for(
     if interval <= 0:
         raise ValidationError("options.interval must be positive", "INVALID_PARAMETER")
     deadline = math.inf if max_wait_ms is None else time.monotonic() + max_wait_ms / 1000
-    schedule = PollSchedule(interval)
+    schedule = PollSchedule(interval, config.rate_limits)
     checked = False
     while True:
         if checked:

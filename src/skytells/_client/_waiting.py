@@ -5,7 +5,8 @@ up to ``interval`` (the seed's ``interval``, 5 s by default, stays the longest g
 prediction reports ``metrics.progress`` twice, the schedule estimates the time left from the
 observed rate and sleeps about that long instead, still never longer than ``interval``: a
 prediction that will finish in 0.4 s is checked in about 0.4 s, and a long video is not checked
-every quarter second.
+every quarter second. While the account's request budget runs low (the rate-limit headers), the
+gaps widen to spread the remaining requests over the window, still never past ``interval``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ._ratelimits import RateLimitTracker
+
 FIRST_DELAY = 0.25
 MIN_DELAY = 0.05
 
@@ -21,8 +24,9 @@ MIN_DELAY = 0.05
 class PollSchedule:
     """Yields the pause before each next check."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, rate_limits: RateLimitTracker | None = None) -> None:
         self.interval = interval
+        self.rate_limits = rate_limits
         self._backoff = min(FIRST_DELAY, interval)
         self._first_seen: tuple[float, float] | None = None
 
@@ -33,6 +37,8 @@ class PollSchedule:
         eta = self._estimate_remaining(current)
         if eta is not None:
             delay = max(MIN_DELAY, eta)
+        if self.rate_limits is not None:
+            delay = max(delay, self.rate_limits.polling_floor())
         return min(delay, self.interval)
 
     def _estimate_remaining(self, current: Mapping[str, Any] | None) -> float | None:
