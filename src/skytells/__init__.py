@@ -15,6 +15,8 @@ from typing import Any
 from ._client._async import AsyncSkytellsClient
 from ._client._batch import RunResult
 from ._client._config import API_BASE_URL
+from ._client._prediction_stream import AsyncPredictionStream, PredictionStream
+from ._client._streaming import StreamEvent
 from ._client._sync import SkytellsClient
 from ._enums import (
     TERMINAL_STATUSES,
@@ -84,6 +86,7 @@ __all__ = [
     "ApiErrorId",
     "AsyncModels",
     "AsyncPrediction",
+    "AsyncPredictionStream",
     "AsyncPredictions",
     "AsyncSkytellsClient",
     "AuthenticationError",
@@ -115,6 +118,7 @@ __all__ = [
     "PredictionResponse",
     "PredictionSource",
     "PredictionStatus",
+    "PredictionStream",
     "PredictionType",
     "PredictionUrls",
     "Predictions",
@@ -131,6 +135,7 @@ __all__ = [
     "Skytells",
     "SkytellsClient",
     "SkytellsError",
+    "StreamEvent",
     "ValidationError",
     "WaitOptions",
     "WaitTimeoutError",

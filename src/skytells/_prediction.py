@@ -11,6 +11,7 @@ from ._types import PredictionOutput, PredictionResponse
 if TYPE_CHECKING:
     from ._client._async import AsyncSkytellsClient
     from ._client._downloads import ProgressCallback
+    from ._client._prediction_stream import AsyncPredictionStream, PredictionStream
     from ._client._sync import SkytellsClient
     from ._options import OnProgressCallback, WaitOptions
 
@@ -99,6 +100,10 @@ class Prediction(_PredictionView):
 
     download = save
 
+    def stream(self, *, max_wait: float | None = None) -> PredictionStream:
+        """Follow this prediction's events (see `SkytellsClient.stream`)."""
+        return self._client.stream(self._data, max_wait=max_wait)
+
 
 class AsyncPrediction(_PredictionView):
     """A prediction returned by `AsyncSkytellsClient.run()`; its lifecycle methods are awaitable."""
@@ -139,3 +144,7 @@ class AsyncPrediction(_PredictionView):
         return await self._client.save_outputs(self._data, target, on_progress=on_progress)
 
     download = save
+
+    def stream(self, *, max_wait: float | None = None) -> AsyncPredictionStream:
+        """Follow this prediction's events with ``async for`` (see `AsyncSkytellsClient.stream`)."""
+        return self._client.stream(self._data, max_wait=max_wait)

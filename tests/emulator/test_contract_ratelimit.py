@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from skytells.emulator import Emulator
@@ -46,3 +48,17 @@ def test_unauthenticated_requests_do_not_spend_the_budget(
     emu.configure(rate_limit=1)
     assert http.get("/models", headers={"x-api-key": "sk-wrong"}).status_code == 401
     assert http.get("/models").status_code == 200
+
+
+def test_the_window_is_configurable_and_429_says_the_exact_wait(
+    http: httpx.Client, emu: Emulator, poll: Any
+) -> None:
+    emu.configure(rate_limit=1, rate_limit_window=0.5)
+    first = http.get("/models")
+    assert first.headers["x-skytells-ratelimit-window"] == "0.5s"
+    refused = http.get("/models")
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+    assert 1 <= int(refused.headers["retry-after-ms"]) <= 500
+    # Once the window has passed, the key has its budget again.
+    poll(lambda: {"status": http.get("/models").status_code}, lambda r: r["status"] == 200)
+    assert emu.config.to_json()["rate_limit_window_seconds"] == 0.5

@@ -9,6 +9,7 @@ import pytest
 
 import skytells
 from skytells import AsyncPrediction, AsyncSkytellsClient
+from tests.sdk.pool_state import async_pool_is_clean
 
 pytestmark = pytest.mark.anyio
 
@@ -83,8 +84,7 @@ async def test_cancelling_the_task_stops_waiting_and_frees_the_connection(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    pool = aclient._http._transport._pool  # type: ignore[attr-defined]
-    assert all(not c.is_closed() and c.is_idle() for c in pool.connections)
+    assert async_pool_is_clean(aclient._http)
     # the client is still usable afterwards
     assert (await aclient.predictions.get(bg["id"]))["id"] == bg["id"]
 

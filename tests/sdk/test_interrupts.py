@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from skytells import AsyncSkytellsClient, SkytellsClient
+from tests.sdk.pool_state import async_pool_is_clean
 
 
 def _pool_is_clean(pool: Any) -> bool:
@@ -81,4 +82,4 @@ async def test_cancelled_run_task_reports_the_id_and_frees_the_connection(
         await task
     (prediction,) = emu.predictions()
     assert info.value.skytells_prediction_id == prediction["id"]  # type: ignore[attr-defined]
-    assert _pool_is_clean(aclient._http._transport._pool)  # type: ignore[attr-defined]
+    assert async_pool_is_clean(aclient._http)

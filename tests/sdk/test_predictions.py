@@ -255,3 +255,15 @@ def test_run_refuses_bad_arguments_locally(client: SkytellsClient) -> None:
         client.run("flux-pro", input=["not", "a", "dict"])  # type: ignore[arg-type]
     with pytest.raises(skytells.ValidationError):
         client.run("flux-pro", input={"prompt": object()})
+
+
+def test_iter_all_ends_when_the_server_ignores_the_page(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
+    same_page = {
+        "data": [prediction("succeeded")],
+        "pagination": {"current_page": 1, "last_page": 9},
+    }
+    scripted.script(Reply(200, same_page))
+    assert [p["id"] for p in scripted_client.predictions.iter_all()] == ["pred_abc123"]
+    assert len(scripted.requests) == 2  # the second page brought nothing new: the walk stops

@@ -90,6 +90,24 @@ def test_downloads_send_no_api_key_and_retry(scripted: ScriptedServer, tmp_path:
     )
 
 
+def test_downloads_follow_redirects_to_another_host_without_any_key(
+    scripted: ScriptedServer, tmp_path: Path
+) -> None:
+    with ScriptedServer().running() as cdn:
+        cdn.script(Reply(200, b"\x89PNG moved bytes", content_type="image/png"))
+        moved = cdn.base_url.replace("/v1", "/cdn/abc/render.png")
+        scripted.script(Reply(302, b"", headers={"location": moved}))
+        url = scripted.base_url.replace("/v1", "/files/abc/render.png")
+        with SkytellsClient("sk-secret-for-api-only", base_url=scripted.base_url) as client:
+            (path,) = client.save_outputs(
+                {"id": "abcdef123", "status": "succeeded", "output": [url]}, tmp_path
+            )
+        assert path.read_bytes() == b"\x89PNG moved bytes"
+        seen = scripted.requests + cdn.requests
+    assert [r.path for r in seen] == ["/files/abc/render.png", "/cdn/abc/render.png"]
+    assert all("x-api-key" not in r.headers and "authorization" not in r.headers for r in seen)
+
+
 def test_nothing_to_save(client: SkytellsClient, tmp_path: Path) -> None:
     pending = Prediction(client, {"id": "p", "status": "processing", "output": None})
     with pytest.raises(skytells.SkytellsError, match="no output"):

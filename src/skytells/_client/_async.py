@@ -31,6 +31,8 @@ from ._async_driver import AsyncDriver
 from ._base import POOL_LIMITS, ClientBase, deprecated
 from ._config import ClientConfig
 from ._downloads import ProgressCallback
+from ._prediction_stream import AsyncPredictionStream
+from ._transports import default_async_http_client
 
 
 class AsyncSkytellsClient(ClientBase):
@@ -68,7 +70,7 @@ class AsyncSkytellsClient(ClientBase):
             dispatch_concurrency=dispatch_concurrency,
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(limits=POOL_LIMITS, follow_redirects=False)
+        self._http = http_client or default_async_http_client(POOL_LIMITS)
         self._driver = AsyncDriver(self._config, self._http)
         self.predictions = AsyncPredictions(self)
         self.models = AsyncModels(self)
@@ -230,6 +232,14 @@ class AsyncSkytellsClient(ClientBase):
     async def delete_prediction(self, id: str) -> dict[str, Any]:
         """Delete a prediction and its stored files."""
         return await self._driver.run(ops.delete_prediction(self._config, id))
+
+    def stream(self, prediction: Any, *, max_wait: float | None = None) -> AsyncPredictionStream:
+        """Follow a prediction and yield its `StreamEvent`s as they happen (see
+        `SkytellsClient.stream`); not awaited: ``async with client.stream(p) as events:`` then
+        ``async for event in events:``. Leaving the block or the loop closes the connection.
+        """
+        op = ops.stream_events(self._config, prediction, max_wait_ms=max_wait)
+        return AsyncPredictionStream(self._driver.iterate(op))
 
     async def stream_prediction(self, id: str) -> PredictionResponse:
         """The prediction dict whose ``urls["stream"]`` is its streaming endpoint."""

@@ -16,6 +16,7 @@ from .._exceptions import SkytellsError
 from ._config import USER_AGENT, ClientConfig
 from ._file_sink import CHUNK_SIZE, FileSink
 from ._protocol import (
+    STREAM_ACTIONS,
     Download,
     DownloadResult,
     Emit,
@@ -25,6 +26,7 @@ from ._protocol import (
     RawResponse,
     Sleep,
 )
+from ._stream_io import AsyncStreams
 from ._transport_errors import connection_error, timeout_error
 
 T = TypeVar("T")
@@ -51,6 +53,7 @@ class AsyncDriver:
         """Drive ``op``, yielding each value it emits; closing this generator closes ``op``."""
         value: Any = None
         error: BaseException | None = None
+        streams = AsyncStreams(self.http, self._headers)
         try:
             while True:
                 try:
@@ -62,11 +65,15 @@ class AsyncDriver:
                     yield action.value
                     continue
                 try:
-                    value = await self.perform(action)
+                    if isinstance(action, STREAM_ACTIONS):
+                        value = await streams.perform(action)
+                    else:
+                        value = await self.perform(action)
                 except BaseException as exc:  # interrupts too: the operation may annotate them
                     error = exc
         finally:
             op.close()
+            await streams.aclose()
 
     async def perform(self, action: HttpRequest | Sleep | Notify | Download) -> Any:
         """Carry out one action."""
@@ -109,10 +116,12 @@ class AsyncDriver:
                     params=request.params,
                     content=request.body,
                     headers=headers,
+                    follow_redirects=False,  # never carry the key to another host
+                    timeout=min(remaining, 1e9),  # not the client's own (httpx's default: 5 s)
                 )
         except (httpx.TimeoutException, TimeoutError):
             raise timeout_error(request.method, request.path, self.config.timeout_ms) from None
-        except httpx.TransportError as exc:
+        except (httpx.RequestError, httpx.InvalidURL) as exc:  # undecodable, bad redirect
             raise connection_error(request.method, request.path, exc) from None
         return RawResponse(response.status_code, response.headers, response.content)
 
@@ -124,7 +133,11 @@ class AsyncDriver:
         try:
             with anyio.fail_after(min(remaining, 1e9)):
                 async with self.http.stream(
-                    "GET", action.url, headers={"user-agent": USER_AGENT}, follow_redirects=True
+                    "GET",
+                    action.url,
+                    headers={"user-agent": USER_AGENT},
+                    follow_redirects=True,
+                    timeout=min(remaining, 1e9),
                 ) as response:
                     if not 200 <= response.status_code < 300:
                         return DownloadResult(response.status_code, response.headers, 0)
@@ -134,7 +147,7 @@ class AsyncDriver:
                     return DownloadResult(response.status_code, response.headers, sink.done)
         except (httpx.TimeoutException, TimeoutError):
             raise timeout_error("GET", action.url, remaining * 1000) from None
-        except httpx.TransportError as exc:
+        except (httpx.RequestError, httpx.InvalidURL) as exc:  # undecodable, bad redirect
             raise connection_error("GET", action.url, exc) from None
 
 

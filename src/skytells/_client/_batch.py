@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._enums import is_terminal
-from .._exceptions import SkytellsError, WaitTimeoutError
+from .._exceptions import ServerError, SkytellsError, WaitTimeoutError
 from .._options import PredictionRequest
 from .._types import PredictionOutput, PredictionResponse
 from ._config import ClientConfig
@@ -136,8 +136,8 @@ def _scan_listing(config: ClientConfig, wanted: set[str]) -> Op[dict[str, Predic
         page = yield from list_predictions(config, page=page_number, per_page=PAGE_SIZE)
         for item in page.data:
             item_id = item.get("id")
-            if item_id in wanted:
-                found[str(item_id)] = item
+            if isinstance(item_id, str) and item_id in wanted:
+                found[item_id] = item
         if len(found) == len(wanted) or page.pagination.current_page >= page.pagination.last_page:
             break
     return found
@@ -178,7 +178,15 @@ class RunMany:
 
     def result(self, state: PredictionResponse) -> RunResult:
         """The result of a prediction that reached a terminal status."""
-        index = self._index_by_id[str(state.get("id"))]
+        index = self._index_by_id.get(str(state.get("id")))
+        if index is None:  # the server answered with a prediction that was not asked for
+            raise ServerError(
+                "Unexpected response from the API: a prediction run_many() did not create",
+                "SERVER_ERROR",
+                f"Received prediction id {state.get('id')!r}",
+                200,
+                body=state,
+            )
         return outcome(index, self.bodies[index], state)
 
     def timed_out(self, error: WaitTimeoutError) -> list[RunResult]:

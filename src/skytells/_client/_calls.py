@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from .._exceptions import AuthenticationError, SkytellsError, ValidationError
 from ._config import ClientConfig
-from ._protocol import HttpRequest, Op, Sleep
+from ._protocol import HttpRequest, Op, RawResponse, Sleep
 from ._responses import parse_response
 
 logger = logging.getLogger("skytells")
@@ -59,7 +59,8 @@ def call(
     while True:
         attempt_deadline = min(deadline, time.monotonic() + config.timeout_ms / 1000)
         try:
-            raw = yield HttpRequest(method, path, params, body, headers, attempt_deadline)
+            request = HttpRequest(method, path, params, body, headers, attempt_deadline)
+            raw = yield from _attempt(request, attempt + 1)
             config.rate_limits.observe(raw.headers)
             return parse_response(raw)
         except SkytellsError as error:
@@ -78,6 +79,25 @@ def call(
                 policy.retries,
             )
             yield Sleep(delay)
+
+
+def _attempt(request: HttpRequest, number: int) -> Op[RawResponse]:
+    """Send one attempt and log it at debug level: method, path, status (or error id), time.
+    Never headers or bodies: they carry the key and the user's data."""
+    started = time.monotonic()
+    outcome: object = "abandoned"
+    try:
+        raw: RawResponse = yield request
+        outcome = raw.status
+        return raw
+    except SkytellsError as error:
+        outcome = error.error_id
+        raise
+    finally:
+        if logger.isEnabledFor(logging.DEBUG):
+            elapsed = (time.monotonic() - started) * 1000
+            line = "%s %s -> %s in %.1f ms (attempt %d)"
+            logger.debug(line, request.method, request.path, outcome, elapsed, number)
 
 
 def segment(value: object, what: str) -> str:

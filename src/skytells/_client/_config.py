@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._exceptions import SkytellsError
+from .._logging import setup_logging
 from .._options import ClientOptions, RetryOptions
 from .._version import __version__
 from ._ratelimits import RateLimitTracker
@@ -64,6 +65,7 @@ def resolve_config(
     """Merge arguments over ``options`` over the environment (read now, never at import)."""
     opts = _as_client_options(options)
     key = api_key or os.environ.get("SKYTELLS_API_KEY") or None
+    setup_logging(key)  # SKYTELLS_LOG, and this key redacted from every log record
     url = (
         base_url
         or opts.base_url

@@ -28,7 +28,8 @@ from .._pagination import PaginatedResponse
 from .._types import ModelResponse, PredictionResponse
 from ._calls import call, segment
 from ._config import ClientConfig
-from ._protocol import Notify, Op, Sleep
+from ._protocol import Emit, Notify, Op, Sleep
+from ._streaming import PROGRESS_EVENTS, Sink, StreamEvent, StreamTracker, read_stream, stream_url
 from ._waiting import PollSchedule
 
 logger = logging.getLogger("skytells")
@@ -194,46 +195,112 @@ def wait_for(
     on_progress: Callable[[Any], Any] | None = None,
     cancel_on_timeout: bool = False,
 ) -> Op[PredictionResponse]:
-    """Check a prediction until it is terminal (any spelling of cancelled ends it too).
+    """Follow a prediction until it is terminal (any spelling of cancelled ends it too).
 
-    The first check happens at once; later ones follow `PollSchedule` (quick, then backing off
-    to ``interval_ms``). ``max_wait_ms`` is a true deadline: sleeps and requests are cut short to
-    meet it, and passing it raises `WaitTimeoutError` carrying the prediction.
+    When the prediction has an event stream (``urls.stream``) it is followed: one long request
+    that learns of the end at once. Otherwise, or if the stream fails, the prediction is checked
+    at once and then per `PollSchedule` (quick, then backing off to ``interval_ms``).
+    ``on_progress`` gets the latest state on each check, or on each status or progress event.
+    ``max_wait_ms`` is a true deadline: sleeps and requests are cut short to meet it, and
+    passing it raises `WaitTimeoutError` carrying the prediction.
     """
     current = prediction_dict(prediction)
-    prediction_id = prediction_id_of(prediction)
     if current is not None and is_terminal(current.get("status")):
         return current
+
+    def report(events: list[StreamEvent], state: PredictionResponse) -> Op[None]:
+        if on_progress is not None and (
+            not events or PROGRESS_EVENTS.intersection(event.event for event in events)
+        ):
+            yield Notify(on_progress, state)
+
+    return (
+        yield from follow(
+            config,
+            prediction,
+            report,
+            interval_ms=interval_ms,
+            max_wait_ms=max_wait_ms,
+            cancel_on_timeout=cancel_on_timeout,
+        )
+    )
+
+
+def stream_events(
+    config: ClientConfig, prediction: PredictionLike, *, max_wait_ms: float | None = None
+) -> Op[PredictionResponse]:
+    """Emit a prediction's `StreamEvent`s until its ``done`` or ``error`` event; returns the final
+    prediction. Over its event stream if it has one, otherwise from polls (see `follow`)."""
+    prediction_id = prediction_id_of(prediction)  # a bad argument fails now, not at first use
+
+    def emit(events: list[StreamEvent], state: PredictionResponse) -> Op[None]:
+        for event in events:
+            yield Emit(event)
+
+    def events() -> Op[PredictionResponse]:
+        # A bare id is looked up first: a prediction with a stream then replays all its events.
+        known = prediction_dict(prediction) or (yield from get_prediction(config, prediction_id))
+        return (yield from follow(config, known, emit, max_wait_ms=max_wait_ms))
+
+    return events()
+
+
+def follow(
+    config: ClientConfig,
+    prediction: PredictionLike,
+    sink: Sink,
+    *,
+    interval_ms: float | None = None,
+    max_wait_ms: float | None = None,
+    cancel_on_timeout: bool = False,
+) -> Op[PredictionResponse]:
+    """Hand ``sink`` a prediction's events, and states, until it is terminal; return the end.
+
+    The event stream is used once the prediction's ``urls.stream`` is known (from the dict
+    given, or the first check of a bare id); if it is not an event stream or keeps failing,
+    polling takes over where it stopped. ``sink(events, state)`` is called for each batch of
+    stream events and for each poll (with the events the poll stands for, maybe none).
+    """
+    prediction_id = prediction_id_of(prediction)
+    track = StreamTracker(prediction_id, prediction_dict(prediction))
     interval = (interval_ms if interval_ms is not None else config.poll_interval_ms) / 1000
     if interval <= 0:
         raise ValidationError("options.interval must be positive", "INVALID_PARAMETER")
     deadline = math.inf if max_wait_ms is None else time.monotonic() + max_wait_ms / 1000
     schedule = PollSchedule(interval, config.rate_limits)
-    checked = False
+
+    def timed_out() -> Op[WaitTimeoutError]:
+        return _wait_timeout(config, prediction_id, track.latest, max_wait_ms, cancel_on_timeout)
+
+    streamed = checked = False
     while True:
+        url = None if streamed or track.finished else stream_url(track.latest)
+        if url is not None:
+            streamed = True
+            try:
+                end = yield from read_stream(config, url, track, deadline, sink)
+            except APITimeoutError:
+                if time.monotonic() < deadline:
+                    raise
+                end = None
+            final = end.prediction if end is not None else None
+            if final is not None:
+                return final
+            checked = False  # poll at once: the stream failed, or its end lacked the prediction
         if checked:
-            pause = min(schedule.next_delay(current), deadline - time.monotonic())
+            pause = min(schedule.next_delay(track.latest), deadline - time.monotonic())
             if pause > 0:
                 yield Sleep(pause)
         if time.monotonic() >= deadline:
-            raise (
-                yield from _wait_timeout(
-                    config, prediction_id, current, max_wait_ms, cancel_on_timeout
-                )
-            ) from None
+            raise (yield from timed_out()) from None
         try:
             current = yield from get_prediction(config, prediction_id, deadline=deadline)
         except APITimeoutError:
             if time.monotonic() < deadline:
                 raise
-            raise (
-                yield from _wait_timeout(
-                    config, prediction_id, current, max_wait_ms, cancel_on_timeout
-                )
-            ) from None
+            raise (yield from timed_out()) from None
         checked = True
-        if on_progress is not None:
-            yield Notify(on_progress, current)
+        yield from sink(track.observe(current), current)
         if is_terminal(current.get("status")):
             return current
 

@@ -85,6 +85,50 @@ class DownloadResult:
     size: int
 
 
-Action = Union[HttpRequest, Sleep, Notify, Emit, Download]
+@dataclass(frozen=True, eq=False)
+class OpenStream:
+    """Open a long-lived ``GET url`` (Server-Sent Events); the driver answers with a
+    `StreamResponse`. The API key and the client's extra headers are sent only when
+    ``authenticated`` (the operation sets it when ``url`` is on the API's own origin).
+    ``deadline`` (a `time.monotonic()` instant) bounds the whole stream, later reads included;
+    ``idle_timeout`` (seconds) bounds each wait for the next bytes."""
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    authenticated: bool = False
+    deadline: float = math.inf
+    idle_timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class StreamResponse:
+    """The answer to `OpenStream`. ``stream`` is an open handle for `ReadStream` when the server
+    answered 2xx ``text/event-stream``; otherwise it is None and the response is already closed.
+    The driver closes every handle still open when the operation ends (even if abandoned)."""
+
+    status: int
+    headers: Mapping[str, str]
+    stream: Any = None
+
+
+@dataclass(frozen=True)
+class ReadStream:
+    """The next bytes of an open stream; ``b""`` once the server ended it. A dropped connection
+    is thrown as `APIConnectionError`, silence past the idle timeout or the deadline as
+    `APITimeoutError`; the stream is closed after any of these."""
+
+    stream: Any
+
+
+@dataclass(frozen=True)
+class CloseStream:
+    """Close an open stream (its connection is not reused)."""
+
+    stream: Any
+
+
+Action = Union[HttpRequest, Sleep, Notify, Emit, Download, OpenStream, ReadStream, CloseStream]
+STREAM_ACTIONS = (OpenStream, ReadStream, CloseStream)
+"""The actions a driver performs through its per-operation set of open streams."""
 Op = Generator[Action, Any, T]
 """An operation: yields actions, receives their results, returns ``T``."""

@@ -86,6 +86,16 @@ def parse_response(raw: RawResponse) -> Any:
         if isinstance(body, dict) and body.get("status") is False and not body.get("id"):
             raise error_from_body(body, raw)
         return body
+    if 300 <= raw.status < 400:
+        location = raw.headers.get("location") or "nowhere"
+        raise build_error(
+            raw,
+            f"The API answered with a redirect (HTTP {raw.status} to {location}); redirects are "
+            "not followed, so that the API key never goes to another host: check base_url",
+            "HTTP_ERROR",
+            {"location": location},
+            snippet(raw.content),
+        )
     if not raw.content.strip():
         raise build_error(raw, f"HTTP {raw.status} with an empty body", None, None, None)
     try:

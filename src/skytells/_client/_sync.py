@@ -30,6 +30,7 @@ from . import _operations as ops
 from ._base import POOL_LIMITS, ClientBase, deprecated
 from ._config import ClientConfig
 from ._downloads import ProgressCallback
+from ._prediction_stream import PredictionStream
 from ._sync_driver import SyncDriver
 
 
@@ -275,6 +276,28 @@ class SkytellsClient(ClientBase):
     def delete_prediction(self, id: str) -> dict[str, Any]:
         """Delete a prediction and its stored files."""
         return self._driver.run(ops.delete_prediction(self._config, id))
+
+    def stream(self, prediction: Any, *, max_wait: float | None = None) -> PredictionStream:
+        """Follow a prediction (dict, `Prediction` or id) and yield its `StreamEvent`s as they
+        happen: ``status``, ``progress``, ``log``, ``output`` (pieces of a text model's output),
+        then ``done`` or ``error``, which carry the final prediction dict.
+
+        Reads the prediction's event stream (``urls["stream"]``, Server-Sent Events). A dropped
+        connection is resumed with ``Last-Event-ID`` (no event lost or repeated), up to the
+        retry policy's count; if the server does not answer with an event stream, or it keeps
+        failing, the prediction is polled instead and the same kinds of events are made from
+        the polls (without ids or logs). The API key is sent only if the stream is on the API's
+        own origin (scheme, host and port of ``base_url``); elsewhere no key nor custom header
+        goes. ``max_wait`` (ms) bounds the whole stream (`WaitTimeoutError`).
+
+        ::
+
+            with client.stream(prediction) as events:
+                for event in events:
+                    print(event.event, event.data)
+        """
+        op = ops.stream_events(self._config, prediction, max_wait_ms=max_wait)
+        return PredictionStream(self._driver.iterate(op))
 
     def stream_prediction(self, id: str) -> PredictionResponse:
         """The prediction dict whose ``urls["stream"]`` is its streaming endpoint."""

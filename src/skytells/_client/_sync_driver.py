@@ -14,6 +14,7 @@ from .._exceptions import SkytellsError
 from ._config import USER_AGENT, ClientConfig
 from ._file_sink import CHUNK_SIZE, FileSink
 from ._protocol import (
+    STREAM_ACTIONS,
     Download,
     DownloadResult,
     Emit,
@@ -23,6 +24,7 @@ from ._protocol import (
     RawResponse,
     Sleep,
 )
+from ._stream_io import SyncStreams
 from ._transport_errors import connection_error, timeout_error
 
 T = TypeVar("T")
@@ -50,6 +52,7 @@ class SyncDriver:
         """Drive ``op``, yielding each value it emits; closing this generator closes ``op``."""
         value: Any = None
         error: BaseException | None = None
+        streams = SyncStreams(self.http, self._headers)
         try:
             while True:
                 try:
@@ -62,11 +65,15 @@ class SyncDriver:
                     yield action.value
                     continue
                 try:
-                    value = self.perform(action)
+                    if isinstance(action, STREAM_ACTIONS):
+                        value = streams.perform(action)
+                    else:
+                        value = self.perform(action)
                 except BaseException as exc:  # interrupts too: the operation may annotate them
                     error = exc
         finally:
             op.close()
+            streams.close()
 
     def perform(self, action: HttpRequest | Sleep | Notify | Download) -> Any:
         """Carry out one action."""
@@ -116,6 +123,7 @@ class SyncDriver:
                     timeout=min(remaining, 1e9),
                 ),
                 stream=True,
+                follow_redirects=False,  # never carry the key to another host
             )
             try:
                 chunks = []
@@ -127,7 +135,7 @@ class SyncDriver:
                 response.close()
         except httpx.TimeoutException:
             raise timeout_error(request.method, request.path, self.config.timeout_ms) from None
-        except httpx.TransportError as exc:
+        except (httpx.RequestError, httpx.InvalidURL) as exc:  # undecodable, bad redirect
             raise connection_error(request.method, request.path, exc) from None
         return RawResponse(response.status_code, response.headers, b"".join(chunks))
 
@@ -152,7 +160,7 @@ class SyncDriver:
                 return DownloadResult(response.status_code, response.headers, sink.done)
         except httpx.TimeoutException:
             raise timeout_error("GET", action.url, remaining * 1000) from None
-        except httpx.TransportError as exc:
+        except (httpx.RequestError, httpx.InvalidURL) as exc:  # undecodable, bad redirect
             raise connection_error("GET", action.url, exc) from None
 
 

@@ -39,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--allow-remote", action="store_true", help="allow a non-loopback --host (no protection!)"
     )
+    parser.add_argument(
+        "--webhook-secret", metavar="SECRET", help="sign webhooks with this (default: the API key)"
+    )
+    parser.add_argument(
+        "--allow-remote-webhooks",
+        action="store_true",
+        help="deliver webhooks to any host (default: loopback receivers only)",
+    )
     return parser
 
 
@@ -57,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             await_limit=args.await_limit,
             retention_seconds=args.retention,
             allow_remote=args.allow_remote,
+            webhook_secret=args.webhook_secret,
+            allow_remote_webhooks=args.allow_remote_webhooks,
         ).start()
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -20,7 +20,10 @@ from ._catalog import SCHEMA_FIELDS, catalogue, find_model, input_errors
 from ._config import EmulatorConfig
 from ._control import control_routes
 from ._errors import ApiError, invalid_parameter, json_response, model_not_found
+from ._event_stream import event_stream_response
+from ._faults import FaultMiddleware
 from ._http import EncodedPathMiddleware, path_param, read_json
+from ._idempotency import idempotent
 from ._openapi import openapi_bytes
 from ._record import STATUS_ALIASES, STATUSES
 from ._store import Store
@@ -49,6 +52,8 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     )
     app.router.redirect_slashes = False
     app.state.store = store
+    # Faults wrap everything, so that they get the server's own `send` (and its socket).
+    app.middleware_stack = FaultMiddleware(app.build_middleware_stack(), store.faults)
     return app
 
 
@@ -97,15 +102,17 @@ class _Api:
     def routes(self) -> list[BaseRoute]:
         """Every route, with both spellings where the service has two."""
         v1 = self._v1
+        create = idempotent(self.store.idempotency, self.create)
         return [
-            Route("/v1/predict", v1("create", self.create), methods=["POST"]),
-            Route("/v1/predictions", v1("create", self.create), methods=["POST"]),
+            Route("/v1/predict", v1("create", create), methods=["POST"]),
+            Route("/v1/predictions", v1("create", create), methods=["POST"]),
             Route("/v1/predictions", v1("list", self.list), methods=["GET"]),
             Route("/v1/predictions/{id}", v1("get", self.get), methods=["GET"]),
             Route("/v1/predictions/{id}", v1("delete", self.delete), methods=["DELETE"]),
             Route("/v1/predictions/{id}/delete", v1("delete", self.delete), methods=["DELETE"]),
             Route("/v1/predictions/{id}/cancel", v1("cancel", self.cancel), methods=["POST"]),
             Route("/v1/predictions/{id}/stream", v1("stream", self.get), methods=["GET"]),
+            Route("/v1/predictions/{id}/events", v1("events", self.events), methods=["GET"]),
             Route("/v1/models", v1("models", self.models), methods=["GET"]),
             Route("/v1/models/{slug}", v1("model", self.model), methods=["GET"]),
             Route("/v1/model/{slug}", v1("model", self.model), methods=["GET"]),
@@ -123,13 +130,18 @@ class _Api:
             store.counters[endpoint_key] += 1
             try:
                 key = _api_key(request, store.config.api_keys)
-                headers = store.rate_limiter.hit(key, store.config.rate_limit)
+                config = store.config
+                headers = store.rate_limiter.hit(key, config.rate_limit, config.rate_limit_window)
+                request.state.api_key = key
                 body = await handler(request)
             except ApiError as error:
                 store.counters["errors"] += 1
                 if error.http_status == 429:
                     store.counters["rate_limited"] += 1
                 return error.response()
+            if isinstance(body, Response):  # already encoded (an idempotent replay)
+                body.headers.update(headers)
+                return body
             return json_response(body, 200, headers)
 
         return endpoint
@@ -163,7 +175,12 @@ class _Api:
                 422, "INVALID_INPUT", f"Invalid input for model {slug}", {"fields": errors}
             )
         record = self.store.create(
-            model, input, _root(request), stream=bool(body.get("stream")), webhook=webhook
+            model,
+            input,
+            _root(request),
+            stream=bool(body.get("stream")),
+            webhook=webhook,
+            api_key=getattr(request.state, "api_key", None),
         )
         if body.get("await") and model.type != "video":
             await self.store.wait_terminal(record, self.store.config.await_limit)
@@ -172,6 +189,11 @@ class _Api:
     async def get(self, request: Request) -> Any:
         """GET /v1/predictions/{id} (and /stream, which answers the same JSON)."""
         return self.store.get(path_param(request, "id")).to_json()
+
+    async def events(self, request: Request) -> Any:
+        """GET /v1/predictions/{id}/events: the prediction's Server-Sent Events (`urls.stream`)."""
+        record = self.store.get(path_param(request, "id"))
+        return event_stream_response(self.store, record, request)
 
     async def cancel(self, request: Request) -> Any:
         """POST /v1/predictions/{id}/cancel."""

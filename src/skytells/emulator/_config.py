@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_API_KEY = "sk-emulator-0000000000000000"
@@ -21,9 +21,20 @@ FAILURE_TEXTS = (
 """The failure texts the service documents; the first is the default for failures on demand."""
 
 RATE_LIMIT_WINDOW_SECONDS = 60.0
-"""Length of a rate-limit window: `rate_limit` counts requests per key per fixed minute."""
+"""Default length of a rate-limit window: `rate_limit` counts requests per key per minute."""
 
-_TUNABLE = ("time_scale", "await_limit", "retention_seconds", "rate_limit")
+_TUNABLE = (
+    "time_scale",
+    "await_limit",
+    "retention_seconds",
+    "rate_limit",
+    "rate_limit_window",
+    "sse_keepalive",
+    "webhook_secret",
+)
+
+SSE_KEEPALIVE_SECONDS = 15.0
+"""Wall seconds between keep-alive comments on a quiet event stream."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,13 @@ class EmulatorConfig:
       real service would, so files stay downloadable at `time_scale=0`. Set it explicitly (wall
       seconds, not scaled) to observe purging.
     - `rate_limit`: requests per minute per API key (fixed 60 s windows), None for no limit.
+    - `rate_limit_window`: the window's length in wall seconds (60; shorten it in tests to see a
+      client wait out a 429 quickly).
+    - `sse_keepalive`: wall seconds between `: keep-alive` comments on a quiet event stream.
+    - `webhook_secret`: the key of webhook signatures; None signs with the API key that created
+      the prediction (as the service does for accounts without a dedicated secret).
+    - `allow_remote_webhooks`: deliver webhooks to any host; by default only to loopback ones
+      (others are logged as skipped). Not tunable at run time.
     """
 
     api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
@@ -45,7 +63,11 @@ class EmulatorConfig:
     await_limit: float = 60.0
     retention_seconds: float | None = None
     rate_limit: int | None = None
+    rate_limit_window: float = RATE_LIMIT_WINDOW_SECONDS
     failure_message: str = FAILURE_TEXTS[0]
+    sse_keepalive: float = SSE_KEEPALIVE_SECONDS
+    webhook_secret: str | None = field(default=None, repr=False)
+    allow_remote_webhooks: bool = False
 
     def __post_init__(self) -> None:
         keys = tuple(self.api_keys)
@@ -62,8 +84,18 @@ class EmulatorConfig:
             or self.rate_limit < 1
         ):
             raise ValueError("rate_limit must be a positive integer or None")
+        _check_number("rate_limit_window", self.rate_limit_window)
+        if self.rate_limit_window <= 0:
+            raise ValueError("rate_limit_window must be a number > 0")
         if not isinstance(self.failure_message, str) or not self.failure_message:
             raise ValueError("failure_message must be a non-empty string")
+        _check_number("sse_keepalive", self.sse_keepalive)
+        if self.sse_keepalive <= 0:
+            raise ValueError("sse_keepalive must be a number > 0")
+        if self.webhook_secret is not None and (
+            not isinstance(self.webhook_secret, str) or not self.webhook_secret
+        ):
+            raise ValueError("webhook_secret must be a non-empty string or None")
 
     @property
     def retention_wall_seconds(self) -> float:
@@ -90,8 +122,11 @@ class EmulatorConfig:
             "retention_seconds": self.retention_seconds,
             "retention_wall_seconds": self.retention_wall_seconds,
             "rate_limit": self.rate_limit,
-            "rate_limit_window_seconds": RATE_LIMIT_WINDOW_SECONDS,
+            "rate_limit_window_seconds": self.rate_limit_window,
             "api_key_count": len(self.api_keys),
+            "sse_keepalive": self.sse_keepalive,
+            "webhook_secret_set": self.webhook_secret is not None,
+            "allow_remote_webhooks": self.allow_remote_webhooks,
         }
 
 

@@ -60,6 +60,18 @@ def control_routes(store: Store) -> list[BaseRoute]:
     async def predictions(request: Request) -> Any:
         return [record.to_json() for record in store.records()]
 
+    async def webhooks(request: Request) -> Any:
+        return store.webhooks.to_json(request.query_params.get("prediction_id") or None)
+
+    async def faults(request: Request) -> Any:
+        return store.faults.to_json()
+
+    async def add_fault(request: Request) -> Any:
+        return store.faults.add(await _object_body(request)).to_json()
+
+    async def clear_faults(request: Request) -> Any:
+        return {"ok": True, "cleared": store.faults.clear()}
+
     return [
         Route("/_emulator/reset", _json(reset), methods=["POST"]),
         Route("/_emulator/config", _json(get_config), methods=["GET"]),
@@ -73,6 +85,10 @@ def control_routes(store: Store) -> list[BaseRoute]:
         ),
         Route("/_emulator/predictions", _json(predictions), methods=["GET"]),
         Route("/_emulator/state", _json(state), methods=["GET"]),
+        Route("/_emulator/webhooks", _json(webhooks), methods=["GET"]),
+        Route("/_emulator/faults", _json(faults), methods=["GET"]),
+        Route("/_emulator/faults", _json(add_fault), methods=["POST"]),
+        Route("/_emulator/faults", _json(clear_faults), methods=["DELETE"]),
     ]
 
 

@@ -17,27 +17,33 @@ UNLIMITED_HEADERS = {LIMIT_HEADER: "-", REMAINING_HEADER: "-", WINDOW_HEADER: "-
 
 
 class RateLimiter:
-    """Counts requests per API key in fixed windows of 60 s that start at a key's first request.
+    """Counts requests per API key in fixed windows (60 s by default) that start at a key's first
+    request.
 
-    A request over the limit is refused with 429 `RATE_LIMIT_EXCEEDED` and `Retry-After` set to
-    the whole seconds left in the window; refused requests are not counted.
+    A request over the limit is refused with 429 `RATE_LIMIT_EXCEEDED`, `Retry-After` set to the
+    whole seconds left in the window (at least 1) and `retry-after-ms` to the exact wait; refused
+    requests are not counted.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._windows: dict[str, tuple[float, int]] = {}
 
-    def hit(self, key: str, limit: int | None) -> dict[str, str]:
-        """Count one request by `key`; the headers for a 2xx answer, or ApiError 429."""
+    def hit(
+        self, key: str, limit: int | None, seconds: float = RATE_LIMIT_WINDOW_SECONDS
+    ) -> dict[str, str]:
+        """Count one request by `key` in windows of `seconds`; the headers for a 2xx answer, or
+        ApiError 429."""
         if limit is None:
             return UNLIMITED_HEADERS
         now = self._clock()
         start, count = self._windows.get(key, (now, 0))
-        if now - start >= RATE_LIMIT_WINDOW_SECONDS:
+        if now - start >= seconds:
             start, count = now, 0
-        window = f"{int(RATE_LIMIT_WINDOW_SECONDS)}s"
+        window = f"{seconds:g}s"
         if count >= limit:
-            retry_after = max(1, math.ceil(start + RATE_LIMIT_WINDOW_SECONDS - now))
+            left = start + seconds - now
+            retry_after = max(1, math.ceil(left))
             raise ApiError(
                 429,
                 "RATE_LIMIT_EXCEEDED",
@@ -45,6 +51,7 @@ class RateLimiter:
                 {"limit": limit, "window": window, "retry_after": retry_after},
                 headers={
                     "Retry-After": str(retry_after),
+                    "retry-after-ms": str(max(1, math.ceil(left * 1000))),
                     LIMIT_HEADER: str(limit),
                     REMAINING_HEADER: "0",
                     WINDOW_HEADER: window,

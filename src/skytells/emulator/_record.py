@@ -44,6 +44,7 @@ class PredictionRecord:
 
     __slots__ = (
         "_done",
+        "api_key",
         "completed_at",
         "completed_mono",
         "created_at",
@@ -104,6 +105,7 @@ class PredictionRecord:
         self.planned_failure: str | None = None
         self.task: asyncio.Task[None] | None = None
         self.log = EventLog()
+        self.api_key: str | None = None  # the key that created it (signs its webhooks)
         self._done: asyncio.Event | None = None
 
     @property

@@ -14,7 +14,12 @@ from typing import Any, TypeVar
 import uvicorn
 
 from ._app import create_app
-from ._config import FAILURE_TEXTS, EmulatorConfig
+from ._config import (
+    FAILURE_TEXTS,
+    RATE_LIMIT_WINDOW_SECONDS,
+    SSE_KEEPALIVE_SECONDS,
+    EmulatorConfig,
+)
 from ._store import Store
 
 _T = TypeVar("_T")
@@ -52,21 +57,30 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         rate_limit: int | None = None,
+        rate_limit_window: float = RATE_LIMIT_WINDOW_SECONDS,
         await_limit: float = 60.0,
         retention_seconds: float | None = None,
         failure_message: str = FAILURE_TEXTS[0],
         allow_remote: bool = False,
+        webhook_secret: str | None = None,
+        allow_remote_webhooks: bool = False,
+        sse_keepalive: float = SSE_KEEPALIVE_SECONDS,
         start_timeout: float = 10.0,
         stop_timeout: float = 10.0,
     ) -> None:
         check_host(host, allow_remote)
+        keys: dict[str, Any] = {} if api_keys is None else {"api_keys": tuple(api_keys)}
         config = EmulatorConfig(
             time_scale=time_scale,
             rate_limit=rate_limit,
+            rate_limit_window=rate_limit_window,
             await_limit=await_limit,
             retention_seconds=retention_seconds,
             failure_message=failure_message,
-            **({} if api_keys is None else {"api_keys": tuple(api_keys)}),
+            webhook_secret=webhook_secret,
+            allow_remote_webhooks=allow_remote_webhooks,
+            sse_keepalive=sse_keepalive,
+            **keys,
         )
         self.host = "127.0.0.1" if host == "localhost" else host
         self.port = port
@@ -141,6 +155,7 @@ class Emulator:
         )
         server = uvicorn.Server(config)
         self._server, self._failure = server, None
+        self._store.open_connections = lambda: len(server.server_state.connections)
         self._thread = threading.Thread(
             target=self._serve,
             args=(server, sock),
@@ -224,7 +239,8 @@ class Emulator:
         self._call(self._store.reset)
 
     def configure(self, **changes: Any) -> EmulatorConfig:
-        """Change `time_scale`, `await_limit`, `retention_seconds` or `rate_limit` at run time."""
+        """Change `time_scale`, `await_limit`, `retention_seconds`, `rate_limit`,
+        `rate_limit_window`, `sse_keepalive` or `webhook_secret` at run time."""
         return self._call(self._store.configure, **changes)
 
     def fail_next(
@@ -260,3 +276,63 @@ class Emulator:
     def predictions(self) -> list[dict[str, Any]]:
         """Every prediction's JSON, oldest first."""
         return self._call(lambda: [record.to_json() for record in self._store.records()])
+
+    def webhook_deliveries(self, prediction_id: str | None = None) -> list[dict[str, Any]]:
+        """The webhook delivery log, oldest first: one entry per attempt or skip, with
+        `prediction_id`, `event`, `url`, `attempt`, `outcome` (delivered, retrying, failed,
+        skipped), `status_code`, `error`, `skipped` (the reason) and ISO timestamps."""
+        return self._call(self._store.webhooks.to_json, prediction_id)
+
+    # ---- faults (see `skytells.emulator._faults` for the kinds) -----------------------------
+
+    def add_fault(
+        self,
+        kind: str,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        model: str | None = None,
+        probability: float = 1.0,
+        count: int | None = None,
+        seed: int | None = None,
+        status: int | None = None,
+        body: Any = None,
+        error_id: str | None = None,
+        retry_after: float | None = None,
+        latency_ms: float | None = None,
+        fraction: float | None = None,
+    ) -> dict[str, Any]:
+        """Add a fault rule; returns it as a dict with its `id`.
+
+        `kind` is one of status, latency, drop, reset, truncate, hang, post_commit. The rule
+        matches `method`, `path` (a glob such as `/v1/predictions/*`, or a path prefix) and, for
+        creates, the body's `model` (None matches anything); it fires with `probability` (drawn
+        from a `random.Random(seed)` of its own), at most `count` times (None: no limit).
+        `status`, `body`, `error_id` and `retry_after` (seconds) shape a `status` answer,
+        `latency_ms` a `latency` and `fraction` (of the body sent) a `truncate`.
+        ApiError 400 for an invalid rule.
+        """
+        spec = {
+            "kind": kind,
+            "method": method,
+            "path": path,
+            "model": model,
+            "probability": probability,
+            "count": count,
+            "seed": seed,
+            "status": status,
+            "body": body,
+            "error_id": error_id,
+            "retry_after": retry_after,
+            "latency_ms": latency_ms,
+            "fraction": fraction,
+        }
+        return self._call(lambda: self._store.faults.add(spec).to_json())
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The fault rules in matching order, each with `fired` and `remaining`."""
+        return self._call(self._store.faults.to_json)
+
+    def clear_faults(self) -> int:
+        """Remove every fault rule and end hung requests; returns how many rules there were."""
+        return self._call(self._store.faults.clear)

@@ -17,6 +17,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,9 +29,12 @@ from ._clock import ScaledClock
 from ._config import EmulatorConfig
 from ._errors import ApiError, model_not_found, prediction_not_found
 from ._events import EventLog
+from ._faults import Faults
 from ._files import OutputFiles
+from ._idempotency import IdempotencyStore
 from ._ratelimit import RateLimiter
 from ._record import PredictionRecord, StoredFile, utc_now
+from ._webhooks import Webhooks
 
 PROGRESS_STEPS = 10
 """Progress events per prediction while processing (10, 20, ... 100 per cent)."""
@@ -58,6 +62,11 @@ class Store:
         self.clock = ScaledClock(config.time_scale)
         self.files = OutputFiles()
         self.rate_limiter = RateLimiter()
+        self.faults = Faults()
+        self.idempotency = IdempotencyStore()
+        self.open_connections: Callable[[], int] = lambda: 0  # set by the server
+        self.open_streams = 0  # event streams being served (see _event_stream.py)
+        self.webhooks = Webhooks(lambda: self.config)
         self.counters: Counter[str] = Counter()
         self._predictions: dict[str, PredictionRecord] = {}
         self._failures: list[FailureRule] = []
@@ -77,6 +86,9 @@ class Store:
         """Forget every prediction, file, failure rule and counter; restore the initial config."""
         self._drop_all()
         self._failures.clear()
+        self.faults.clear()
+        self.idempotency.clear()
+        self.webhooks.reset()
         self.counters.clear()
         self.rate_limiter.reset()
         self.config = self.initial_config
@@ -85,6 +97,8 @@ class Store:
     def close(self) -> None:
         """Stop every lifecycle and delete every file (server shutdown)."""
         self._drop_all()
+        self.faults.release()
+        self.webhooks.stop()
 
     def _drop_all(self) -> None:
         for record in self._predictions.values():
@@ -152,8 +166,10 @@ class Store:
         *,
         stream: bool = False,
         webhook: dict[str, Any] | None = None,
+        api_key: str | None = None,
     ) -> PredictionRecord:
-        """Create a prediction (status `pending`) and start its lifecycle."""
+        """Create a prediction (status `pending`) and start its lifecycle; `api_key` (the
+        creator's) signs its webhooks when no webhook secret is configured."""
         record = PredictionRecord(
             str(uuid.uuid4()),
             model,
@@ -162,6 +178,7 @@ class Store:
             stream,
             webhook or {"url": None, "events": []},
         )
+        record.api_key = api_key
         record.planned_failure = self._take_failure(model.slug)
         self._predictions[record.id] = record
         self.counters["predictions_created"] += 1
@@ -271,6 +288,7 @@ class Store:
             record.started_at = now
             record.started_mono = time.monotonic()
         self._event(record, "log", message=log_line)
+        self.webhooks.notify(record)
 
     async def _drive(self, record: PredictionRecord) -> None:
         """pending -> starting -> processing (progress steps) -> succeeded or failed."""
@@ -337,6 +355,7 @@ class Store:
         record.completed_at = self._event(record, "status", **data)
         record.log.close()
         record.mark_done()
+        self.webhooks.notify(record)
         if status == "succeeded":
             self._completed.append(record)
             if len(self._completed) == 1:
@@ -379,7 +398,10 @@ class Store:
 
         `requests` counts every /v1 request (errors included; not /files or the control API),
         `requests_by_endpoint` splits it by operation (create, get, list, cancel, delete, stream,
-        models, model), `errors` counts the 4xx/5xx answers among them.
+        models, model), `errors` counts the 4xx/5xx answers among them. `open_connections` is
+        the server's open HTTP connections (a control API request counts its own), `faults` the
+        fault rules with how often each fired, `open_streams` the event streams being served,
+        `webhooks_pending` the webhook deliveries in progress.
         """
         records = self.records()
         return {
@@ -388,6 +410,10 @@ class Store:
             "predictions_created": self.counters["predictions_created"],
             "errors": self.counters["errors"],
             "rate_limited": self.counters["rate_limited"],
+            "open_connections": self.open_connections(),
+            "open_streams": self.open_streams,
+            "webhooks_pending": self.webhooks.pending,
+            "faults": self.faults.to_json(),
             "requests_by_endpoint": {
                 key.removeprefix("endpoint:"): value
                 for key, value in sorted(self.counters.items())

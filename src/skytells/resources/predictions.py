@@ -27,15 +27,19 @@ class _Pager:
         self.seen: set[str] = set()
 
     def fresh(self, page: PaginatedResponse) -> list[PredictionResponse]:
-        items = [p for p in page.data if p.get("id") not in self.seen]
+        items = [p for p in page.data if str(p.get("id")) not in self.seen]
         self.seen.update(str(p.get("id")) for p in items)
         return items
 
     def advance(self, page: PaginatedResponse) -> bool:
-        """Move to the next page; False when this one was the last."""
-        if not page.data or page.pagination.current_page >= page.pagination.last_page:
+        """Move to the next page; False when this one was the last, or was not the page asked
+        for (a server ignoring ``page`` would otherwise be walked for ever)."""
+        pagination = page.pagination
+        if not page.data or pagination.current_page != self.page:
             return False
-        self.page = page.pagination.current_page + 1
+        if pagination.current_page >= pagination.last_page:
+            return False
+        self.page += 1
         return True
 
 

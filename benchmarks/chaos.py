@@ -1,0 +1,171 @@
+"""Chaos run: create and await many predictions through an emulator that faults 15% of requests.
+
+Every API request (`/v1/...`) is exposed to eleven seeded fault rules (statuses 429, 500, 502,
+503 and 504, added latency, dropped and reset connections, truncated bodies, hung requests and
+`post_commit`, where a create happens but its answer is lost), tuned so that about `--fault-rate`
+of the requests are faulted. The sync client (2 retries, fast backoff) queues every payload and calls `dispatch()` until
+the queue is empty (retrying `DispatchError` leftovers), then `wait_many()` (again after a
+failure). A short client timeout ends hung requests.
+
+Figures: predictions completed (goal: all), predictions that exist on the emulator (goal: exactly
+as many as requested: no duplicates), queue items lost (goal 0), server-side connections left
+open after the client closed (goal 0), and what was fired. Bounded: it gives up after
+`--budget` seconds. Traffic goes to 127.0.0.1 only.
+
+    python benchmarks/chaos.py [--count 1000] [--fault-rate 0.15] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from skytells import DispatchError, SkytellsClient, SkytellsError
+from skytells.emulator import Emulator
+
+MODELS = ("flux-edge", "truefusion-edge", "flux-pro", "skytells-chat")
+FAULTS: tuple[dict[str, Any], ...] = (
+    {"kind": "status", "status": 429, "retry_after": 0.05},
+    {"kind": "status", "status": 500},
+    {"kind": "status", "status": 502},
+    {"kind": "status", "status": 503, "retry_after": 0.05},
+    {"kind": "status", "status": 504},
+    {"kind": "latency", "latency_ms": 30},
+    {"kind": "drop"},
+    {"kind": "reset"},
+    {"kind": "truncate"},
+    {"kind": "hang"},
+    {"kind": "post_commit"},
+)
+
+
+UNHANDLED = ("drop", "reset", "hang")
+"""Fault kinds that end a request before the API sees it."""
+
+
+def arm_faults(emu: Emulator, rate: float, seed: int) -> None:
+    """One rule per entry of `FAULTS` on every API path, each with the probability that makes
+    the share of faulted requests `rate` (rules are tried in turn)."""
+    each = 1 - (1 - rate) ** (1 / len(FAULTS))
+    for number, fault in enumerate(FAULTS):
+        emu.add_fault(path="/v1/*", probability=each, seed=seed + number, **fault)
+
+
+def _until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def chaos_run(
+    count: int = 1000,
+    *,
+    fault_rate: float = 0.15,
+    seed: int = 1,
+    time_scale: float = 0.002,
+    timeout_ms: float = 1000,
+    budget: float = 80.0,
+) -> dict[str, Any]:
+    """Run the chaos scenario; returns its figures (see the module docstring)."""
+    started = time.monotonic()
+    deadline = started + budget
+    with Emulator(time_scale=time_scale) as emu:
+        arm_faults(emu, fault_rate, seed)
+        client = SkytellsClient(
+            emu.api_key,
+            base_url=emu.base_url,
+            timeout=timeout_ms,
+            retry={"retries": 2, "retry_delay": 20, "max_delay": 400, "max_retry_after": 1000},
+            poll_interval=200,
+        )
+        for number in range(count):
+            model = MODELS[number % len(MODELS)]
+            client.queue({"model": model, "input": {"prompt": f"chaos item {number}"}})
+        created: list[dict[str, Any]] = []
+        dispatches = 0
+        while client.queued and time.monotonic() < deadline:
+            dispatches += 1
+            try:
+                created += client.dispatch()
+            except DispatchError as error:
+                created += error.created
+        ids = list(dict.fromkeys(str(prediction["id"]) for prediction in created))
+        final: list[dict[str, Any]] = []
+        waits = 0
+        while ids and not final and time.monotonic() < deadline:
+            waits += 1
+            left = max(1.0, deadline - time.monotonic()) * 1000
+            try:
+                final = list(client.wait_many(ids, {"interval": 200, "max_wait": left}))
+            except SkytellsError:
+                continue
+        queued_left = client.queued
+        client.close()
+        fired = Counter[str]()
+        for rule in emu.faults():
+            fired[rule["kind"] if rule["kind"] != "status" else f"status {rule['status']}"] += rule[
+                "fired"
+            ]
+        emu.clear_faults()
+        # Requests that reached the API, plus those a fault answered before they could.
+        attempts = emu.state()["requests"] + sum(
+            n for kind, n in fired.items() if kind.startswith("status") or kind in UNHANDLED
+        )
+        prompts = Counter(record["input"]["prompt"] for record in emu.predictions())
+        _until(lambda: emu.state()["open_connections"] == 0, 5.0)
+        open_connections = emu.state()["open_connections"]
+    return {
+        "requested": count,
+        "completed": sum(1 for prediction in final if prediction.get("status") == "succeeded"),
+        "created_responses": len(ids),
+        "on_emulator": sum(prompts.values()),
+        "duplicates": sum(n - 1 for n in prompts.values() if n > 1),
+        "lost": count - len(ids) - queued_left,
+        "still_queued": queued_left,
+        "open_connections": open_connections,
+        "dispatch_calls": dispatches,
+        "wait_calls": waits,
+        "http_requests": attempts,
+        "faults_fired": dict(sorted(fired.items())),
+        "faulted_share": sum(fired.values()) / max(1, attempts),
+        "seconds": time.monotonic() - started,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the figures; exit 1 if a goal was missed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--fault-rate", type=float, default=0.15)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--budget", type=float, default=80.0, help="seconds before giving up")
+    args = parser.parse_args(argv)
+    figures = chaos_run(args.count, fault_rate=args.fault_rate, seed=args.seed, budget=args.budget)
+    goals = {
+        "completed": figures["completed"] == args.count,
+        "on_emulator": figures["on_emulator"] == args.count,
+        "lost": figures["lost"] == 0,
+        "open_connections": figures["open_connections"] == 0,
+    }
+    print(
+        f"chaos: {args.count} predictions, {args.fault_rate:.0%} of requests faulted "
+        f"(seed {args.seed}), {figures['seconds']:.1f} s"
+    )
+    for name, value in figures.items():
+        if name == "seconds":
+            continue
+        goal = "" if name not in goals else ("  (goal met)" if goals[name] else "  (GOAL MISSED)")
+        shown = f"{value:.1%}" if name == "faulted_share" else value
+        print(f"  {name:<18} {shown}{goal}")
+    return 0 if all(goals.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The async client's HTTP transport: aiohttp under httpx when ``skytells[aiohttp]`` is installed.
+
+httpx's own async transport (httpcore) spends most of a request's CPU time in its connection
+pool's bookkeeping; aiohttp's pool and HTTP parser (C) do the same work several times faster
+(``benchmarks/http_stack.py``: about 4x the requests per second at 64 concurrent requests). The
+SDK still speaks httpx everywhere, so `AiohttpTransport` is only an `httpx.AsyncBaseTransport`:
+requests, responses, streaming, timeouts and errors keep httpx's types and meaning.
+
+`default_async_http_client()` picks it when aiohttp can be imported, unless the environment
+variable ``SKYTELLS_ASYNC_HTTP=httpx`` asks for httpx's own transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import os
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    import aiohttp
+
+ENV_VAR = "SKYTELLS_ASYNC_HTTP"
+CHUNK_SIZE = 64 * 1024
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=128, max_keepalive_connections=64, keepalive_expiry=30
+)
+
+
+def aiohttp_installed() -> bool:
+    """True if aiohttp is installed (the ``skytells[aiohttp]`` extra); it is imported later,
+    by the first request, so that making a client stays cheap."""
+    return importlib.util.find_spec("aiohttp") is not None
+
+
+def async_backend() -> str:
+    """The transport a new `AsyncSkytellsClient` uses: ``"aiohttp"`` or ``"httpx"``."""
+    wanted = os.environ.get(ENV_VAR, "").strip().lower()
+    if wanted == "httpx":
+        return "httpx"
+    return "aiohttp" if aiohttp_installed() else "httpx"
+
+
+def default_async_http_client(limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncClient:
+    """The `httpx.AsyncClient` an `AsyncSkytellsClient` makes when none is passed in.
+
+    No client-wide timeout: the driver bounds every exchange with its own deadline.
+    """
+    transport = AiohttpTransport(limits=limits) if async_backend() == "aiohttp" else None
+    return httpx.AsyncClient(
+        limits=limits, follow_redirects=False, timeout=None, transport=transport
+    )
+
+
+def _aiohttp_timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
+    import aiohttp
+
+    timeout: dict[str, float | None] = request.extensions.get("timeout") or {}
+    return aiohttp.ClientTimeout(
+        total=None,
+        connect=timeout.get("pool"),
+        sock_connect=timeout.get("connect"),
+        sock_read=timeout.get("read"),
+    )
+
+
+def _httpx_error(exc: Exception, request: httpx.Request) -> httpx.TransportError | None:
+    """The httpx exception that means what the aiohttp (or asyncio) one does; None if unknown."""
+    import aiohttp
+
+    message = str(exc) or type(exc).__name__
+    error: type[httpx.TransportError]
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        error = httpx.ConnectTimeout
+    elif isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+        error = httpx.ReadTimeout
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        error = httpx.ConnectError
+    elif isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
+        error = httpx.RemoteProtocolError
+    elif isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
+        error = httpx.UnsupportedProtocol
+    elif isinstance(exc, (aiohttp.ClientResponseError, aiohttp.ClientConnectionError, OSError)):
+        error = httpx.ReadError
+    elif isinstance(exc, aiohttp.ClientError):
+        error = httpx.NetworkError
+    else:
+        return None
+    return error(message, request=request)
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    """An aiohttp response body as an httpx stream; closing it releases the connection."""
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_chunked(CHUNK_SIZE):
+                yield chunk
+        except Exception as exc:
+            mapped = _httpx_error(exc, self._request)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    async def aclose(self) -> None:
+        # Back to the pool when the body was read whole; the connection is closed otherwise.
+        self._response.release()
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """An `httpx.AsyncBaseTransport` that sends requests with an `aiohttp.ClientSession`.
+
+    The session (one keep-alive pool of up to ``limits.max_connections``) is created on the
+    first request, in the running event loop, and made anew if a later request runs in another
+    loop. Proxies come from the environment as with httpx (``HTTPS_PROXY``, ``NO_PROXY``, ...).
+    Response bodies are passed on undecoded: httpx decodes them as it does for its own transport.
+    """
+
+    def __init__(self, *, limits: httpx.Limits = DEFAULT_LIMITS, trust_env: bool = True) -> None:
+        self.limits = limits
+        self.trust_env = trust_env
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is not None and self._loop is loop and not self._session.closed:
+            return self._session
+        self._abandon()
+        import ssl
+        from urllib.request import getproxies
+
+        import aiohttp
+        import certifi
+
+        connector = aiohttp.TCPConnector(
+            limit=self.limits.max_connections or 0,
+            keepalive_timeout=self.limits.keepalive_expiry or 30.0,
+            ssl=ssl.create_default_context(cafile=certifi.where()),
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            # aiohttp reads the proxy variables on every request when trusting the environment
+            # (a third of its speed): do so only if there are any.
+            trust_env=self.trust_env and bool(getproxies()),
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        self._loop = loop
+        return self._session
+
+    def _abandon(self) -> None:
+        """Drop a session of another (possibly closed) loop, closing its sockets."""
+        session, self._session, self._loop = self._session, None, None
+        connector = session.connector if session is not None else None
+        if session is None or connector is None:
+            return
+        session.detach()
+        # The old loop has usually ended (asyncio.run returned): close the sockets without it.
+        # aiohttp's close() is a coroutine for that loop; its synchronous core does the work.
+        close_now = getattr(connector, "_close", None)
+        if close_now is not None:
+            with contextlib.suppress(Exception):
+                close_now()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and return the response with its body still to be read."""
+        from yarl import URL
+
+        session = self._get_session()
+        body = await request.aread()
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in request.headers.raw
+            if name.lower() != b"transfer-encoding"
+        ]
+        try:
+            response = await session.request(
+                request.method,
+                URL(str(request.url), encoded=True),
+                headers=headers,
+                data=body or None,
+                allow_redirects=False,
+                timeout=_aiohttp_timeout(request),
+            )
+        except Exception as exc:
+            mapped = _httpx_error(exc, request)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
+        return httpx.Response(
+            response.status,
+            headers=response.raw_headers,
+            stream=_ResponseStream(response, request),
+            extensions=extensions,
+            request=request,
+        )
+
+    async def aclose(self) -> None:
+        """Close the session and every pooled connection."""
+        session, self._session, self._loop = self._session, None, None
+        if session is not None:
+            await session.close()

@@ -1,0 +1,108 @@
+"""`SKYTELLS_LOG=debug|info`: the SDK's log on stderr, with API keys redacted everywhere.
+
+Every client calls `setup_logging(api_key)` when it is constructed (never at import):
+
+- the key is remembered, and a filter on the ``skytells`` logger replaces it, and anything that
+  looks like a Skytells key (``sk-`` and 8 more characters), with ``sk-***`` in every record's
+  message, arguments and traceback text, whatever handlers the application attached;
+- if the environment variable ``SKYTELLS_LOG`` is ``debug`` or ``info``, a stderr handler is
+  attached to the ``skytells`` logger at that level (once per process; a later value changes the
+  level).
+
+The SDK logs each request at debug level (method, path, status, elapsed time, attempt) and each
+retry; never headers or bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import threading
+
+LOGGER_NAME = "skytells"
+ENV_VAR = "SKYTELLS_LOG"
+REDACTED = "sk-***"
+KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_-]{8,}")
+MIN_KEY_LENGTH = 6
+"""Shorter keys are not registered: replacing every short string would garble the log."""
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
+_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+_lock = threading.Lock()
+_keys: set[str] = set()
+_key_pattern: re.Pattern[str] | None = None
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered API key and every ``sk-...`` key replaced by ``sk-***``."""
+    pattern = _key_pattern
+    if pattern is not None:
+        text = pattern.sub(REDACTED, text)
+    return KEY_PATTERN.sub(REDACTED, text)
+
+
+class RedactingFilter(logging.Filter):
+    """Formats a record's message once, redacted, and redacts its traceback text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: let the handler report it as usual
+            return True
+        record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever `sys.stderr` is at the time of each record (as `logging.lastResort`)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = sys.stderr
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:
+            self.handleError(record)
+
+
+_filter = RedactingFilter()
+_handler: _StderrHandler | None = None
+
+
+def register_key(api_key: str | None) -> None:
+    """Remember a key the process uses, so that it is redacted from every log record."""
+    global _key_pattern
+    if not api_key or len(api_key) < MIN_KEY_LENGTH or api_key in _keys:
+        return
+    with _lock:
+        _keys.add(api_key)
+        ordered = sorted(_keys, key=len, reverse=True)  # longest first: no partial leftovers
+        _key_pattern = re.compile("|".join(re.escape(key) for key in ordered))
+
+
+def setup_logging(api_key: str | None) -> None:
+    """Register ``api_key`` for redaction and honour ``SKYTELLS_LOG`` (read now)."""
+    global _handler
+    register_key(api_key)
+    logger = logging.getLogger(LOGGER_NAME)
+    level = _LEVELS.get(os.environ.get(ENV_VAR, "").strip().lower())
+    with _lock:
+        if _filter not in logger.filters:
+            logger.addFilter(_filter)
+        if level is None:
+            return
+        if _handler is None:
+            _handler = _StderrHandler()
+            _handler.setFormatter(logging.Formatter(_FORMAT))
+            _handler.addFilter(_filter)  # records of child loggers pass here too
+            logger.addHandler(_handler)
+        _handler.setLevel(level)
+        logger.setLevel(level)

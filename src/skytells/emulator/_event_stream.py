@@ -1,0 +1,68 @@
+"""Server-Sent Events at a prediction's `urls.stream` (`GET /v1/predictions/{id}/events`).
+
+Every prediction is served, whether it was created with `stream: true` or not (the service only
+advertises `urls.stream` for the former; serving all is friendlier and costs nothing here).
+Each entry of the prediction's `EventLog` becomes one event, with the log's id, its type as the
+event name and its data as compact JSON: `status`, `progress`, `log`, `output`. After the
+terminal status comes a last event, id = last log id + 1: `done` (succeeded or cancelled) or
+`error` (failed), whose data is the prediction JSON exactly as `GET /v1/predictions/{id}` gives
+it then; the stream then ends. A `Last-Event-ID` header resumes after that id (a value that is
+not a whole number is ignored). A quiet stream gets a `: keep-alive` comment every
+`config.sse_keepalive` wall seconds. A client that disconnects ends its stream at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+from ._record import PredictionRecord
+from ._store import Store
+
+KEEPALIVE = b": keep-alive\n\n"
+HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def event_stream_response(store: Store, record: PredictionRecord, request: Request) -> Any:
+    """The streaming response for `record`, resuming after the request's `Last-Event-ID`."""
+    return StreamingResponse(
+        _events(store, record, _last_event_id(request)),
+        media_type="text/event-stream",
+        headers=HEADERS,
+    )
+
+
+def encode(event_id: int, name: str, data: Any) -> bytes:
+    """One event in the text/event-stream format."""
+    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return f"id: {event_id}\nevent: {name}\ndata: {payload}\n\n".encode()
+
+
+async def _events(store: Store, record: PredictionRecord, after: int) -> AsyncIterator[bytes]:
+    log = record.log
+    store.open_streams += 1
+    try:
+        while True:
+            events = await log.wait(after, timeout=store.config.sse_keepalive)
+            for event in events:
+                yield encode(event.id, event.type, event.data)
+                after = event.id
+            if not events:
+                if log.closed:
+                    break
+                yield KEEPALIVE
+        final_id = log.last_id + 1
+        if record.terminal and after < final_id:
+            name = "error" if record.status == "failed" else "done"
+            yield encode(final_id, name, record.to_json())
+    finally:
+        store.open_streams -= 1
+
+
+def _last_event_id(request: Request) -> int:
+    raw = request.headers.get("last-event-id", "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else 0

@@ -1,0 +1,134 @@
+"""The SDK against the emulator with faults: every kind is retried, creates happen exactly once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from skytells import DispatchError, SkytellsClient
+from skytells.emulator import Emulator
+
+CREATE = {"model": "flux-pro", "input": {"prompt": "a lighthouse"}}
+FAULTS: dict[str, dict[str, Any]] = {
+    "status 429": {"kind": "status", "status": 429, "retry_after": 0.01},
+    "status 500": {"kind": "status", "status": 500},
+    "status 502": {"kind": "status", "status": 502},
+    "status 503": {"kind": "status", "status": 503, "retry_after": 0.01},
+    "status 504": {"kind": "status", "status": 504},
+    "drop": {"kind": "drop"},
+    "reset": {"kind": "reset"},
+    "truncate": {"kind": "truncate"},
+    "hang": {"kind": "hang"},
+    "post_commit": {"kind": "post_commit"},
+}
+
+
+@pytest.fixture
+def sdk(emu: Emulator) -> Iterator[SkytellsClient]:
+    """A client with fast retries and a short per-attempt timeout (it ends hung requests)."""
+    with SkytellsClient(
+        emu.api_key,
+        base_url=emu.base_url,
+        timeout=400,
+        retry={"retries": 3, "retry_delay": 5, "max_delay": 50},
+        poll_interval=50,
+    ) as client:
+        yield client
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_faulted_create_is_retried_and_creates_once(
+    sdk: SkytellsClient, emu: Emulator, fault: str
+) -> None:
+    emu.add_fault(path="/v1/predict", method="POST", count=1, **FAULTS[fault])
+    created = sdk.predictions.create(CREATE)
+    (rule,) = emu.faults()
+    assert rule["fired"] == 1
+    assert [p["id"] for p in emu.predictions()] == [created["id"]]  # exactly one, the one returned
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_faulted_read_is_retried(sdk: SkytellsClient, emu: Emulator, fault: str) -> None:
+    created = sdk.predictions.create(CREATE)
+    emu.add_fault(path="/v1/predictions/*", method="GET", count=1, **FAULTS[fault])
+    assert sdk.predictions.get(created["id"])["id"] == created["id"]
+    assert sdk.models.list()  # other paths are untouched
+    assert emu.faults()[0]["fired"] == 1
+
+
+def test_a_create_whose_answer_was_lost_is_replayed_not_repeated(
+    sdk: SkytellsClient, emu: Emulator
+) -> None:
+    emu.add_fault("post_commit", path="/v1/predict", count=2)
+    prediction = sdk.run("flux-pro", {"prompt": "a lighthouse"})  # await: true, then lost twice
+    assert prediction.status == "succeeded"
+    state = emu.state()
+    assert state["requests_by_endpoint"]["create"] == 3  # the first, then two retries
+    assert state["predictions_created"] == 1
+    assert [p["id"] for p in emu.predictions()] == [prediction.id]
+
+
+def test_a_retry_while_the_first_create_is_held_waits_for_it(emu: Emulator) -> None:
+    # The first attempt is held by `await` past the client's timeout; the retry with the same key
+    # answers 409 IDEMPOTENCY_REQUEST_IN_PROGRESS until the first finishes, then replays it.
+    emu.configure(time_scale=0.05)  # flux-pro: about 0.5 s
+    retry = {"retries": 8, "retry_delay": 50, "max_delay": 400}  # up to 2.3 s of backoff
+    with SkytellsClient(emu.api_key, base_url=emu.base_url, timeout=150, retry=retry) as client:
+        prediction = client.run("flux-pro", {"prompt": "a lighthouse"})
+    assert prediction.status == "succeeded"
+    state = emu.state()
+    assert state["predictions_created"] == 1 and state["requests_by_endpoint"]["create"] >= 3
+
+
+def test_dispatch_under_30_percent_faults_creates_every_item_exactly_once(
+    sdk: SkytellsClient, emu: Emulator
+) -> None:
+    kinds = list(FAULTS.values())
+    each = 1 - 0.7 ** (1 / len(kinds))  # 30% of requests faulted in all
+    for seed, fault in enumerate(kinds):
+        emu.add_fault(path="/v1/*", probability=each, seed=seed, **fault)
+    client = sdk.with_options(max_retries=1)  # leftovers are likely: re-dispatch them
+    payloads = [{"model": "flux-edge", "input": {"prompt": f"item {n}"}} for n in range(50)]
+    for payload in payloads:
+        client.queue(payload)
+    created: list[dict[str, Any]] = []
+    for _ in range(20):
+        try:
+            created += client.dispatch()
+            break
+        except DispatchError as error:
+            created += error.created
+    assert client.queued == 0
+    assert len({p["id"] for p in created}) == len(created) == 50
+    prompts = sorted(p["input"]["prompt"] for p in emu.predictions())
+    assert prompts == sorted(p["input"]["prompt"] for p in payloads)  # none lost, none twice
+    assert sum(rule["fired"] for rule in emu.faults()) > 0
+
+
+def test_rate_limited_calls_wait_out_the_window_and_succeed(
+    sdk: SkytellsClient, emu: Emulator
+) -> None:
+    emu.configure(rate_limit=2, rate_limit_window=0.3)
+    for _ in range(5):
+        assert sdk.models.list()
+    state = emu.state()
+    assert state["rate_limited"] >= 1  # 429s happened, and were waited out
+    assert state["requests"] == 5 + state["rate_limited"]
+
+
+def test_every_attempt_is_logged_at_debug_level(
+    sdk: SkytellsClient, emu: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    created = sdk.predictions.create(CREATE)
+    emu.add_fault("drop", path="/v1/predictions/*", count=1)
+    with caplog.at_level(logging.DEBUG, logger="skytells"):
+        sdk.predictions.get(created["id"])
+    lines = [r.getMessage() for r in caplog.records if r.name == "skytells"]
+    path = f"/predictions/{created['id']}"
+    assert f"GET {path} -> NETWORK_ERROR" in lines[0] and lines[0].endswith("(attempt 1)")
+    assert any(line.startswith("retrying GET") for line in lines)
+    assert f"GET {path} -> 200" in lines[-1] and lines[-1].endswith("(attempt 2)")
+    assert not any(emu.api_key in line for line in lines)

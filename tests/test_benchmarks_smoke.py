@@ -1,0 +1,105 @@
+"""The benchmarks' core functions at tiny sizes, so that they cannot rot (no timing asserted)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCH_DIR))  # the scripts import their helpers as `_benchlib`
+
+
+def load(name: str) -> ModuleType:
+    """A benchmark script as a module (not run: its main is behind ``__name__``)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH_DIR / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_all_finds_every_benchmark_and_no_helper() -> None:
+    names = {path.name for path in load("run_all").scripts()}
+    assert {
+        "http_stack.py",
+        "dispatch.py",
+        "completion_lag.py",
+        "call_overhead.py",
+        "import_time.py",
+    } <= names
+    assert not any(name.startswith("_") for name in names) and "run_all.py" not in names
+
+
+def test_http_stack_variants(emu: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    http_stack = load("http_stack")
+    prediction = http_stack.create_prediction(emu.base_url, emu.api_key)
+    in_process = [v for v in http_stack.VARIANTS if "httpx2" not in v and http_stack.available(v)]
+    for variant in in_process:
+        result = asyncio.run(
+            http_stack.run_variant(variant, emu.base_url, emu.api_key, prediction["id"], 8, 2, 4)
+        )
+        assert result["variant"] == variant and result["rps"] > 0
+    # One variant through the runner: a worker process, medians, the report.
+    results = http_stack.benchmark(
+        emu.base_url,
+        emu.api_key,
+        requests=8,
+        warmup=2,
+        rounds=1,
+        concurrency=4,
+        variants=("raw aiohttp", "sdk aiohttp"),
+    )
+    medians = http_stack.report(results)
+    assert set(medians) == {"raw aiohttp", "sdk aiohttp"}
+    assert "sdk aiohttp" in capsys.readouterr().out
+
+
+def test_call_overhead(emu: Any) -> None:
+    call_overhead = load("call_overhead")
+    prediction = call_overhead.create_prediction(emu.base_url, emu.api_key)
+    results = call_overhead.measure_calls(emu.base_url, emu.api_key, prediction["id"], 20, 10)
+    assert {name: len(values) for name, values in results.items()} == {"raw httpx": 2, "sdk": 2}
+    assert call_overhead.report(results) > 0
+
+
+def test_import_time_probe_checks_what_import_skytells_pulls_in() -> None:
+    import_time = load("import_time")
+    sample = import_time.sample("import skytells")
+    assert sample["unwanted"] == []  # no emulator, server stack, aiohttp
+    assert float(sample["import"]) > 0 and float(sample["construct"]) > 0
+
+
+def test_dispatch_variants(emu: Any) -> None:
+    dispatch = load("dispatch")
+    emu.configure(time_scale=1000.0)  # predictions stay pending, as in the benchmark
+    for variant, runner in dispatch.RUNNERS.items():
+        # "official" runs on this SDK here: the same surface; the benchmark uses the real one.
+        assert runner(emu.base_url, emu.api_key, 20) > 0, variant
+    assert emu.state()["predictions_created"] == 20 * len(dispatch.RUNNERS)
+    ratios = dispatch.report({name: [1.0] for name in dispatch.RUNNERS}, 20)
+    assert ratios["ours sync vs official"] == 1.0
+
+
+def test_dispatch_latency_is_armed(emu: Any) -> None:
+    benchlib = load("_benchlib")
+    benchlib.arm_latency(emu, 0.001)
+    assert [fault["kind"] for fault in emu.faults()] == ["latency"]
+    emu.clear_faults()
+
+
+def test_completion_lag_groups() -> None:
+    completion_lag = load("completion_lag")
+    results = completion_lag.benchmark(
+        reps=2, time_scale=0.01, packages=("ours",), durations=("2 s",)
+    )
+    assert set(results) == {("ours", "run", "2 s"), ("ours", "wait", "2 s")}
+    for row in results.values():
+        assert row["statuses"] == ["succeeded"] and len(row["lags"]) == 2
+        assert row["requests"] >= 1
+    completion_lag.report(results)
