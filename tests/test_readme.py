@@ -35,3 +35,56 @@ def test_readme_block_runs(
         return
     monkeypatch.chdir(tmp_path)  # blocks that save files write them here
     exec(compile(code, f"README.md block {index}", "exec"), {"__name__": "__readme__"})
+
+
+CONSOLE_BLOCKS = re.findall(r"```console\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+# Lines that are not run here, and what runs them instead.
+EXERCISED_ELSEWHERE = {
+    "make demo": "the Quick start: run by a new user and checked from a fresh clone",
+    "make test": "the Quick start: CI runs it (.ci/run)",
+    "pip install": "needs the package index; the project's own install is `make`'s",
+    "skytells emulator": "serves until Ctrl-C: tests/cli/test_cli.py starts and stops it",
+}
+
+
+def _console_commands() -> list[str]:
+    lines = [
+        line.split("  #", 1)[0].strip() for block in CONSOLE_BLOCKS for line in block.splitlines()
+    ]
+    return [line for line in lines if line]
+
+
+def test_every_console_line_is_run_or_accounted_for() -> None:
+    commands = _console_commands()
+    assert commands
+    for command in commands:
+        assert command.startswith("skytells ") or any(
+            command.startswith(k) for k in EXERCISED_ELSEWHERE
+        )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        c
+        for c in _console_commands()
+        if c.startswith("skytells ") and not c.startswith("skytells emulator")
+    ],
+)
+def test_readme_cli_line_runs(
+    command: str,
+    emu: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import shlex
+
+    from skytells.cli import main
+
+    monkeypatch.setenv("SKYTELLS_API_KEY", emu.api_key)
+    monkeypatch.setenv("SKYTELLS_BASE_URL", emu.base_url)
+    monkeypatch.setenv("SKYTELLS_EMULATOR_TIME_SCALE", "0")
+    monkeypatch.chdir(tmp_path)
+    argv = shlex.split(command)[1:]
+    assert main(argv) == 0, capsys.readouterr().err

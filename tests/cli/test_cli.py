@@ -201,3 +201,42 @@ def test_skytells_emulator_command_serves_until_ctrl_c() -> None:
         assert process.wait(timeout=15) == 0
     finally:
         process.kill()
+
+
+def test_ctrl_c_during_run_prints_the_prediction_id(emu: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    emu.configure(time_scale=1.0)  # mera runs for about a minute
+    env = {**os.environ, "SKYTELLS_API_KEY": emu.api_key, "SKYTELLS_BASE_URL": emu.base_url}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from skytells.cli import main; raise SystemExit(main())",
+            "run",
+            "mera",
+            "-i",
+            "prompt=x",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not emu.predictions() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (prediction,) = emu.predictions()
+        time.sleep(0.5)  # now following the prediction
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert f"skytells predictions get {prediction['id']}" in out
+    assert "Traceback" not in out + err
