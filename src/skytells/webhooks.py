@@ -125,7 +125,7 @@ def parse_event(body: bytes | str, headers: Mapping[str, str] | None = None) -> 
     """
     try:
         data: Any = json.loads(body)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         raise SkytellsError(
             "The webhook body is not valid JSON", "INVALID_JSON", str(exc), 400
         ) from None

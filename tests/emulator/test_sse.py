@@ -192,9 +192,9 @@ def test_the_decoder_handles_any_chunking_and_line_ending() -> None:
         for start in range(0, len(text), size):
             events.extend(decoder.feed(text[start : start + size]))
         assert events == [
-            ServerSentEvent("status", '{"a":\n1}', "7"),
-            ServerSentEvent("message", "twö☃", "7", 250),
-            ServerSentEvent("message", "three", ""),
-            ServerSentEvent("x", "", ""),
+            ServerSentEvent("status", '{"a":\n1}', "7", own_id=True),
+            ServerSentEvent("message", "twö☃", "7", 250),  # inherits the id: not its own
+            ServerSentEvent("message", "three", "", own_id=True),
+            ServerSentEvent("x", "", ""),  # its id line had a NUL: ignored
         ], size
         assert decoder.comments == 1

@@ -19,6 +19,7 @@ class ServerSentEvent:
     data: str
     id: str | None
     retry: int | None = None
+    own_id: bool = False  # the event carried an ``id:`` field itself (only those de-duplicate)
 
 
 class SSEDecoder:
@@ -35,6 +36,7 @@ class SSEDecoder:
         self._started = False
         self._pending_cr = False
         self._event = ""
+        self._own_id = False
         self._data: list[str] = []
         self._retry: int | None = None
         self.last_event_id = last_event_id
@@ -80,16 +82,17 @@ class SSEDecoder:
         elif name == "id":
             if "\0" not in value:
                 self.last_event_id = value
-        elif name == "retry" and value.isdigit():
+                self._own_id = True
+        elif name == "retry" and value.isascii() and value.isdigit():
             self._retry = int(value)
         return None
 
     def _dispatch(self) -> ServerSentEvent | None:
-        event, data, retry = self._event or "message", self._data, self._retry
-        self._event, self._data, self._retry = "", [], None
+        event, data, retry, own_id = self._event or "message", self._data, self._retry, self._own_id
+        self._event, self._data, self._retry, self._own_id = "", [], None, False
         if not data:
             return None
-        return ServerSentEvent(event, "\n".join(data), self.last_event_id, retry)
+        return ServerSentEvent(event, "\n".join(data), self.last_event_id, retry, own_id)
 
 
 def _line_end(buffer: str) -> tuple[int, int] | None:

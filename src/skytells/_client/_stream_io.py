@@ -101,15 +101,15 @@ class SyncStreams:
         remaining = action.deadline - time.monotonic()
         if remaining <= 0:
             raise timeout_error("GET", action.url, action.idle_timeout * 1000)
-        request = self.http.build_request(
-            "GET",
-            action.url,
-            headers=_request_headers(action, self.api_headers),
-            timeout=min(action.idle_timeout, remaining),
-        )
         try:
+            request = self.http.build_request(
+                "GET",
+                action.url,
+                headers=_request_headers(action, self.api_headers),
+                timeout=min(action.idle_timeout, remaining),
+            )
             response = self.http.send(request, stream=True, follow_redirects=False)
-        except httpx.RequestError as exc:
+        except (httpx.RequestError, httpx.InvalidURL) as exc:
             raise _failure(action.url, action.deadline, action.idle_timeout, exc) from None
         if not _is_event_stream(response):
             response.close()
@@ -174,13 +174,13 @@ class AsyncStreams:
         remaining = action.deadline - time.monotonic()
         if remaining <= 0:
             raise timeout_error("GET", action.url, action.idle_timeout * 1000)
-        request = self.http.build_request(
-            "GET", action.url, headers=_request_headers(action, self.api_headers)
-        )
         try:
+            request = self.http.build_request(
+                "GET", action.url, headers=_request_headers(action, self.api_headers)
+            )
             with anyio.fail_after(min(action.idle_timeout, remaining, 1e9)):
                 response = await self.http.send(request, stream=True, follow_redirects=False)
-        except (httpx.RequestError, TimeoutError) as exc:
+        except (httpx.RequestError, httpx.InvalidURL, TimeoutError) as exc:
             raise _failure(action.url, action.deadline, action.idle_timeout, exc) from None
         if not _is_event_stream(response):
             await response.aclose()

@@ -127,6 +127,7 @@ class StreamTracker:
                 self.retry_hint = item.retry / 1000
             if item.id is not None:
                 self.last_event_id = item.id
+            if item.own_id and item.id is not None:
                 if item.id in self._seen:
                     continue
                 self._seen.add(item.id)
@@ -200,9 +201,13 @@ def stream_url(prediction: Mapping[str, Any] | None) -> str | None:
     """The absolute http(s) ``urls.stream`` of a prediction, if it has one."""
     urls = prediction.get("urls") if prediction else None
     url = urls.get("stream") if isinstance(urls, Mapping) else None
-    if isinstance(url, str) and urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc:
-        return url
-    return None
+    if not isinstance(url, str):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. a malformed IPv6 host: poll instead
+        return None
+    return url if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 def same_origin(url: str, base_url: str) -> bool:
@@ -283,7 +288,10 @@ def _consume(stream: Any, track: StreamTracker, sink: Sink) -> Op[StreamEvent | 
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "", "", None
     scheme = parts.scheme.lower()
     try:
         port = parts.port

@@ -29,6 +29,7 @@ from . import _downloads as downloads
 from . import _operations as ops
 from ._base import POOL_LIMITS, ClientBase, deprecated
 from ._config import ClientConfig
+from ._deadline_backend import install as install_deadlines
 from ._downloads import ProgressCallback
 from ._prediction_stream import PredictionStream
 from ._sync_driver import SyncDriver
@@ -80,6 +81,8 @@ class SkytellsClient(ClientBase):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(limits=POOL_LIMITS, follow_redirects=False)
+        if http_client is None:
+            install_deadlines(self._http)  # a trickling server cannot outlast the timeout
         self._driver = SyncDriver(self._config, self._http)
         self.predictions = Predictions(self)
         self.models = Models(self)

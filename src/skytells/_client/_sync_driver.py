@@ -12,7 +12,8 @@ import httpx
 
 from .._exceptions import SkytellsError
 from ._config import USER_AGENT, ClientConfig
-from ._file_sink import CHUNK_SIZE, FileSink
+from ._deadline_backend import deadline
+from ._file_sink import FileSink
 from ._protocol import (
     STREAM_ACTIONS,
     Download,
@@ -107,32 +108,37 @@ class SyncDriver:
             return list(pool.map(one, ops))
 
     def send(self, request: HttpRequest) -> RawResponse:
-        """One HTTP exchange, bounded by the request's deadline as a whole."""
+        """One HTTP exchange, bounded by the request's deadline as a whole: every socket
+        operation is clamped to the time left (`_deadline_backend`), and the body is checked
+        as it arrives."""
         remaining = request.deadline - time.monotonic()
         if remaining <= 0:
             raise timeout_error(request.method, request.path, self.config.timeout_ms)
         headers = {**self._headers, **request.headers}
         try:
-            response = self.http.send(
-                self.http.build_request(
-                    request.method,
-                    self.config.base_url + request.path,
-                    params=request.params,
-                    content=request.body,
-                    headers=headers,
-                    timeout=min(remaining, 1e9),
-                ),
-                stream=True,
-                follow_redirects=False,  # never carry the key to another host
-            )
-            try:
-                chunks = []
-                for chunk in response.iter_bytes():
-                    chunks.append(chunk)
-                    if time.monotonic() > request.deadline:
-                        raise timeout_error(request.method, request.path, self.config.timeout_ms)
-            finally:
-                response.close()
+            with deadline(request.deadline):
+                response = self.http.send(
+                    self.http.build_request(
+                        request.method,
+                        self.config.base_url + request.path,
+                        params=request.params,
+                        content=request.body,
+                        headers=headers,
+                        timeout=min(remaining, 1e9),
+                    ),
+                    stream=True,
+                    follow_redirects=False,  # never carry the key to another host
+                )
+                try:
+                    chunks = []
+                    for chunk in response.iter_bytes():
+                        chunks.append(chunk)
+                        if time.monotonic() > request.deadline:
+                            raise timeout_error(
+                                request.method, request.path, self.config.timeout_ms
+                            )
+                finally:
+                    response.close()
         except httpx.TimeoutException:
             raise timeout_error(request.method, request.path, self.config.timeout_ms) from None
         except (httpx.RequestError, httpx.InvalidURL) as exc:  # undecodable, bad redirect
@@ -145,17 +151,20 @@ class SyncDriver:
         if remaining <= 0:
             raise timeout_error("GET", action.url, 0)
         try:
-            with self.http.stream(
-                "GET",
-                action.url,
-                headers={"user-agent": USER_AGENT},
-                timeout=min(remaining, 1e9),
-                follow_redirects=True,
-            ) as response:
+            with (
+                deadline(action.deadline),
+                self.http.stream(
+                    "GET",
+                    action.url,
+                    headers={"user-agent": USER_AGENT},
+                    timeout=min(remaining, 1e9),
+                    follow_redirects=True,
+                ) as response,
+            ):
                 if not 200 <= response.status_code < 300:
                     return DownloadResult(response.status_code, response.headers, 0)
                 with FileSink(action, response.headers) as sink:
-                    for chunk in response.iter_bytes(CHUNK_SIZE):
+                    for chunk in response.iter_bytes():  # each read, as it arrives
                         sink.write(chunk)
                 return DownloadResult(response.status_code, response.headers, sink.done)
         except httpx.TimeoutException:
