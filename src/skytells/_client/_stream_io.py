@@ -19,6 +19,7 @@ import anyio
 import httpx
 
 from ._config import USER_AGENT
+from ._deadline_backend import deadline
 from ._protocol import CloseStream, OpenStream, ReadStream, StreamResponse
 from ._transport_errors import connection_error, timeout_error
 
@@ -108,7 +109,8 @@ class SyncStreams:
                 headers=_request_headers(action, self.api_headers),
                 timeout=min(action.idle_timeout, remaining),
             )
-            response = self.http.send(request, stream=True, follow_redirects=False)
+            with deadline(action.deadline):  # the headers too must arrive by the deadline
+                response = self.http.send(request, stream=True, follow_redirects=False)
         except (httpx.RequestError, httpx.InvalidURL) as exc:
             raise _failure(action.url, action.deadline, action.idle_timeout, exc) from None
         if not _is_event_stream(response):
