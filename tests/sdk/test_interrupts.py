@@ -62,7 +62,8 @@ def test_interrupt_while_waiting_is_annotated_and_leaves_the_pool_clean(
     with pytest.raises(KeyboardInterrupt) as info:
         client.run("mera", input={"prompt": "x"}, on_progress=on_progress)
     assert info.value.skytells_prediction_id == seen[0]  # type: ignore[attr-defined]
-    assert any(seen[0] in note for note in getattr(info.value, "__notes__", [seen[0]]))
+    if sys.version_info >= (3, 11):  # exception notes exist from 3.11 on
+        assert any(seen[0] in note for note in info.value.__notes__)
     assert _pool_is_clean(client._http._transport._pool)  # type: ignore[attr-defined]
     assert client.predictions.get(seen[0])["status"] != "cancelled"  # it goes on
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import mimetypes
 import time
 from collections.abc import Callable
@@ -93,7 +92,7 @@ def download(
             return _with_extension(path, result.headers.get("content-type", ""))
         except SkytellsError as error:
             delay = policy.delay(error, attempt)
-            if delay is None or not math.isfinite(delay):
+            if delay is None:
                 raise
             attempt += 1
             logger.debug("retrying download of %s in %.2fs after %s", url, delay, error.error_id)
