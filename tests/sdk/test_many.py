@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +12,19 @@ import skytells
 from skytells import AsyncSkytellsClient, SkytellsClient
 
 
-def test_run_many_yields_every_result_with_its_id(client: SkytellsClient, emu: Any) -> None:
+@pytest.fixture(params=["default client", "own http_client"])
+def many_client(request: pytest.FixtureRequest, emu: Any) -> Iterator[SkytellsClient]:
+    """A client creating on aiohttp tasks (its default) or on threads over your `httpx.Client`."""
+    if request.param == "default client":
+        with SkytellsClient(emu.api_key, base_url=emu.base_url) as sdk:
+            assert sdk._driver.concurrent_http is not None
+            yield sdk
+    else:
+        yield request.getfixturevalue("client")
+
+
+def test_run_many_yields_every_result_with_its_id(many_client: SkytellsClient, emu: Any) -> None:
+    client = many_client
     emu.fail_next(count=1, model="truefusion", message="NSFW content detected.")
     payloads: list[dict[str, Any]] = [
         {"model": "flux-edge", "input": {"prompt": f"p{i}"}} for i in range(12)

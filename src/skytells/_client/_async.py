@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -30,6 +31,7 @@ from . import _operations as ops
 from ._async_driver import AsyncDriver
 from ._base import POOL_LIMITS, ClientBase, deprecated
 from ._config import ClientConfig
+from ._dispatch import note_interrupted
 from ._downloads import ProgressCallback
 from ._prediction_stream import AsyncPredictionStream
 from ._transports import default_async_http_client
@@ -159,9 +161,13 @@ class AsyncSkytellsClient(ClientBase):
             )
             for item in items
         ]
-        outcomes = await self._driver.run_all(
-            calls, concurrency or self._config.dispatch_concurrency
-        )
+        try:
+            outcomes = await self._driver.run_all(
+                calls, concurrency or self._config.dispatch_concurrency
+            )
+        except (KeyboardInterrupt, asyncio.CancelledError) as interrupt:
+            note_interrupted(interrupt, len(items))
+            raise
         return self._queue.settle(items, outcomes)
 
     async def wait_many(

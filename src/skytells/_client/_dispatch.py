@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any, cast
@@ -9,6 +10,8 @@ from typing import Any, cast
 from .._exceptions import DispatchError, SkytellsError
 from .._options import QueueItem
 from .._types import PredictionPayload, PredictionResponse
+
+logger = logging.getLogger("skytells")
 
 
 class PredictionQueue:
@@ -66,3 +69,15 @@ class PredictionQueue:
                 failed=failed,
             )
         return created
+
+
+def note_interrupted(interrupt: BaseException, count: int) -> None:
+    """Tell the caller of an interrupted `dispatch()` how to recover (a note, and the log)."""
+    text = (
+        f"dispatch() was interrupted: its {count} requests stay queued, each with its "
+        "idempotency key; dispatch() again returns those already created without creating "
+        "them twice."
+    )
+    if hasattr(interrupt, "add_note"):  # Python 3.11+
+        interrupt.add_note(text)
+    logger.warning(text)

@@ -1,4 +1,4 @@
-"""The async client's HTTP transport: aiohttp under httpx when ``skytells[aiohttp]`` is installed.
+"""The async client's HTTP transport: aiohttp under httpx.
 
 httpx's own async transport (httpcore) spends most of a request's CPU time in its connection
 pool's bookkeeping; aiohttp's pool and HTTP parser (C) do the same work several times faster
@@ -6,8 +6,9 @@ pool's bookkeeping; aiohttp's pool and HTTP parser (C) do the same work several 
 SDK still speaks httpx everywhere, so `AiohttpTransport` is only an `httpx.AsyncBaseTransport`:
 requests, responses, streaming, timeouts and errors keep httpx's types and meaning.
 
-`default_async_http_client()` picks it when aiohttp can be imported, unless the environment
-variable ``SKYTELLS_ASYNC_HTTP=httpx`` asks for httpx's own transport.
+`default_async_http_client()` picks it (aiohttp is a dependency of the SDK) unless the
+environment variable ``SKYTELLS_ASYNC_HTTP=httpx`` asks for httpx's own transport, or aiohttp
+cannot be found.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ DEFAULT_LIMITS = httpx.Limits(
 
 
 def aiohttp_installed() -> bool:
-    """True if aiohttp is installed (the ``skytells[aiohttp]`` extra); it is imported later,
-    by the first request, so that making a client stays cheap."""
+    """True if aiohttp can be found; it is imported later, by the first request, so that making a
+    client stays cheap."""
     return importlib.util.find_spec("aiohttp") is not None
 
 
@@ -135,16 +136,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None and self._loop is loop and not self._session.closed:
             return self._session
         self._abandon()
-        import ssl
         from urllib.request import getproxies
 
         import aiohttp
-        import certifi
 
         connector = aiohttp.TCPConnector(
             limit=self.limits.max_connections or 0,
             keepalive_timeout=self.limits.keepalive_expiry or 30.0,
-            ssl=ssl.create_default_context(cafile=certifi.where()),
+            # httpx's own TLS setup: certifi, or SSL_CERT_FILE / SSL_CERT_DIR when trusting env
+            ssl=httpx.create_ssl_context(trust_env=self.trust_env),
         )
         self._session = aiohttp.ClientSession(
             connector=connector,

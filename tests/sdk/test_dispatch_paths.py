@@ -1,0 +1,207 @@
+"""The sync `dispatch()` on both of its paths: asyncio tasks over aiohttp in a private event loop
+(aiohttp installed, the client's own pool) and threads over httpx (no aiohttp, or your own
+``http_client``). Both keep dispatch's guarantees; Ctrl-C stops either, losing nothing."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+import skytells
+from skytells import SkytellsClient
+from skytells._client import _sync_driver
+from skytells.emulator import Emulator
+
+PATHS = ("aiohttp", "threads")
+
+
+def _prompts(results: list[dict[str, Any]]) -> list[str]:
+    return [r["input"]["prompt"] for r in results]
+
+
+@pytest.fixture(params=PATHS)
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which path new clients take; ``threads`` is what a client without aiohttp does."""
+    if request.param == "threads":
+        monkeypatch.setenv("SKYTELLS_ASYNC_HTTP", "httpx")
+    return str(request.param)
+
+
+@pytest.fixture
+def loops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records the thread of every private event loop `run_all` starts."""
+    names: list[str] = []
+    real = _sync_driver.run_coroutine
+
+    def spy(make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+        async def recorded() -> Any:
+            names.append(threading.current_thread().name)
+            return await make()
+
+        return real(recorded)
+
+    monkeypatch.setattr(_sync_driver, "run_coroutine", spy)
+    return names
+
+
+@pytest.fixture
+def dispatcher(emu: Emulator, path: str) -> Iterator[SkytellsClient]:
+    with SkytellsClient(
+        emu.api_key, base_url=emu.base_url, retry={"retries": 3, "retry_delay": 5}
+    ) as client:
+        yield client
+
+
+def test_each_path_creates_every_queued_request_once_in_queue_order(
+    dispatcher: SkytellsClient, emu: Emulator, path: str, loops: list[str]
+) -> None:
+    for i in range(60):
+        dispatcher.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
+    results = dispatcher.dispatch(concurrency=8)
+    assert _prompts(results) == [f"n{i}" for i in range(60)]
+    assert len({r["id"] for r in results}) == 60 == emu.state()["predictions_created"]
+    assert dispatcher.queued == 0
+    assert loops == (["skytells-private-loop"] if path == "aiohttp" else [])
+    assert not any(t.name == "skytells-private-loop" for t in threading.enumerate())
+
+
+def test_each_path_keeps_the_failed_requests_queued(
+    dispatcher: SkytellsClient, emu: Emulator
+) -> None:
+    dispatcher.queue({"model": "flux-pro", "input": {"prompt": "ok 1"}})
+    dispatcher.queue({"model": "flux-pro", "input": {"prompt": "bad", "num_outputs": 99}})
+    dispatcher.queue({"model": "no-such-model", "input": {"prompt": "bad"}})
+    dispatcher.queue({"model": "flux-pro", "input": {"prompt": "ok 2"}})
+    with pytest.raises(skytells.DispatchError) as info:
+        dispatcher.dispatch()
+    assert _prompts(info.value.created) == ["ok 1", "ok 2"]
+    assert [(p["model"], e.error_id) for p, e in info.value.failed] == [
+        ("flux-pro", "INVALID_INPUT"),
+        ("no-such-model", "MODEL_NOT_FOUND"),
+    ]
+    assert [p["model"] for p in dispatcher.queued_payloads()] == ["flux-pro", "no-such-model"]
+    assert emu.state()["predictions_created"] == 2
+
+
+def test_each_path_retries_and_times_out_as_a_single_call_does(emu: Emulator, path: str) -> None:
+    emu.add_fault("status", path="/v1/predict", status=503, count=3, retry_after=0.01)
+    emu.add_fault("hang", path="/v1/predict", model="flux-pro")  # every flux-pro create hangs
+    with SkytellsClient(
+        emu.api_key, base_url=emu.base_url, timeout=300, retry={"retries": 3, "retry_delay": 5}
+    ) as client:
+        for i in range(6):
+            client.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
+        client.queue({"model": "flux-pro", "input": {"prompt": "hangs"}})
+        with pytest.raises(skytells.DispatchError) as info:
+            client.dispatch()
+    assert _prompts(info.value.created) == [f"n{i}" for i in range(6)]
+    ((payload, error),) = info.value.failed
+    assert payload["input"]["prompt"] == "hangs"
+    assert isinstance(error, skytells.APITimeoutError)
+    assert emu.faults()[0]["fired"] == 3
+
+
+def test_your_own_http_client_carries_the_creates(emu: Emulator, loops: list[str]) -> None:
+    sent: list[str] = []
+    with httpx.Client(event_hooks={"request": [lambda r: sent.append(r.method)]}) as http:
+        client = SkytellsClient(emu.api_key, base_url=emu.base_url, http_client=http)
+        for i in range(12):
+            client.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
+        assert len(client.dispatch()) == 12
+    assert sent == ["POST"] * 12 and loops == []
+
+
+def test_a_derived_client_dispatches_over_the_same_path(
+    dispatcher: SkytellsClient, path: str, loops: list[str]
+) -> None:
+    derived = dispatcher.with_options(max_retries=0)
+    for i in range(3):
+        derived.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
+    assert _prompts(derived.dispatch()) == ["n0", "n1", "n2"]
+    assert len(loops) == (1 if path == "aiohttp" else 0)
+
+
+def test_dispatch_works_from_inside_a_running_event_loop(dispatcher: SkytellsClient) -> None:
+    import asyncio
+
+    async def blocking_caller() -> list[Any]:
+        for i in range(3):
+            dispatcher.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
+        return dispatcher.dispatch()  # a blocking call from async code: slow, but it works
+
+    assert _prompts(asyncio.run(blocking_caller())) == ["n0", "n1", "n2"]
+
+
+@pytest.mark.parametrize("chosen", PATHS)
+def test_ctrl_c_stops_dispatch_and_a_second_dispatch_creates_nothing_twice(
+    emu: Emulator, chosen: str
+) -> None:
+    emu.add_fault("latency", path="/v1/predict", latency_ms=250)
+    use_threads = "os.environ['SKYTELLS_ASYNC_HTTP'] = 'httpx'" if chosen == "threads" else ""
+    script = textwrap.dedent(
+        f"""
+        import json, os, sys, threading
+        {use_threads}
+        from skytells import SkytellsClient
+        client = SkytellsClient({emu.api_key!r}, base_url={emu.base_url!r})
+        for i in range(64):
+            client.queue({{"model": "flux-edge", "input": {{"prompt": f"n{{i}}"}}}})
+        print("queued", flush=True)
+        try:
+            client.dispatch(concurrency=4)  # 16 rounds of 0.25 s
+            notes = None
+        except KeyboardInterrupt as exc:
+            notes = getattr(exc, "__notes__", [])
+        queued = client.queued
+        print("interrupted", flush=True)
+        sys.stdin.readline()  # the test looks at the server meanwhile
+        created = client.dispatch(concurrency=64)
+        print(json.dumps({{
+            "notes": notes, "queued": queued,
+            "created": [p["input"]["prompt"] for p in created], "left": client.queued,
+            "loops": [t.name for t in threading.enumerate() if "private-loop" in t.name],
+        }}))
+        """
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        assert process.stdout.readline().strip() == "queued"
+        deadline = time.monotonic() + 20
+        while len(emu.predictions()) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        assert process.stdout.readline().strip() == "interrupted"
+        time.sleep(0.3)  # on the threads path the creates in flight end on their own
+        created_before = len(emu.predictions())
+        process.stdin.write("go\n")
+        process.stdin.flush()
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    report = json.loads(stdout.strip().splitlines()[-1])
+    assert report["notes"] is not None, "the dispatch ended before the interrupt"
+    assert any("stay queued" in note for note in report["notes"])
+    assert 4 <= created_before < 64  # it stopped: it did not go on to create the rest
+    assert report["queued"] == 64  # nothing left the queue on the interrupt
+    assert report["created"] == [f"n{i}" for i in range(64)] and report["left"] == 0
+    assert report["loops"] == []
+    prompts = sorted(p["input"]["prompt"] for p in emu.predictions())
+    assert prompts == sorted(f"n{i}" for i in range(64))  # none lost, none twice
