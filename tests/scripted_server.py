@@ -8,6 +8,7 @@ sent (headers, percent-encoded paths, attempt counts). Real sockets, real HTTP.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections import deque
@@ -53,7 +54,7 @@ class Seen:
 class ScriptedServer:
     """Serves queued `Reply`s in order (the last one repeats) and records every request."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.replies: deque[Reply] = deque()
         self.requests: list[Seen] = []
         self._lock = threading.Lock()
@@ -104,7 +105,11 @@ class ScriptedServer:
 
         self._httpd = Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        scheme = "http"
+        if tls is not None:  # HTTPS with the given server context (handshakes on accept)
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
+            scheme = "https"
+        self.base_url = f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
     def script(self, *replies: Reply) -> None:
         """Answer the next requests with these replies (the last one repeats)."""

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import os
+import ssl
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +57,16 @@ def default_async_http_client(limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.As
     return httpx.AsyncClient(
         limits=limits, follow_redirects=False, timeout=None, transport=transport
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context(trust_env: bool, cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """httpx's own TLS setup (certifi, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when trusting the
+    environment), made once: loading the CA bundle takes ~25 ms, and the sync client's
+    `dispatch()` opens a new session each time. The variables are arguments so that changing
+    them makes a new context."""
+    del cert_file, cert_dir  # the cache key only: httpx reads them itself
+    return httpx.create_ssl_context(trust_env=trust_env)
 
 
 def _aiohttp_timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
@@ -143,8 +155,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         connector = aiohttp.TCPConnector(
             limit=self.limits.max_connections or 0,
             keepalive_timeout=self.limits.keepalive_expiry or 30.0,
-            # httpx's own TLS setup: certifi, or SSL_CERT_FILE / SSL_CERT_DIR when trusting env
-            ssl=httpx.create_ssl_context(trust_env=self.trust_env),
+            ssl=_tls_context(
+                self.trust_env, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+            ),
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
