@@ -14,6 +14,7 @@ from .._options import ClientOptions, RetryOptions
 from .._version import __version__
 from ._ratelimits import RateLimitTracker
 from ._retry import RetryPolicy
+from ._stream_support import StreamSupport
 
 API_BASE_URL = "https://api.skytells.ai/v1"
 USER_AGENT = f"skytells-python/{__version__}"
@@ -36,6 +37,7 @@ class ClientConfig:
     rate_limits: RateLimitTracker = field(
         default_factory=RateLimitTracker, repr=False, compare=False
     )
+    streams: StreamSupport = field(default_factory=StreamSupport, repr=False, compare=False)
 
     def base_headers(self) -> dict[str, str]:
         """Headers of every request: credentials, identification, then the caller's extras."""

@@ -258,7 +258,8 @@ def follow(
 
     The event stream is used once the prediction's ``urls.stream`` is known (from the dict
     given, or the first check of a bare id); if it is not an event stream or keeps failing,
-    polling takes over where it stopped. ``sink(events, state)`` is called for each batch of
+    polling takes over where it stopped (and an origin known not to serve event streams,
+    `StreamSupport`, is polled directly). ``sink(events, state)`` is called for each batch of
     stream events and for each poll (with the events the poll stands for, maybe none).
     """
     prediction_id = prediction_id_of(prediction)
@@ -275,7 +276,7 @@ def follow(
     streamed = checked = False
     while True:
         url = None if streamed or track.finished else stream_url(track.latest)
-        if url is not None:
+        if url is not None and config.streams.usable(url):
             streamed = True
             try:
                 end = yield from read_stream(config, url, track, deadline, sink)

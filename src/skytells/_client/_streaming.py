@@ -27,6 +27,7 @@ from ._config import ClientConfig
 from ._downloads import _is_url as is_url
 from ._protocol import CloseStream, Op, OpenStream, ReadStream, Sleep
 from ._sse import ServerSentEvent, SSEDecoder
+from ._stream_support import origin
 from ._transport_errors import timeout_error
 
 logger = logging.getLogger("skytells")
@@ -212,7 +213,7 @@ def stream_url(prediction: Mapping[str, Any] | None) -> str | None:
 
 def same_origin(url: str, base_url: str) -> bool:
     """Whether ``url`` is on the API's own origin (scheme, host and port), where the key may go."""
-    return _origin(url) == _origin(base_url)
+    return origin(url) == origin(base_url)
 
 
 def read_stream(
@@ -240,6 +241,7 @@ def read_stream(
                 logger.debug(
                     "%s answered HTTP %s, not an event stream: polling", url, opened.status
                 )
+                config.streams.answered(url, opened.status)
                 return None
             end = yield from _consume(opened.stream, track, sink)
             if end is not None:
@@ -285,20 +287,6 @@ def _consume(stream: Any, track: StreamTracker, sink: Sink) -> Op[StreamEvent | 
         for event in events:
             if event.terminal:
                 return event
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "", "", None
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    default = {"http": 80, "https": 443}.get(scheme)
-    return scheme, (parts.hostname or "").lower(), port or default
 
 
 _RANKS = {"pending": 0, "starting": 1, "started": 1, "processing": 2}

@@ -1,0 +1,60 @@
+"""Which origins do not serve an event stream at a prediction's ``urls.stream``.
+
+The format at ``urls.stream`` is not documented by the service (spec §6); the SDK follows it when
+it is Server-Sent Events and polls otherwise. Trying the stream costs one request, so once an
+origin has answered it with a success that is not ``text/event-stream`` (or 406 Not Acceptable),
+waits on that origin go straight to polling for `FORGET_AFTER` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+FORGET_AFTER = 600.0
+
+Origin = tuple[str, str, int | None]
+
+
+def origin(url: str) -> Origin:
+    """Scheme, lower-case host and port (the scheme's default if none) of ``url``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "", "", None
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port or default
+
+
+class StreamSupport:
+    """What one client learnt of its stream URLs (shared by its derived clients; thread-safe)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._refused: dict[Origin, float] = {}
+
+    def usable(self, url: str) -> bool:
+        """False while ``url``'s origin is known not to serve event streams."""
+        key = origin(url)
+        with self._lock:
+            since = self._refused.get(key)
+            if since is None:
+                return True
+            if self._clock() - since < FORGET_AFTER:
+                return False
+            del self._refused[key]
+            return True
+
+    def answered(self, url: str, status: int) -> None:
+        """Record that ``url`` answered ``status`` without an event stream."""
+        if 200 <= status < 300 or status == 406:
+            with self._lock:
+                self._refused[origin(url)] = self._clock()
