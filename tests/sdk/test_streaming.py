@@ -250,6 +250,30 @@ def test_what_was_learnt_of_an_origin_is_forgotten_after_a_while() -> None:
     assert support.usable(url)
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_max_wait_bounds_the_first_lookup_of_a_bare_id(scripted: ScriptedServer, mode: str) -> None:
+    # The lookup answers after 1.5 s with a finished prediction: within a 200 ms max_wait, the
+    # stream must end with WAIT_TIMEOUT rather than replay events that came too late.
+    scripted.script(Reply(200, prediction("succeeded", output="late"), delay=1.5))
+    with pytest.raises(skytells.WaitTimeoutError) as info:
+        if mode == "sync":
+            with SkytellsClient("sk-test-key", base_url=scripted.base_url) as client:
+                list(client.stream("pred_abc123", max_wait=200))
+        else:
+
+            async def consume() -> None:
+                async with AsyncSkytellsClient(
+                    "sk-test-key", base_url=scripted.base_url
+                ) as aclient:
+                    async with aclient.stream("pred_abc123", max_wait=200) as events:
+                        [event async for event in events]
+
+            asyncio.run(consume())
+    assert info.value.error_id == "WAIT_TIMEOUT"
+    assert info.value.prediction == {"id": "pred_abc123"}
+    assert len(scripted.requests) == 1  # no retry of a lookup cut short by the deadline
+
+
 def _sse(*events: tuple[int, str, Any]) -> bytes:
     return b"".join(
         f"id: {i}\nevent: {name}\ndata: {json.dumps(data)}\n\n".encode() for i, name, data in events

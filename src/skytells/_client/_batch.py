@@ -27,6 +27,7 @@ from ._operations import (
     payload_dict,
     prediction_dict,
     prediction_id_of,
+    wait_deadline,
 )
 from ._protocol import Emit, Op, Sleep
 from ._waiting import PollSchedule
@@ -91,7 +92,7 @@ def wait_many(
         elif prediction_id not in pending:
             pending.append(prediction_id)
     interval = (interval_ms if interval_ms is not None else config.poll_interval_ms) / 1000
-    deadline = math.inf if max_wait_ms is None else time.monotonic() + max_wait_ms / 1000
+    deadline = wait_deadline(max_wait_ms)
     schedule = PollSchedule(interval, config.rate_limits)
     first = True
     while pending:

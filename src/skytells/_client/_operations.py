@@ -238,9 +238,18 @@ def stream_events(
             yield Emit(event)
 
     def events() -> Op[PredictionResponse]:
+        deadline = wait_deadline(max_wait_ms)
         # A bare id is looked up first: a prediction with a stream then replays all its events.
-        known = prediction_dict(prediction) or (yield from get_prediction(config, prediction_id))
-        return (yield from follow(config, known, emit, max_wait_ms=max_wait_ms))
+        known = prediction_dict(prediction)
+        if known is None:
+            try:
+                known = yield from get_prediction(config, prediction_id, deadline=deadline)
+            except APITimeoutError:
+                if time.monotonic() < deadline:
+                    raise
+                timeout = yield from _wait_timeout(config, prediction_id, None, max_wait_ms, False)
+                raise timeout from None
+        return (yield from follow(config, known, emit, max_wait_ms=max_wait_ms, deadline=deadline))
 
     return events()
 
@@ -253,6 +262,7 @@ def follow(
     interval_ms: float | None = None,
     max_wait_ms: float | None = None,
     cancel_on_timeout: bool = False,
+    deadline: float | None = None,
 ) -> Op[PredictionResponse]:
     """Hand ``sink`` a prediction's events, and states, until it is terminal; return the end.
 
@@ -261,13 +271,15 @@ def follow(
     polling takes over where it stopped (and an origin known not to serve event streams,
     `StreamSupport`, is polled directly). ``sink(events, state)`` is called for each batch of
     stream events and for each poll (with the events the poll stands for, maybe none).
+    ``deadline`` (monotonic), if the caller's wait began earlier, replaces ``max_wait_ms``
+    from now.
     """
     prediction_id = prediction_id_of(prediction)
     track = StreamTracker(prediction_id, prediction_dict(prediction))
     interval = (interval_ms if interval_ms is not None else config.poll_interval_ms) / 1000
     if interval <= 0:
         raise ValidationError("options.interval must be positive", "INVALID_PARAMETER")
-    deadline = math.inf if max_wait_ms is None else time.monotonic() + max_wait_ms / 1000
+    deadline = wait_deadline(max_wait_ms) if deadline is None else deadline
     schedule = PollSchedule(interval, config.rate_limits)
 
     def timed_out() -> Op[WaitTimeoutError]:
@@ -410,6 +422,11 @@ def _wait_timeout(
 
 
 # ── helpers ─────────────────────────────────────────────────────────────────
+
+
+def wait_deadline(max_wait_ms: float | None) -> float:
+    """The monotonic time a wait of ``max_wait_ms`` from now ends (inf: no limit)."""
+    return math.inf if max_wait_ms is None else time.monotonic() + max_wait_ms / 1000
 
 
 def payload_dict(payload: Mapping[str, Any] | PredictionRequest) -> dict[str, Any]:
