@@ -143,6 +143,16 @@ def test_a_client_that_disconnects_ends_its_stream(
     poll(emu.state, lambda state: state["open_streams"] == 0)
 
 
+def test_head_answers_the_headers_and_opens_no_stream(emu: Emulator, http: httpx.Client) -> None:
+    emu.configure(time_scale=1000.0)  # pending for a long while: a GET would stay open
+    created = _create(http)
+    response = http.head(created["urls"]["stream"], timeout=TIMEOUT)
+    assert response.status_code == 200 and response.content == b""
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert emu.state()["open_streams"] == 0
+    assert http.get(f"/predictions/{created['id']}").status_code == 200  # the connection is free
+
+
 def test_reset_ends_open_streams(emu: Emulator, http: httpx.Client) -> None:
     emu.configure(time_scale=1000.0)
     created = _create(http)

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from ._record import PredictionRecord
 from ._store import Store
@@ -28,7 +28,10 @@ HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 def event_stream_response(store: Store, record: PredictionRecord, request: Request) -> Any:
-    """The streaming response for `record`, resuming after the request's `Last-Event-ID`."""
+    """The streaming response for `record`, resuming after the request's `Last-Event-ID`
+    (for HEAD, the headers alone: no stream is opened)."""
+    if request.method == "HEAD":
+        return Response(media_type="text/event-stream", headers=HEADERS)
     return StreamingResponse(
         _events(store, record, _last_event_id(request)),
         media_type="text/event-stream",
