@@ -149,6 +149,7 @@ def test_head_answers_the_headers_and_opens_no_stream(emu: Emulator, http: httpx
     response = http.head(created["urls"]["stream"], timeout=TIMEOUT)
     assert response.status_code == 200 and response.content == b""
     assert response.headers["content-type"].startswith("text/event-stream")
+    assert "content-length" not in response.headers  # the headers a GET would get
     assert emu.state()["open_streams"] == 0
     assert http.get(f"/predictions/{created['id']}").status_code == 200  # the connection is free
 

@@ -13,8 +13,12 @@ from skytells import AsyncSkytellsClient, SkytellsClient
 
 
 @pytest.fixture(params=["default client", "own http_client"])
-def many_client(request: pytest.FixtureRequest, emu: Any) -> Iterator[SkytellsClient]:
-    """A client creating on aiohttp tasks (its default) or on threads over your `httpx.Client`."""
+def many_client(
+    request: pytest.FixtureRequest, emu: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[SkytellsClient]:
+    """A client creating on aiohttp tasks (its default) or on threads over your `httpx.Client`
+    (which, unlike the default path, validates every response against the OpenAPI document)."""
+    monkeypatch.delenv("SKYTELLS_ASYNC_HTTP", raising=False)
     if request.param == "default client":
         with SkytellsClient(emu.api_key, base_url=emu.base_url) as sdk:
             assert sdk._driver.concurrent_http is not None

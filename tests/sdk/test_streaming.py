@@ -220,19 +220,20 @@ def test_without_an_event_stream_polls_yield_the_same_kinds_of_events(
         (Reply(503, {"status": False, "response": "busy"}), True),
     ],
 )
-def test_an_origin_without_event_streams_is_polled_directly_after_the_first_try(
+def test_an_origin_without_event_streams_is_polled_directly_after_two_tries(
     scripted: ScriptedServer, polling_client: SkytellsClient, answer: Reply, tried_again: bool
 ) -> None:
     stream = f"{scripted.base_url}/predictions/pred_abc123/stream"
     running = prediction("processing", urls={"stream": stream})
     done = Reply(200, prediction("succeeded", output="ok"))
-    scripted.script(answer, done, *([answer] if tried_again else []), done)
+    scripted.script(answer, done, answer, done, *([answer] if tried_again else []), done)
     client = polling_client.with_options(max_retries=0)  # shares what the client learnt
     assert polling_client.wait(running)["status"] == "succeeded"
     assert client.wait(running)["status"] == "succeeded"
+    assert polling_client.wait(running)["status"] == "succeeded"
     paths = [seen.path.rsplit("/", 1)[-1] for seen in scripted.requests]
-    second = ["stream", "pred_abc123"] if tried_again else ["pred_abc123"]
-    assert paths == ["stream", "pred_abc123", *second]
+    third = ["stream", "pred_abc123"] if tried_again else ["pred_abc123"]
+    assert paths == ["stream", "pred_abc123"] * 2 + third
 
 
 def test_what_was_learnt_of_an_origin_is_forgotten_after_a_while() -> None:
@@ -242,10 +243,15 @@ def test_what_was_learnt_of_an_origin_is_forgotten_after_a_while() -> None:
     support = StreamSupport(clock=lambda: now[0])
     url = "https://api.example.com/v1/predictions/p1/stream"
     support.answered(url, 200)
+    support.served(url)  # an event stream in between: the refusals were not in a row
+    support.answered(url, 200)
+    assert support.usable(url)
+    support.answered(url, 200)
     assert not support.usable("https://API.example.com:443/v1/predictions/p2/stream")
     assert support.usable("https://stream.example.com/v1/predictions/p2/stream")
     now[0] += FORGET_AFTER
     assert support.usable(url)
+    support.answered(url, 500)
     support.answered(url, 500)
     assert support.usable(url)
 

@@ -100,7 +100,14 @@ class AsyncDriver:
                 except SkytellsError as exc:
                     return exc
 
-        return list(await asyncio.gather(*(one(op) for op in ops)))
+        tasks = [asyncio.ensure_future(one(op)) for op in ops]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:  # a bug or a cancellation: stop the others and let them unwind
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def send(self, request: HttpRequest) -> RawResponse:
         """One HTTP exchange, cancelled as a whole when its deadline passes."""

@@ -2,8 +2,10 @@
 
 The format at ``urls.stream`` is not documented by the service (spec §6); the SDK follows it when
 it is Server-Sent Events and polls otherwise. Trying the stream costs one request, so once an
-origin has answered it with a success that is not ``text/event-stream`` (or 406 Not Acceptable),
-waits on that origin go straight to polling for `FORGET_AFTER` seconds.
+origin has answered `REFUSALS` stream requests in a row with a success that is not
+``text/event-stream`` (or 406 Not Acceptable), waits on that origin go straight to polling for
+`FORGET_AFTER` seconds. One answer is not enough: a server might answer JSON for a prediction
+that has just ended and stream the others.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 FORGET_AFTER = 600.0
+REFUSALS = 2
 
 Origin = tuple[str, str, int | None]
 
@@ -40,6 +43,7 @@ class StreamSupport:
         self._clock = clock
         self._lock = threading.Lock()
         self._refused: dict[Origin, float] = {}
+        self._in_a_row: dict[Origin, int] = {}
 
     def usable(self, url: str) -> bool:
         """False while ``url``'s origin is known not to serve event streams."""
@@ -56,5 +60,16 @@ class StreamSupport:
     def answered(self, url: str, status: int) -> None:
         """Record that ``url`` answered ``status`` without an event stream."""
         if 200 <= status < 300 or status == 406:
+            key = origin(url)
             with self._lock:
-                self._refused[origin(url)] = self._clock()
+                self._in_a_row[key] = count = self._in_a_row.get(key, 0) + 1
+                if count >= REFUSALS:
+                    self._refused[key] = self._clock()
+                    del self._in_a_row[key]
+
+    def served(self, url: str) -> None:
+        """Record that ``url`` answered with an event stream."""
+        key = origin(url)
+        with self._lock:
+            self._in_a_row.pop(key, None)
+            self._refused.pop(key, None)

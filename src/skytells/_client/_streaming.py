@@ -243,6 +243,7 @@ def read_stream(
                 )
                 config.streams.answered(url, opened.status)
                 return None
+            config.streams.served(url)
             end = yield from _consume(opened.stream, track, sink)
             if end is not None:
                 yield CloseStream(opened.stream)

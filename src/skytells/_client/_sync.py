@@ -35,7 +35,7 @@ from ._dispatch import note_interrupted
 from ._downloads import ProgressCallback
 from ._prediction_stream import PredictionStream
 from ._sync_driver import SyncDriver
-from ._transports import async_backend, default_async_http_client
+from ._transports import aiohttp_http_client, async_backend
 
 
 class SkytellsClient(ClientBase):
@@ -88,7 +88,7 @@ class SkytellsClient(ClientBase):
         if http_client is None:
             install_deadlines(self._http)  # a trickling server cannot outlast the timeout
             if async_backend() == "aiohttp":  # dispatch() as asyncio tasks over aiohttp
-                concurrent_http = partial(default_async_http_client, POOL_LIMITS)
+                concurrent_http = partial(aiohttp_http_client, POOL_LIMITS)
         self._driver = SyncDriver(self._config, self._http, concurrent_http)
         self.predictions = Predictions(self)
         self.models = Models(self)
@@ -197,8 +197,9 @@ class SkytellsClient(ClientBase):
         created responses and the failed payloads, which stay queued for the next `dispatch()`.
         Each queued request keeps one idempotency key, so sending it again never duplicates it.
 
-        The creates run as asyncio tasks over aiohttp in a private event loop (about 1.6x the
-        speed of threads); with an ``http_client`` of yours, or ``SKYTELLS_ASYNC_HTTP=httpx``, on
+        A batch of at least twice ``concurrency`` runs as asyncio tasks over aiohttp in a
+        private event loop (about 1.6x the speed of threads); smaller ones, an ``http_client``
+        of yours, ``SKYTELLS_ASYNC_HTTP=httpx`` or proxies aiohttp cannot use run on
         ``concurrency`` threads over the httpx pool. Ctrl-C stops it: every request stays
         queued with its key, so `dispatch()` again duplicates nothing.
         """

@@ -48,14 +48,39 @@ def async_backend() -> str:
     return "aiohttp" if aiohttp_installed() else "httpx"
 
 
-def default_async_http_client(limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncClient:
-    """The `httpx.AsyncClient` an `AsyncSkytellsClient` makes when none is passed in.
+def aiohttp_proxies() -> dict[str, str] | None:
+    """The environment's proxies for http and https requests as httpx reads them (``HTTP_PROXY``,
+    ``HTTPS_PROXY``, ``ALL_PROXY``; ``{}`` if none), or None if aiohttp cannot honour them (a
+    SOCKS proxy, or one reached over https): httpx's own transport is used then."""
+    from urllib.request import getproxies
 
-    No client-wide timeout: the driver bounds every exchange with its own deadline.
-    """
-    transport = AiohttpTransport(limits=limits) if async_backend() == "aiohttp" else None
+    found = getproxies()
+    proxies: dict[str, str] = {}
+    for scheme in ("http", "https"):
+        url = found.get(scheme) or found.get("all")
+        if url:
+            if not url.lower().startswith("http://"):
+                return None
+            proxies[scheme] = url
+    return proxies
+
+
+def default_async_http_client(limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncClient:
+    """The `httpx.AsyncClient` an `AsyncSkytellsClient` makes when none is passed in: over
+    aiohttp (`aiohttp_http_client`) unless `async_backend` or the proxies say otherwise."""
+    if async_backend() == "aiohttp" and aiohttp_proxies() is not None:
+        return aiohttp_http_client(limits)
+    return httpx.AsyncClient(limits=limits, follow_redirects=False, timeout=None)
+
+
+def aiohttp_http_client(limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncClient:
+    """An `httpx.AsyncClient` over `AiohttpTransport`. No client-wide timeout: the driver bounds
+    every exchange with its own deadline."""
     return httpx.AsyncClient(
-        limits=limits, follow_redirects=False, timeout=None, transport=transport
+        limits=limits,
+        follow_redirects=False,
+        timeout=None,
+        transport=AiohttpTransport(limits=limits),
     )
 
 
@@ -133,7 +158,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     The session (one keep-alive pool of up to ``limits.max_connections``) is created on the
     first request, in the running event loop, and made anew if a later request runs in another
-    loop. Proxies come from the environment as with httpx (``HTTPS_PROXY``, ``NO_PROXY``, ...).
+    loop. Proxies come from the environment as httpx reads them (`aiohttp_proxies`, and
+    ``NO_PROXY``), once per session; `default_async_http_client` picks httpx's own transport
+    for proxies aiohttp cannot use.
     Response bodies are passed on undecoded: httpx decodes them as it does for its own transport.
     """
 
@@ -142,14 +169,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self.trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._proxies: dict[str, str] = {}
 
     def _get_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._session is not None and self._loop is loop and not self._session.closed:
             return self._session
         self._abandon()
-        from urllib.request import getproxies
-
         import aiohttp
 
         connector = aiohttp.TCPConnector(
@@ -161,15 +187,25 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            # aiohttp reads the proxy variables on every request when trusting the environment
-            # (a third of its speed): do so only if there are any.
-            trust_env=self.trust_env and bool(getproxies()),
+            # Proxies are read here, once, as httpx reads them (aiohttp's trust_env reads them on
+            # every request, a third of its speed, and would add ~/.netrc credentials).
+            trust_env=False,
             auto_decompress=False,
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
             cookie_jar=aiohttp.DummyCookieJar(),
         )
+        self._proxies = (aiohttp_proxies() or {}) if self.trust_env else {}
         self._loop = loop
         return self._session
+
+    def _proxy_for(self, url: httpx.URL) -> str | None:
+        """The proxy to send a request for ``url`` through, honouring ``NO_PROXY``."""
+        proxy = self._proxies.get(url.scheme)
+        if proxy is None:
+            return None
+        from urllib.request import proxy_bypass
+
+        return None if proxy_bypass(url.host) else proxy
 
     def _abandon(self) -> None:
         """Drop a session of another (possibly closed) loop, closing its sockets."""
@@ -204,6 +240,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 data=body or None,
                 allow_redirects=False,
                 timeout=_aiohttp_timeout(request),
+                proxy=self._proxy_for(request.url) if self._proxies else None,
             )
         except Exception as exc:
             mapped = _httpx_error(exc, request)

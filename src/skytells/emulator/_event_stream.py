@@ -31,7 +31,9 @@ def event_stream_response(store: Store, record: PredictionRecord, request: Reque
     """The streaming response for `record`, resuming after the request's `Last-Event-ID`
     (for HEAD, the headers alone: no stream is opened)."""
     if request.method == "HEAD":
-        return Response(media_type="text/event-stream", headers=HEADERS)
+        head = Response(media_type="text/event-stream", headers=HEADERS)
+        del head.headers["content-length"]  # as for GET: a stream has no length
+        return head
     return StreamingResponse(
         _events(store, record, _last_event_id(request)),
         media_type="text/event-stream",

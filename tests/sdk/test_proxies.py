@@ -1,0 +1,80 @@
+"""Proxies from the environment, as httpx reads them, on every path: the sync client, the async
+client over aiohttp, and the sync dispatch's private loop. A scripted server plays the proxy: it
+receives the absolute-form requests a proxy gets and answers them itself."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from skytells import AsyncSkytellsClient, SkytellsClient
+from skytells._client import _transports
+from tests.scripted_server import Reply, ScriptedServer, prediction
+
+API = "http://api.skytells.invalid/v1"  # never resolved: only the proxy is reached
+
+
+@pytest.fixture
+def proxy(scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The scripted server's address as a proxy URL; no proxy variable is set yet."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SKYTELLS_ASYNC_HTTP"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    scripted.script(Reply(body=prediction("starting")))
+    yield scripted.base_url.removesuffix("/v1")
+
+
+def _dispatch(client: SkytellsClient, count: int) -> int:
+    for i in range(count):
+        client.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
+    return len(client.dispatch(concurrency=2))
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
+def test_sync_calls_and_the_dispatch_loop_go_through_the_proxy(
+    proxy: str, scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, proxy)
+    assert _transports.aiohttp_proxies() == {"http": proxy, "https": proxy} or (
+        variable == "HTTP_PROXY" and _transports.aiohttp_proxies() == {"http": proxy}
+    )
+    with SkytellsClient("sk-test-key", base_url=API) as client:
+        client.predictions.get("pred_abc123")
+        assert _dispatch(client, 4) == 4  # 4 >= 2 x 2: the private loop, over aiohttp
+    targets = [seen.path for seen in scripted.requests]
+    assert targets == [f"{API}/predictions/pred_abc123"] + [f"{API}/predict"] * 4
+    assert all(seen.headers["x-api-key"] == "sk-test-key" for seen in scripted.requests)
+
+
+def test_a_proxy_aiohttp_cannot_use_keeps_dispatch_on_httpx(
+    proxy: str, scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("HTTPS_PROXY", "https://127.0.0.1:9")  # a proxy over TLS: httpx only
+    assert _transports.aiohttp_proxies() is None
+    with SkytellsClient("sk-test-key", base_url=API) as client:
+        assert _dispatch(client, 4) == 4
+    assert [seen.path for seen in scripted.requests] == [f"{API}/predict"] * 4
+
+
+def test_no_proxy_sends_directly(proxy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with SkytellsClient("sk-test-key", base_url=f"{proxy}/v1") as client:
+        assert _dispatch(client, 4) == 4
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("https_proxy", [None, "https://127.0.0.1:9"])
+async def test_the_async_client_goes_through_the_proxy(
+    proxy: str, scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch, https_proxy: str | None
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    if https_proxy:
+        monkeypatch.setenv("HTTPS_PROXY", https_proxy)
+    async with AsyncSkytellsClient("sk-test-key", base_url=API) as client:
+        transport = client._http._transport
+        assert isinstance(transport, _transports.AiohttpTransport) == (https_proxy is None)
+        assert (await client.predictions.get("pred_abc123"))["status"] == "starting"
+    assert [seen.path for seen in scripted.requests] == [f"{API}/predictions/pred_abc123"]
