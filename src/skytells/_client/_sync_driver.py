@@ -63,8 +63,8 @@ class SyncDriver:
         while True:
             try:
                 next(steps)
-            except StopIteration as stop:
-                result: T = stop.value
+            except StopIteration as finished:
+                result: T = finished.value
                 return result
 
     def iterate(self, op: Op[T], stop: threading.Event | None = None) -> Generator[Any, None, T]:

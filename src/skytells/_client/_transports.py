@@ -7,8 +7,9 @@ SDK still speaks httpx everywhere, so `AiohttpTransport` is only an `httpx.Async
 requests, responses, streaming, timeouts and errors keep httpx's types and meaning.
 
 `default_async_http_client()` picks it (aiohttp is a dependency of the SDK) unless the
-environment variable ``SKYTELLS_ASYNC_HTTP=httpx`` asks for httpx's own transport, or aiohttp
-cannot be found.
+environment variable ``SKYTELLS_ASYNC_HTTP=httpx`` asks for httpx's own transport, the
+environment's proxies are ones aiohttp cannot use (`aiohttp_proxies`), or aiohttp cannot be
+found.
 """
 
 from __future__ import annotations
