@@ -78,24 +78,29 @@ def test_each_path_creates_every_queued_request_once_in_queue_order(
 
 
 def test_each_path_keeps_the_failed_requests_queued(
-    dispatcher: SkytellsClient, emu: Emulator
+    dispatcher: SkytellsClient, emu: Emulator, path: str, loops: list[str]
 ) -> None:
     dispatcher.queue({"model": "flux-pro", "input": {"prompt": "ok 1"}})
     dispatcher.queue({"model": "flux-pro", "input": {"prompt": "bad", "num_outputs": 99}})
     dispatcher.queue({"model": "no-such-model", "input": {"prompt": "bad"}})
     dispatcher.queue({"model": "flux-pro", "input": {"prompt": "ok 2"}})
     with pytest.raises(skytells.DispatchError) as info:
-        dispatcher.dispatch()
+        dispatcher.dispatch(concurrency=2)  # 4 >= 2 x 2: the private loop on the aiohttp path
     assert _prompts(info.value.created) == ["ok 1", "ok 2"]
     assert [(p["model"], e.error_id) for p, e in info.value.failed] == [
         ("flux-pro", "INVALID_INPUT"),
         ("no-such-model", "MODEL_NOT_FOUND"),
     ]
     assert [p["model"] for p in dispatcher.queued_payloads()] == ["flux-pro", "no-such-model"]
+    assert [p["input"]["prompt"] for p in dispatcher.queued_payloads()] == ["bad", "bad"]
     assert emu.state()["predictions_created"] == 2
+    assert len(loops) == (1 if path == "aiohttp" else 0)
+    assert len(dispatcher.clear_queue()) == 2 and dispatcher.dispatch() == []
 
 
-def test_each_path_retries_and_times_out_as_a_single_call_does(emu: Emulator, path: str) -> None:
+def test_each_path_retries_and_times_out_as_a_single_call_does(
+    emu: Emulator, path: str, loops: list[str]
+) -> None:
     emu.add_fault("status", path="/v1/predict", status=503, count=3, retry_after=0.01)
     emu.add_fault("hang", path="/v1/predict", model="flux-pro")  # every flux-pro create hangs
     with SkytellsClient(
@@ -105,7 +110,8 @@ def test_each_path_retries_and_times_out_as_a_single_call_does(emu: Emulator, pa
             client.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
         client.queue({"model": "flux-pro", "input": {"prompt": "hangs"}})
         with pytest.raises(skytells.DispatchError) as info:
-            client.dispatch()
+            client.dispatch(concurrency=2)  # 7 >= 2 x 2: the private loop on the aiohttp path
+    assert len(loops) == (1 if path == "aiohttp" else 0)
     assert _prompts(info.value.created) == [f"n{i}" for i in range(6)]
     ((payload, error),) = info.value.failed
     assert payload["input"]["prompt"] == "hangs"

@@ -133,24 +133,6 @@ def test_delete_then_get_is_unknown(client: SkytellsClient) -> None:
     assert (info.value.error_id, info.value.http_status) == ("PREDICTION_FAILED", 502)
 
 
-def test_dispatch_keeps_failed_payloads_queued(client: SkytellsClient) -> None:
-    client.queue({"model": "flux-pro", "input": {"prompt": "ok 1"}})
-    client.queue({"model": "flux-pro", "input": {"prompt": "bad", "num_outputs": 99}})
-    client.queue({"model": "no-such-model", "input": {"prompt": "bad"}})
-    client.queue({"model": "flux-pro", "input": {"prompt": "ok 2"}})
-    with pytest.raises(skytells.DispatchError) as info:
-        client.dispatch()
-    error = info.value
-    assert [p["input"]["prompt"] for p in error.created] == ["ok 1", "ok 2"]
-    assert [(payload["model"], e.error_id) for payload, e in error.failed] == [
-        ("flux-pro", "INVALID_INPUT"),
-        ("no-such-model", "MODEL_NOT_FOUND"),
-    ]
-    assert client.queued == 2  # the created ones left, the failed ones stayed
-    assert [p["input"]["prompt"] for p in client.queued_payloads()] == ["bad", "bad"]
-    assert len(client.clear_queue()) == 2 and client.dispatch() == []
-
-
 def test_dispatch_many_in_queue_order(client: SkytellsClient) -> None:
     for i in range(40):
         client.queue(skytells.PredictionRequest("flux-edge", {"prompt": f"n{i}"}))

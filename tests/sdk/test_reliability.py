@@ -83,8 +83,13 @@ def test_a_retry_while_the_first_create_is_held_waits_for_it(emu: Emulator) -> N
     assert state["predictions_created"] == 1 and state["requests_by_endpoint"]["create"] >= 3
 
 
+@pytest.mark.parametrize(
+    "concurrency",
+    [32, 8],
+    ids=["threads (50 < 2 x 32)", "private loop (50 >= 2 x 8)"],
+)
 def test_dispatch_under_30_percent_faults_creates_every_item_exactly_once(
-    sdk: SkytellsClient, emu: Emulator
+    sdk: SkytellsClient, emu: Emulator, concurrency: int
 ) -> None:
     kinds = list(FAULTS.values())
     each = 1 - 0.7 ** (1 / len(kinds))  # 30% of requests faulted in all
@@ -97,7 +102,7 @@ def test_dispatch_under_30_percent_faults_creates_every_item_exactly_once(
     created: list[dict[str, Any]] = []
     for _ in range(20):
         try:
-            created += client.dispatch()
+            created += client.dispatch(concurrency=concurrency)
             break
         except DispatchError as error:
             created += error.created

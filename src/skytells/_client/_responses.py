@@ -154,19 +154,18 @@ def _decode(raw: RawResponse) -> Any:
         details = (
             f"HTTP {raw.status}, content-type {content_type or 'none'}: {snippet(raw.content)}"
         )
-        if is_json:
-            raise SkytellsError(
-                "The server returned invalid JSON",
-                "INVALID_JSON",
-                details,
-                raw.status,
-                request_id=request_id_of(raw.headers),
-                headers=raw.headers,
-                body=snippet(raw.content),
-            ) from None
-        raise ServerError(
-            f"The server returned a non-JSON response ({content_type or 'no content type'})",
-            "SERVER_ERROR",
+        error, message, error_id = (
+            (SkytellsError, "The server returned invalid JSON", "INVALID_JSON")
+            if is_json
+            else (
+                ServerError,
+                f"The server returned a non-JSON response ({content_type or 'no content type'})",
+                "SERVER_ERROR",
+            )
+        )
+        raise error(
+            message,
+            error_id,
             details,
             raw.status,
             request_id=request_id_of(raw.headers),
