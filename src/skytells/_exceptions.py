@@ -6,6 +6,7 @@ Subclasses let a program handle kinds differently (`except RateLimitError`), whi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,12 @@ __all__ = [
     "ValidationError",
     "WaitTimeoutError",
 ]
+
+SUMMARY_PARTS = 5
+SUMMARY_PART_LENGTH = 200
+_LIST_KEYS = ("fields", "errors", "invalid_fields", "field_errors")
+_FIELD_KEYS = ("field", "loc", "path", "name", "parameter", "param")
+_REASON_KEYS = ("message", "msg", "reason", "error", "detail")
 
 
 class SkytellsError(Exception):
@@ -66,6 +73,9 @@ class SkytellsError(Exception):
 
     def __str__(self) -> str:
         text = self.message
+        summary = self._summary()
+        if summary:
+            text += f" ({summary})"
         if self.request_id:
             text += f" (request id {self.request_id})"
         return text
@@ -75,6 +85,10 @@ class SkytellsError(Exception):
             f"{type(self).__name__}(message={self.message!r}, error_id={self.error_id!r}, "
             f"http_status={self.http_status!r})"
         )
+
+    def _summary(self) -> str | None:
+        """What `str()` adds to the message (subclasses: the fields at fault)."""
+        return None
 
 
 class AuthenticationError(SkytellsError):
@@ -94,7 +108,14 @@ class NotFoundError(SkytellsError):
 
 
 class ValidationError(SkytellsError):
-    """The request or the model input was rejected (400, 409, 422); ``details`` names the fields."""
+    """The request or the model input was rejected (400, 409, 422); ``details`` names the fields.
+
+    ``str(error)`` adds each field and its reason to the message, e.g.
+    ``Invalid input for model mera (seconds: 4 is not of type 'string')``.
+    """
+
+    def _summary(self) -> str | None:
+        return details_summary(self.details, self.message)
 
 
 class ContentPolicyError(SkytellsError):
@@ -166,3 +187,59 @@ class DispatchError(SkytellsError):
         super().__init__(*args, **kwargs)
         self.created = list(created)
         self.failed = list(failed)
+
+
+def details_summary(details: Any, message: str = "") -> str | None:
+    """``field: reason; ...`` for the error details of any usual shape (a mapping of fields to
+    reasons, ``{"fields": {...}}``, a list of ``{"field", "message"}`` or pydantic-style
+    ``{"loc", "msg"}`` items, or text), leaving out what ``message`` already says; bounded."""
+    parts = [
+        f"{label}: {text}" if label else text
+        for label, text in _detail_parts(details, "", 0)
+        if text and not _says(message, text)
+    ]
+    if not parts:
+        return None
+    shown = [_clip(p) for p in dict.fromkeys(parts)]
+    more = len(shown) - SUMMARY_PARTS
+    text = "; ".join(shown[:SUMMARY_PARTS])
+    return text + (f"; and {more} more" if more > 0 else "")
+
+
+def _detail_parts(value: Any, label: str, depth: int) -> list[tuple[str, str]]:
+    """``(field, reason)`` pairs found in ``value`` (``field`` may be empty)."""
+    if value is None or value == "" or depth > 3:
+        return []
+    if isinstance(value, Mapping):
+        field = next((value[k] for k in _FIELD_KEYS if k in value), None)
+        reason = next((value[k] for k in _REASON_KEYS if k in value), None)
+        if field is not None and isinstance(reason, str):
+            return [(_scalar(field), reason)]
+        parts: list[tuple[str, str]] = []
+        for key, item in value.items():
+            inner = label if key in _LIST_KEYS else (f"{label}.{key}" if label else str(key))
+            parts.extend(_detail_parts(item, inner, depth + 1))
+        return parts
+    if isinstance(value, (list, tuple)):
+        if all(not isinstance(item, (Mapping, list, tuple)) for item in value):
+            return [(label, ", ".join(_scalar(item) for item in value))] if value else []
+        return [part for item in value for part in _detail_parts(item, label, depth + 1)]
+    return [(label, _scalar(value))]
+
+
+def _says(message: str, text: str) -> bool:
+    """Whether ``message`` already contains ``text`` as a whole word or phrase."""
+    return re.search(rf"(?<!\w){re.escape(text)}(?!\w)", message) is not None
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ".".join(str(item) for item in value)  # a pydantic ``loc``
+    return str(value)
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) <= SUMMARY_PART_LENGTH:
+        return text
+    return text[: SUMMARY_PART_LENGTH - 3] + "..."

@@ -5,6 +5,10 @@ Every client calls `setup_logging(api_key)` when it is constructed (never at imp
 - the key is remembered, and a filter on the ``skytells`` logger replaces it, and anything that
   looks like a Skytells key (``sk-`` and 8 more characters), with ``sk-***`` in every record's
   message, arguments and traceback text, whatever handlers the application attached;
+- every log record of the process, whatever library logs it (httpx, httpcore, aiohttp...) and
+  whatever logger it goes to, has the registered keys replaced with ``sk-***`` as it is created
+  (a log record factory, installed when the first key is registered; records that do not
+  contain a key are left untouched);
 - if the environment variable ``SKYTELLS_LOG`` is ``debug`` or ``info``, a stderr handler is
   attached to the ``skytells`` logger at that level (once per process; a later value changes the
   level).
@@ -20,6 +24,7 @@ import os
 import re
 import sys
 import threading
+from typing import Any
 
 LOGGER_NAME = "skytells"
 ENV_VAR = "SKYTELLS_LOG"
@@ -75,6 +80,42 @@ class _StderrHandler(logging.Handler):
 
 _filter = RedactingFilter()
 _handler: _StderrHandler | None = None
+_factory_installed = False
+
+
+def _redact_registered(record: logging.LogRecord) -> None:
+    """Replace the registered keys in a new record of any logger (only if it holds one)."""
+    pattern = _key_pattern
+    if pattern is None:
+        return
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string: the handler reports it as usual
+        return
+    if pattern.search(message):
+        record.msg, record.args = pattern.sub(REDACTED, message), None
+    if record.exc_info and not record.exc_text:
+        text = logging.Formatter().formatException(record.exc_info)
+        if pattern.search(text):
+            record.exc_text = pattern.sub(REDACTED, text)
+    if record.stack_info and pattern.search(record.stack_info):
+        record.stack_info = pattern.sub(REDACTED, record.stack_info)
+
+
+def _install_record_factory() -> None:
+    """Wrap the process's log record factory once, so that no library's record shows a key."""
+    global _factory_installed
+    if _factory_installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        _redact_registered(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _factory_installed = True
 
 
 def register_key(api_key: str | None) -> None:
@@ -86,6 +127,7 @@ def register_key(api_key: str | None) -> None:
         _keys.add(api_key)
         ordered = sorted(_keys, key=len, reverse=True)  # longest first: no partial leftovers
         _key_pattern = re.compile("|".join(re.escape(key) for key in ordered))
+        _install_record_factory()
 
 
 def setup_logging(api_key: str | None) -> None:

@@ -30,7 +30,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -61,27 +61,40 @@ _EVENT_OF_STATUS = {
 }
 
 
-def verify_signature(body: bytes | str, headers: Mapping[str, str], secret: str) -> None:
+Headers = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
+"""A mapping (any case), or ``(name, value)`` pairs of str or bytes (ASGI's ``scope["headers"]``)."""
+
+
+def verify_signature(body: bytes | str, headers: Headers | None, secret: str) -> None:
     """Check ``X-Skytells-Signature`` against the raw ``body``; return quietly if it matches.
 
-    ``headers`` is any mapping (looked up case-insensitively); ``secret`` is your API key or
-    webhook secret. The comparison takes constant time. Pass the body exactly as received: JSON
-    parsed and dumped again does not have the same bytes.
+    ``headers`` is any mapping or a list of ``(name, value)`` pairs (looked up
+    case-insensitively); ``secret`` is your API key or webhook secret. The comparison takes
+    constant time. Pass the body exactly as received: JSON parsed and dumped again does not have
+    the same bytes.
 
     Raises:
         SkytellsError: ``error_id="WEBHOOK_SIGNATURE_INVALID"``, ``http_status=401``, when the
-            signature is missing, malformed (not 64 hex digits) or wrong.
+            signature is missing, malformed (not 64 hex digits) or wrong;
+            ``error_id="INVALID_PARAMETER"``, ``http_status=400``, when ``body`` is not bytes or
+            text that can be the bytes received, or ``headers`` are neither a mapping nor pairs.
     """
     if not isinstance(secret, str) or not secret:
         raise ValidationError("The webhook secret must be a non-empty string", "INVALID_PARAMETER")
-    raw = body.encode() if isinstance(body, str) else bytes(body)
+    try:
+        key = secret.encode()
+    except UnicodeEncodeError:
+        raise ValidationError(
+            "The webhook secret is not valid text (it holds a lone surrogate)", "INVALID_PARAMETER"
+        ) from None
+    raw = _body_bytes(body)
     given = _header(headers, SIGNATURE_HEADER)
     if given is None:
         raise _invalid(f"The {SIGNATURE_HEADER} header is missing")
     signature = given.strip().lower().removeprefix("sha256=")
     if len(signature) != 64 or not _HEX.issuperset(signature):
         raise _invalid(f"The {SIGNATURE_HEADER} header is malformed (expected 64 hex digits)")
-    expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    expected = hmac.new(key, raw, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(signature.encode(), expected.encode()):
         raise _invalid("The webhook signature does not match the body")
 
@@ -116,15 +129,17 @@ class WebhookEvent:
         return self.prediction_id, self.status
 
 
-def parse_event(body: bytes | str, headers: Mapping[str, str] | None = None) -> WebhookEvent:
+def parse_event(body: bytes | str, headers: Headers | None = None) -> WebhookEvent:
     """The `WebhookEvent` of a delivery (no signature check: see `construct_event`).
 
     Raises:
         SkytellsError: ``error_id="INVALID_JSON"``, ``http_status=400``, when the body is not
-            JSON or not a prediction object with an ``id`` and a ``status``.
+            JSON (or nested too deeply) or not a prediction object with an ``id`` and a
+            ``status``; ``INVALID_PARAMETER`` (400) as `verify_signature`.
     """
+    raw = _body_bytes(body)
     try:
-        data: Any = json.loads(body)
+        data: Any = json.loads(raw)
     except (ValueError, TypeError, RecursionError) as exc:
         raise SkytellsError(
             "The webhook body is not valid JSON", "INVALID_JSON", str(exc), 400
@@ -142,12 +157,12 @@ def parse_event(body: bytes | str, headers: Mapping[str, str] | None = None) -> 
             400,
         )
     prediction = cast(PredictionResponse, data)
-    name = _header(headers or {}, EVENT_HEADER)
+    name = _header(headers, EVENT_HEADER)
     status = normalize_status(data["status"])
     return WebhookEvent(name or _EVENT_OF_STATUS.get(status, f"prediction.{status}"), prediction)
 
 
-def construct_event(body: bytes | str, headers: Mapping[str, str], secret: str) -> WebhookEvent:
+def construct_event(body: bytes | str, headers: Headers | None, secret: str) -> WebhookEvent:
     """Verify the signature, then parse: the one call a receiver needs.
 
     Raises:
@@ -206,12 +221,61 @@ class WebhookDeduplicator:
         return True
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def _body_bytes(body: object) -> bytes:
+    """The raw body: bytes as given; text as UTF-8 (or, for text decoded with
+    ``surrogateescape``, the original bytes); anything else is refused."""
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body)
+    if not isinstance(body, str):
+        raise _bad_input(
+            f"The webhook body must be the raw request body (bytes or str), "
+            f"got {type(body).__name__}"
+        )
+    try:
+        return body.encode()
+    except UnicodeEncodeError:
+        pass
+    try:
+        return body.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as exc:
+        raise _bad_input(
+            f"The webhook body is not text that was received (a lone surrogate at position "
+            f"{exc.start}): pass the raw bytes"
+        ) from None
+
+
+def _header(headers: object, name: str) -> str | None:
+    """The value of header ``name`` (any case) in a mapping or in ``(name, value)`` pairs."""
+    if headers is None:
+        return None
+    items = getattr(headers, "items", None)
+    if callable(items):
+        pairs: Any = items()
+    elif isinstance(headers, Iterable) and not isinstance(headers, (str, bytes, bytearray)):
+        pairs = headers
+    else:
+        raise _bad_input(
+            f"The webhook headers must be a mapping or (name, value) pairs, "
+            f"got {type(headers).__name__}"
+        )
     wanted = name.lower()
-    for key, value in headers.items():
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise _bad_input(
+                f"The webhook headers must be (name, value) pairs, got {type(pair).__name__}"
+            )
+        key, value = pair
+        if isinstance(key, (bytes, bytearray)):
+            key = bytes(key).decode("latin-1")  # HTTP header bytes, as ASGI gives them
         if isinstance(key, str) and key.lower() == wanted:
+            if isinstance(value, (bytes, bytearray)):
+                return bytes(value).decode("latin-1")
             return str(value)
     return None
+
+
+def _bad_input(message: str) -> ValidationError:
+    return ValidationError(message, "INVALID_PARAMETER", "Answer 400 and do not process it.", 400)
 
 
 def _invalid(message: str) -> SkytellsError:

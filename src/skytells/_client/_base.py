@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import httpx
 
 from .._options import ClientOptions, PredictionRequest, RetryOptions
+from .._warnings import warn_caller
 from ._config import ClientConfig, resolve_config
 from ._dispatch import PredictionQueue
 from ._operations import payload_dict
@@ -98,4 +98,4 @@ class ClientBase:
 
 def deprecated(old: str, new: str) -> None:
     """Warn that an official-package alias is deprecated."""
-    warnings.warn(f"{old}() is deprecated: use {new}() instead", DeprecationWarning, stacklevel=3)
+    warn_caller(f"{old}() is deprecated: use {new}() instead", DeprecationWarning)

@@ -101,10 +101,17 @@ def _attempt(request: HttpRequest, number: int) -> Op[RawResponse]:
 
 
 def segment(value: object, what: str) -> str:
-    """A path segment, percent-encoded (``/``, ``&``, spaces and all); empty values are refused."""
+    """A path segment, percent-encoded (``/``, ``&``, spaces and all); empty values and the dot
+    segments ``.`` and ``..`` are refused: URLs resolve those (``%2E`` is the same character),
+    so ``get("..")`` would otherwise reach another endpoint."""
     text = "" if value is None else str(value)
     if not text.strip():
         raise ValidationError(
             f"{what} must be a non-empty string, got {value!r}", "INVALID_PARAMETER"
+        )
+    if text in (".", ".."):
+        raise ValidationError(
+            f"{what} {text!r} is not valid: '.' and '..' cannot be an id or a slug",
+            "INVALID_PARAMETER",
         )
     return quote(text, safe="")

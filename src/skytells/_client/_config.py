@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._exceptions import SkytellsError
+from .._exceptions import AuthenticationError, SkytellsError
 from .._logging import setup_logging
 from .._options import ClientOptions, RetryOptions
 from .._version import __version__
@@ -66,8 +66,15 @@ def resolve_config(
 ) -> ClientConfig:
     """Merge arguments over ``options`` over the environment (read now, never at import)."""
     opts = _as_client_options(options)
-    key = api_key or os.environ.get("SKYTELLS_API_KEY") or None
+    raw_key = api_key or os.environ.get("SKYTELLS_API_KEY") or None
+    if raw_key is not None and not isinstance(raw_key, str):
+        raise AuthenticationError(
+            f"The API key must be a string, got {type(raw_key).__name__}", "UNAUTHORIZED"
+        )
+    key = (raw_key.strip() or None) if raw_key is not None else None  # a file's "\n", a CRLF
     setup_logging(key)  # SKYTELLS_LOG, and this key redacted from every log record
+    if key is not None:
+        check_api_key(key)
     url = (
         base_url
         or opts.base_url
@@ -92,6 +99,22 @@ def resolve_config(
             _positive("dispatch_concurrency", dispatch_concurrency or DEFAULT_DISPATCH_CONCURRENCY)
         ),
     )
+
+
+def check_api_key(key: str) -> None:
+    """Refuse a key that cannot be a header value (a newline, a control or non-ASCII
+    character, a space inside), naming the character and its position, never the key."""
+    for position, char in enumerate(key, 1):
+        if "!" <= char <= "~":
+            continue
+        kind = "a non-ASCII" if ord(char) > 0x7F else "a space" if char == " " else "a control"
+        raise AuthenticationError(
+            f"The API key contains {kind} character (U+{ord(char):04X}) at position {position} "
+            f"of {len(key)}: API keys are printable ASCII without spaces; check where it was "
+            "read from (a file or .env with stray characters?)",
+            "UNAUTHORIZED",
+            "The request was not sent.",
+        )
 
 
 def check_base_url(url: str) -> str:

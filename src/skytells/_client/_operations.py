@@ -9,7 +9,6 @@ import logging
 import math
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
@@ -26,6 +25,7 @@ from .._exceptions import (
 from .._options import ModelFieldsOptions, PredictionRequest, PredictionsListOptions
 from .._pagination import PaginatedResponse
 from .._types import ModelResponse, PredictionResponse
+from .._warnings import warn_caller
 from ._calls import call, segment
 from ._config import ClientConfig
 from ._protocol import Emit, Notify, Op, Sleep
@@ -49,16 +49,24 @@ def create_prediction(
     idempotency_key: str | None = None,
     deadline: float = math.inf,
 ) -> Op[PredictionResponse]:
-    """``POST /predict``; ``background`` forces ``await: false`` (``predictions.create``)."""
+    """``POST /predict``; ``background`` forces ``await: false`` (``predictions.create``).
+
+    The payload is checked when this is called, not when the operation runs, so that a warning
+    about it points at the application's line on its own thread."""
     body = payload_dict(payload)
     if background:
         if body.get("await") is True:
-            warnings.warn(
+            warn_caller(
                 "predictions.create() always runs in the background and ignores 'await'; "
-                "use client.predict() or client.run() to wait for the result",
-                stacklevel=4,
+                "use client.predict() or client.run() to wait for the result"
             )
         body["await"] = False
+    return _create(config, body, idempotency_key, deadline)
+
+
+def _create(
+    config: ClientConfig, body: dict[str, Any], idempotency_key: str | None, deadline: float
+) -> Op[PredictionResponse]:
     data = yield from call(
         config,
         "POST",

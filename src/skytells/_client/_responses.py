@@ -150,6 +150,16 @@ def _decode(raw: RawResponse) -> Any:
     is_json = "json" in content_type
     try:
         return json.loads(raw.content)
+    except RecursionError:
+        raise SkytellsError(
+            "The server returned JSON nested too deeply to decode",
+            "INVALID_JSON",
+            f"HTTP {raw.status}, content-type {content_type or 'none'}: {snippet(raw.content)}",
+            raw.status,
+            request_id=request_id_of(raw.headers),
+            headers=raw.headers,
+            body=snippet(raw.content),
+        ) from None
     except (ValueError, UnicodeDecodeError):
         details = (
             f"HTTP {raw.status}, content-type {content_type or 'none'}: {snippet(raw.content)}"

@@ -134,7 +134,7 @@ class StreamTracker:
                 self._seen.add(item.id)
             try:
                 data: Any = json.loads(item.data)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested too deeply: the text
                 data = item.data
             event = StreamEvent(item.event, data, item.id)
             self._apply(event)

@@ -118,9 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SkytellsError as error:
         if args.debug:
             raise
+        from rich.text import Text
+
         from ._render import error_line
 
-        Console(stderr=True).print(error_line(error), markup=False, highlight=False, soft_wrap=True)
+        Console(stderr=True).print(Text(error_line(error)), highlight=False, soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -29,9 +29,13 @@ def run(client: SkytellsClient, args: argparse.Namespace, console: Console) -> i
     try:
         final = _follow(client, created, args, console)
     except KeyboardInterrupt:
+        prediction_id = render.visible(created["id"])
         console.print(
-            f"\nInterrupted. Prediction {created['id']} goes on; get it later with: "
-            f"skytells predictions get {created['id']}"
+            render.plain(
+                f"\nInterrupted. Prediction {prediction_id} goes on; get it later with: "
+                f"skytells predictions get {prediction_id}",
+                multiline=True,
+            )
         )
         return 130
     from .._client._operations import check_outcome
@@ -43,7 +47,7 @@ def run(client: SkytellsClient, args: argparse.Namespace, console: Console) -> i
         return 0
     render.prediction_summary(console, final)
     for path in paths:
-        console.print(f"saved: {path}", soft_wrap=True)
+        console.print(render.plain(f"saved: {path}"), soft_wrap=True)
     return 0
 
 
@@ -54,7 +58,9 @@ def _follow(
         return client.wait(created, {"max_wait": args.timeout})
     with render.progress_bar(console) as bar:
         task = bar.add_task(
-            f"{args.model} {created['id'][:8]}", total=100, status=created["status"]
+            render.visible(f"{args.model} {str(created['id'])[:8]}"),
+            total=100,
+            status=render.visible(created["status"]),
         )
 
         def on_progress(state: dict[str, Any]) -> None:
@@ -62,7 +68,8 @@ def _follow(
             progress = metrics.get("progress")
             done = is_terminal(state.get("status"))
             completed = 100 if done and state.get("status") == "succeeded" else progress
-            bar.update(task, completed=completed or 0, status=state.get("status", ""))
+            status = render.visible(state.get("status", ""))
+            bar.update(task, completed=completed or 0, status=status)
 
         return client.wait(created, {"max_wait": args.timeout}, on_progress=on_progress)
 
@@ -88,7 +95,8 @@ def predictions(client: SkytellsClient, args: argparse.Namespace, console: Conso
         else:
             console.print(render.predictions_table(page))
             p = page.pagination
-            console.print(f"page {p.current_page} of {p.last_page} ({p.total} predictions)")
+            line = f"page {p.current_page} of {p.last_page} ({p.total} predictions)"
+            console.print(render.plain(line))
         return 0
     if action == "get":
         _show(console, args, client.predictions.get(args.id))
@@ -101,7 +109,7 @@ def predictions(client: SkytellsClient, args: argparse.Namespace, console: Conso
         if args.json:
             render.print_json(console, result)
         else:
-            console.print(f"deleted {args.id}")
+            console.print(render.plain(f"deleted {args.id}"))
     return 0
 
 
@@ -121,7 +129,7 @@ def models(client: SkytellsClient, args: argparse.Namespace, console: Console) -
         return 0
     console.print(render.models_table([model]))
     if model.get("description"):
-        console.print(str(model["description"]))
+        console.print(render.plain(model["description"], multiline=True))
     if args.schema:
         console.print(render.schema_table(model.get("input_schema") or {}))
     return 0
