@@ -268,3 +268,100 @@ def test_deduplicator_is_thread_safe() -> None:
     for thread in threads:
         thread.join(timeout=10)
     assert len(firsts) == 200 and len(dedup) == 200
+
+
+def _asgi_pairs(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
+def test_headers_may_be_pairs_of_str_or_bytes(captured: list[Any], emu: Any) -> None:
+    for seen in captured:
+        for headers in (list(seen.headers.items()), _asgi_pairs(seen.headers)):
+            verify_signature(seen.body, headers, emu.api_key)
+            event = construct_event(seen.body, headers, emu.api_key)
+            assert event.event == seen.headers["x-skytells-event"]
+            assert parse_event(seen.body, headers).event == event.event
+
+
+def test_an_asgi_receiver_passes_the_raw_header_pairs(
+    client: SkytellsClient, emu: Any, poll: Callable[..., Any]
+) -> None:
+    """A bare ASGI app hands ``scope["headers"]`` (a list of byte pairs) to `construct_event`."""
+    handled: list[WebhookEvent] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        try:
+            handled.append(construct_event(body, scope["headers"], emu.api_key))
+            status = 200
+        except skytells.SkytellsError as error:
+            status = error.http_status
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    with serving(app) as origin:
+        webhook = {"url": origin + "/hook", "events": ["completed"]}
+        prediction = client.run("flux-pro", input={"prompt": "x"}, webhook=webhook)
+        log = _done(emu, poll, prediction.id, 1)
+    assert [(d["status_code"], d["outcome"]) for d in log] == [(200, "delivered")]
+    assert [(e.event, e.prediction_id) for e in handled] == [("completed", prediction.id)]
+
+
+def test_bad_webhook_input_is_a_skytells_error(captured: list[Any], emu: Any) -> None:
+    """What a receiver may pass by mistake, or an attacker may cause: a SkytellsError with an id
+    and a status to answer (400 or 401), never TypeError, AttributeError or UnicodeEncodeError."""
+    seen = captured[-1]
+    body, headers, key = seen.body, seen.headers, emu.api_key
+    cases: list[tuple[Any, Any, str, int]] = [
+        (None, headers, "INVALID_PARAMETER", 400),
+        (12, headers, "INVALID_PARAMETER", 400),
+        ({"id": "p"}, headers, "INVALID_PARAMETER", 400),
+        (body.decode() + "\ud800", headers, "INVALID_PARAMETER", 400),  # a lone surrogate
+        ("\udfff" + body.decode(), list(headers.items()), "INVALID_PARAMETER", 400),
+        (body, None, "WEBHOOK_SIGNATURE_INVALID", 401),  # no headers: no signature
+        (body, [], "WEBHOOK_SIGNATURE_INVALID", 401),
+        (body, 42, "INVALID_PARAMETER", 400),
+        (body, "x-skytells-signature", "INVALID_PARAMETER", 400),
+        (body, ["x-skytells-signature"], "INVALID_PARAMETER", 400),
+        (body, [("x-skytells-signature", "a", "b")], "INVALID_PARAMETER", 400),
+    ]
+    for bad_body, bad_headers, error_id, status in cases:
+        for function in (verify_signature, construct_event):
+            with pytest.raises(skytells.SkytellsError) as info:
+                function(bad_body, bad_headers, key)
+            assert (info.value.error_id, info.value.http_status) == (error_id, status), (
+                bad_body,
+                bad_headers,
+            )
+    for bad_body in (None, 12, body.decode() + "\ud800"):
+        with pytest.raises(skytells.SkytellsError) as info:
+            parse_event(bad_body, headers)  # type: ignore[arg-type]
+        assert info.value.http_status == 400
+    for bad_headers in (42, ["x"]):
+        with pytest.raises(skytells.SkytellsError) as info:
+            parse_event(body, bad_headers)
+        assert info.value.http_status == 400
+    with pytest.raises(skytells.ValidationError):
+        verify_signature(body, headers, "sk-\ud800")  # a secret that is not text
+
+
+def test_a_body_decoded_with_surrogateescape_verifies_as_its_bytes(emu: Any) -> None:
+    raw = b'{"id": "p", "status": "succeeded", "note": "\xff\xfe"}'  # not UTF-8
+    signed = {wh.SIGNATURE_HEADER: hmac.new(emu.api_key.encode(), raw, hashlib.sha256).hexdigest()}
+    verify_signature(raw.decode("utf-8", "surrogateescape"), signed, emu.api_key)
+    with pytest.raises(skytells.SkytellsError) as info:
+        construct_event(raw.decode("utf-8", "surrogateescape"), signed, emu.api_key)
+    assert (info.value.error_id, info.value.http_status) == ("INVALID_JSON", 400)
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"a":' * 100_000, "[" * 100_000])
+def test_deeply_nested_webhook_json_is_invalid_json(emu: Any, body: bytes | str) -> None:
+    raw = body.encode() if isinstance(body, str) else body
+    signed = {wh.SIGNATURE_HEADER: hmac.new(emu.api_key.encode(), raw, hashlib.sha256).hexdigest()}
+    with pytest.raises(skytells.SkytellsError) as info:
+        construct_event(body, signed, emu.api_key)
+    assert (info.value.error_id, info.value.http_status) == ("INVALID_JSON", 400)
