@@ -103,7 +103,7 @@ def error_line(error: errors.SkytellsError) -> str:
 
 def print_json(console: Console, data: Any) -> None:
     """Machine-readable output for scripts."""
-    console.print_json(json.dumps(data, default=str))
+    console.print_json(json.dumps(data, default=str), ensure_ascii=True)  # no raw controls
 
 
 def progress_bar(console: Console) -> Progress:
