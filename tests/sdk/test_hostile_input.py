@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 from collections.abc import Awaitable, Callable
@@ -269,3 +270,34 @@ async def test_deprecation_warnings_point_at_the_callers_line_async(
         await aclient.list_models()
     warning = _the_warning(caught, DeprecationWarning)
     assert (warning.filename, warning.lineno) == (__file__, line)
+
+
+def _deep_event_stream(scripted: ScriptedServer) -> None:
+    stream = f"{scripted.base_url}/predictions/pred_abc123/stream"
+    done = prediction("succeeded", output="ok")
+    events = (
+        "id: 1\nevent: log\ndata: " + "[" * 20_000 + "\n\n"
+        "id: 2\nevent: done\ndata: " + json.dumps(done) + "\n\n"
+    )
+    scripted.script(
+        Reply(200, prediction("processing", stream=True, urls={"stream": stream})),
+        Reply(200, events, content_type="text/event-stream"),
+        Reply(200, done),
+    )
+
+
+def test_a_deeply_nested_event_is_kept_as_text(scripted: ScriptedServer) -> None:
+    _deep_event_stream(scripted)
+    with SkytellsClient("sk-test-key", base_url=scripted.base_url) as client:
+        events = list(client.stream("pred_abc123"))
+    log = [e for e in events if e.event == "log"]
+    assert [len(e.data) for e in log] == [20_000] and events[-1].event == "done"
+
+
+@pytest.mark.anyio
+async def test_a_deeply_nested_event_is_kept_as_text_async(scripted: ScriptedServer) -> None:
+    _deep_event_stream(scripted)
+    async with AsyncSkytellsClient("sk-test-key", base_url=scripted.base_url) as client:
+        events = [e async for e in client.stream("pred_abc123")]
+    log = [e for e in events if e.event == "log"]
+    assert [len(e.data) for e in log] == [20_000] and events[-1].event == "done"
