@@ -45,7 +45,8 @@ class SkytellsError(Exception):
     Attributes:
         error_id: machine-readable id, e.g. ``"UNAUTHORIZED"`` (see `ApiErrorId`).
         details: extra context from the server (a string, a dict or ``None``).
-        http_status: the HTTP status, or 0 when no response was received.
+        http_status: the HTTP status; 408 for a client-side timeout (``REQUEST_TIMEOUT``), as
+            the official packages; 0 when no response was received otherwise.
         request_id: the server's request id, when it sent one.
         headers: the response headers (empty when there was no response).
         body: the parsed response body (or the start of a non-JSON body).
