@@ -51,15 +51,12 @@ def _shows_the_key(text: str, key: str) -> bool:
 
 @pytest.fixture
 def all_debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """Every logger at DEBUG (the root, httpx, httpcore, the SDK), captured."""
-    loggers = [logging.getLogger(name) for name in ("", "httpx", "httpcore", "skytells")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.DEBUG)
+    """Every logger at DEBUG (the root, httpx, httpcore, the SDK), captured; caplog restores
+    each level afterwards."""
     caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore", "skytells"):
+        caplog.set_level(logging.DEBUG, logger=name)
     yield caplog
-    for logger, level in zip(loggers, levels, strict=True):
-        logger.setLevel(level)
 
 
 def _logged_text(caplog: pytest.LogCaptureFixture) -> str:
