@@ -140,7 +140,7 @@ class APIConnectionError(SkytellsError):
 
 
 class APITimeoutError(APIConnectionError):
-    """The request did not complete within its timeout (``REQUEST_TIMEOUT``)."""
+    """The request did not complete within its timeout (``REQUEST_TIMEOUT``, HTTP status 408)."""
 
 
 class PredictionError(SkytellsError):

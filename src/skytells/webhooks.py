@@ -179,8 +179,17 @@ class WebhookDeduplicator:
     """
 
     def __init__(self, max_entries: int = 10_000, ttl: float | None = None) -> None:
-        if max_entries < 1:
-            raise ValidationError("max_entries must be at least 1", "INVALID_PARAMETER")
+        if not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 1:
+            raise ValidationError(
+                f"max_entries must be an integer >= 1, got {max_entries!r}", "INVALID_PARAMETER"
+            )
+        if ttl is not None and (
+            not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or not ttl > 0
+        ):
+            raise ValidationError(
+                f"ttl must be a positive number of seconds or None, got {ttl!r}",
+                "INVALID_PARAMETER",
+            )
         self.max_entries = max_entries
         self.ttl = ttl
         self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()

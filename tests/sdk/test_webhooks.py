@@ -365,3 +365,12 @@ def test_deeply_nested_webhook_json_is_invalid_json(emu: Any, body: bytes | str)
     with pytest.raises(skytells.SkytellsError) as info:
         construct_event(body, signed, emu.api_key)
     assert (info.value.error_id, info.value.http_status) == ("INVALID_JSON", 400)
+
+
+@pytest.mark.parametrize(
+    ("max_entries", "ttl"), [("10", None), (0, None), (True, None), (10, "60"), (10, -1.0)]
+)
+def test_deduplicator_settings_are_checked(max_entries: Any, ttl: Any) -> None:
+    with pytest.raises(skytells.ValidationError) as info:
+        WebhookDeduplicator(max_entries=max_entries, ttl=ttl)
+    assert info.value.error_id == "INVALID_PARAMETER"
