@@ -10,7 +10,9 @@ bytes the server managed to send before the client hung up, never by a wall-cloc
 from __future__ import annotations
 
 import asyncio
+import gzip
 import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,13 +20,15 @@ import httpx
 import pytest
 
 from skytells import (
+    APIConnectionError,
     AsyncSkytellsClient,
     ResponseTooLargeError,
     SkytellsClient,
     SkytellsError,
     WaitTimeoutError,
 )
-from skytells._client._bodies import DEFAULT_MAX_RESPONSE_BYTES
+from skytells._client._bodies import DEFAULT_MAX_RESPONSE_BYTES, PIECE, BodyDecoder
+from skytells._client._sse import SSEDecoder
 from tests.hostile_server import (
     Body,
     Exchange,
@@ -218,3 +222,52 @@ def test_a_line_that_never_ends_is_cut_at_the_cap_then_polled(
     assert finished(stream).client_left
     assert stream.sent < 2 * DEFAULT_MAX_RESPONSE_BYTES
     assert server.seen("GET", PREDICTION_PATH)
+
+
+# ── the decoders, sans I/O ──────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    ("encoding", "pack"),
+    [
+        ("gzip", lambda data: gzip.compress(data)),
+        ("deflate", lambda data: zlib.compress(data)),
+        ("deflate", lambda data: zlib.compress(data)[2:-4]),  # raw deflate, as some servers send
+        ("gzip, gzip", lambda data: gzip.compress(gzip.compress(data))),
+        ("identity", lambda data: data),
+    ],
+    ids=["gzip", "deflate", "raw-deflate", "gzip-gzip", "identity"],
+)
+def test_body_decoder_inflates_in_bounded_pieces(
+    encoding: str, pack: Callable[[bytes], bytes]
+) -> None:
+    data = bytes(range(256)) * 4096 + b"\0" * (3 * MiB)  # 4 MiB: some mixed, most compressible
+    wire = pack(data)
+    decoder = BodyDecoder({"content-encoding": encoding}, None)
+    pieces = [
+        piece for i in range(0, len(wire), 1000) for piece in decoder.feed(wire[i : i + 1000])
+    ]
+    pieces += list(decoder.finish())
+    assert b"".join(pieces) == data
+    assert max(map(len, pieces)) <= PIECE
+
+
+def test_body_decoder_reports_a_corrupt_encoding_as_a_connection_error() -> None:
+    decoder = BodyDecoder({"content-encoding": "gzip"}, None, method="GET", target="/x")
+    with pytest.raises(APIConnectionError, match="undecodable"):
+        list(decoder.feed(b"not gzip at all"))
+
+
+def test_sse_decoder_bounds_data_lines_that_never_reach_a_blank_line() -> None:
+    decoder = SSEDecoder(max_event_size=10_000)
+    assert decoder.feed(b"data: " + b"a" * 9_000 + b"\n\n")[0].data == "a" * 9_000
+    with pytest.raises(ResponseTooLargeError):
+        for _ in range(2_000):
+            decoder.feed(b"data: xxxxxxxx\n")
+
+
+def test_sse_decoder_joins_a_line_split_over_many_chunks() -> None:
+    decoder = SSEDecoder(max_event_size=MiB)
+    line = b"data: " + b"z" * 100_000 + b"\r\n\r\n"
+    events = [event for i in range(0, len(line), 777) for event in decoder.feed(line[i : i + 777])]
+    assert [event.data for event in events] == ["z" * 100_000]
