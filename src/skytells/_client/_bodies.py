@@ -44,7 +44,8 @@ class _Stage:
         return None  # identity, or an encoding never asked for: passed on as it is
 
     def decode(self, data: bytes) -> Iterator[bytes]:
-        """The output of ``data`` (``b""``: the end of the input), `PIECE` bytes at most each."""
+        """The output of ``data`` (``b""``: the end of the input): `PIECE` bytes at most each when
+        inflating; identity passes the network's reads on as they are."""
         if self._zlib is None:
             if data:
                 yield data
