@@ -26,6 +26,7 @@ __all__ = [
     "PredictionError",
     "PredictionFailedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ServerError",
     "SkytellsError",
     "ValidationError",
@@ -133,6 +134,12 @@ class RateLimitError(SkytellsError):
 
 class ServerError(SkytellsError):
     """The service failed (5xx) or answered something that is not the API's JSON."""
+
+
+class ResponseTooLargeError(SkytellsError):
+    """A response (or one event of a stream) passed the client's ``max_response_bytes``, counted
+    after decompression as it was read (``RESPONSE_TOO_LARGE``); ``details`` has the limit.
+    Never retried: the same request would get the same answer."""
 
 
 class APIConnectionError(SkytellsError):

@@ -13,6 +13,7 @@ import anyio
 import httpx
 
 from .._exceptions import SkytellsError
+from ._bodies import aread_body
 from ._config import USER_AGENT, ClientConfig
 from ._file_sink import CHUNK_SIZE, FileSink
 from ._protocol import (
@@ -110,27 +111,42 @@ class AsyncDriver:
             raise
 
     async def send(self, request: HttpRequest) -> RawResponse:
-        """One HTTP exchange, cancelled as a whole when its deadline passes."""
+        """One HTTP exchange, cancelled as a whole when its deadline passes; the body is read
+        as it arrives, its decoded size bounded (`aread_body`)."""
         remaining = request.deadline - time.monotonic()
         if remaining <= 0:
             raise timeout_error(request.method, request.path, self.config.timeout_ms)
         headers = {**self._headers, **request.headers}
         try:
             with anyio.fail_after(min(remaining, 1e9)):
-                response = await self.http.request(
-                    request.method,
-                    self.config.base_url + request.path,
-                    params=request.params,
-                    content=request.body,
-                    headers=headers,
+                response = await self.http.send(
+                    self.http.build_request(
+                        request.method,
+                        self.config.base_url + request.path,
+                        params=request.params,
+                        content=request.body,
+                        headers=headers,
+                        timeout=min(remaining, 1e9),  # not the client's own (httpx's: 5 s)
+                    ),
+                    stream=True,
                     follow_redirects=False,  # never carry the key to another host
-                    timeout=min(remaining, 1e9),  # not the client's own (httpx's default: 5 s)
                 )
+                try:
+                    content = await aread_body(
+                        response,
+                        self.config.max_response_bytes,
+                        request.method,
+                        request.path,
+                        request.deadline,
+                        self.config.timeout_ms,
+                    )
+                finally:
+                    await response.aclose()
         except (httpx.TimeoutException, TimeoutError):
             raise timeout_error(request.method, request.path, self.config.timeout_ms) from None
         except (httpx.RequestError, httpx.InvalidURL) as exc:  # undecodable, bad redirect
             raise connection_error(request.method, request.path, exc) from None
-        return RawResponse(response.status_code, response.headers, response.content)
+        return RawResponse(response.status_code, response.headers, content)
 
     async def download(self, action: Download) -> DownloadResult:
         """Stream a file to disk; no API key is sent (output URLs are not API calls)."""

@@ -10,7 +10,7 @@ import httpx
 
 from .._options import ClientOptions, PredictionRequest, RetryOptions
 from .._warnings import warn_caller
-from ._config import ClientConfig, resolve_config
+from ._config import ClientConfig, check_max_response_bytes, resolve_config
 from ._dispatch import PredictionQueue
 from ._operations import payload_dict
 
@@ -35,6 +35,7 @@ class ClientBase:
         max_retries: int | None = None,
         poll_interval: float | None = None,
         dispatch_concurrency: int | None = None,
+        max_response_bytes: int | None = None,
     ) -> None:
         self._config = resolve_config(
             api_key,
@@ -46,6 +47,7 @@ class ClientBase:
             max_retries=max_retries,
             poll_interval=poll_interval,
             dispatch_concurrency=dispatch_concurrency,
+            max_response_bytes=max_response_bytes,
         )
         self._queue = PredictionQueue()
 
@@ -82,6 +84,7 @@ class ClientBase:
         max_retries: int | None = None,
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
+        max_response_bytes: int | None = None,
     ) -> ClientConfig:
         config = self._config
         if max_retries is not None:
@@ -90,6 +93,10 @@ class ClientBase:
             config = replace(config, timeout_ms=float(timeout))
         if headers:
             config = replace(config, headers={**config.headers, **headers})
+        if max_response_bytes is not None:
+            config = replace(
+                config, max_response_bytes=check_max_response_bytes(max_response_bytes)
+            )
         return config
 
     def __repr__(self) -> str:

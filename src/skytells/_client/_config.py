@@ -12,6 +12,7 @@ from .._exceptions import AuthenticationError, SkytellsError
 from .._logging import setup_logging
 from .._options import ClientOptions, RetryOptions
 from .._version import __version__
+from ._bodies import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES
 from ._ratelimits import RateLimitTracker
 from ._retry import RetryPolicy
 from ._stream_support import StreamSupport
@@ -34,6 +35,7 @@ class ClientConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     poll_interval_ms: float = DEFAULT_POLL_INTERVAL_MS
     dispatch_concurrency: int = DEFAULT_DISPATCH_CONCURRENCY
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     rate_limits: RateLimitTracker = field(
         default_factory=RateLimitTracker, repr=False, compare=False
     )
@@ -41,7 +43,11 @@ class ClientConfig:
 
     def base_headers(self) -> dict[str, str]:
         """Headers of every request: credentials, identification, then the caller's extras."""
-        headers = {"accept": "application/json", "user-agent": USER_AGENT}
+        headers = {
+            "accept": "application/json",
+            "accept-encoding": ACCEPT_ENCODING,  # only what the SDK inflates itself, bounded
+            "user-agent": USER_AGENT,
+        }
         headers.update({k.lower(): v for k, v in self.headers.items()})
         if self.api_key:
             headers["x-api-key"] = self.api_key
@@ -63,6 +69,7 @@ def resolve_config(
     max_retries: int | None,
     poll_interval: float | None,
     dispatch_concurrency: int | None,
+    max_response_bytes: int | None = None,
 ) -> ClientConfig:
     """Merge arguments over ``options`` over the environment (read now, never at import)."""
     opts = _as_client_options(options)
@@ -98,6 +105,9 @@ def resolve_config(
         dispatch_concurrency=int(
             _positive("dispatch_concurrency", dispatch_concurrency or DEFAULT_DISPATCH_CONCURRENCY)
         ),
+        max_response_bytes=check_max_response_bytes(
+            DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
+        ),
     )
 
 
@@ -126,6 +136,15 @@ def check_base_url(url: str) -> str:
             "INVALID_PARAMETER",
         )
     return url.strip().rstrip("/")
+
+
+def check_max_response_bytes(value: int) -> int:
+    """``max_response_bytes`` if it is a positive integer; a clear error otherwise."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise SkytellsError(
+            f"max_response_bytes must be a positive integer, got {value!r}", "INVALID_PARAMETER"
+        )
+    return value
 
 
 def _as_client_options(options: ClientOptions | Mapping[str, Any] | None) -> ClientOptions:

@@ -26,6 +26,7 @@ DEFINITIVE_ERROR_IDS = frozenset(
         "INFERENCE_ERROR",
         "CONTENT_POLICY_VIOLATION",
         "IDEMPOTENCY_KEY_REUSED",
+        "RESPONSE_TOO_LARGE",  # the same request would get the same oversized answer
     }
 )
 

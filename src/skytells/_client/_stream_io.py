@@ -18,6 +18,8 @@ from typing import Any
 import anyio
 import httpx
 
+from .._exceptions import SkytellsError
+from ._bodies import ACCEPT_ENCODING, adecoded, decoded
 from ._config import USER_AGENT
 from ._deadline_backend import deadline
 from ._protocol import CloseStream, OpenStream, ReadStream, StreamResponse
@@ -28,7 +30,11 @@ StreamAction = OpenStream | ReadStream | CloseStream
 
 def _request_headers(action: OpenStream, api_headers: Mapping[str, str]) -> dict[str, str]:
     """The API's headers (key included) on the API's own origin; elsewhere only the user agent."""
-    base = dict(api_headers) if action.authenticated else {"user-agent": USER_AGENT}
+    base = (
+        dict(api_headers)
+        if action.authenticated
+        else {"user-agent": USER_AGENT, "accept-encoding": ACCEPT_ENCODING}
+    )
     return {**base, **action.headers}
 
 
@@ -50,7 +56,7 @@ class _SyncStream:
 
     def __init__(self, url: str, response: httpx.Response, action: OpenStream) -> None:
         self.url, self.response, self.action = url, response, action
-        self.chunks: Iterator[bytes] = response.iter_bytes()
+        self.chunks: Iterator[bytes] = decoded(response)
         self.closed = False
         self._watchdog: threading.Timer | None = None
         remaining = action.deadline - time.monotonic()
@@ -62,10 +68,14 @@ class _SyncStream:
 
     def read(self) -> bytes:
         try:
+            _check_deadline(self.url, self.action)
             chunk = next(self.chunks, b"")
         except httpx.RequestError as exc:
             self.close()
             raise _failure(self.url, self.action.deadline, self.action.idle_timeout, exc) from None
+        except SkytellsError:  # the deadline, or an undecodable body
+            self.close()
+            raise
         if not chunk:
             self.close()
         return chunk
@@ -132,17 +142,23 @@ class _AsyncStream:
 
     def __init__(self, url: str, response: httpx.Response, action: OpenStream) -> None:
         self.url, self.response, self.action = url, response, action
-        self.chunks: AsyncIterator[bytes] = response.aiter_bytes()
+        self.chunks: AsyncIterator[bytes] = adecoded(response)
         self.closed = False
 
     async def read(self) -> bytes:
         limit = min(self.action.idle_timeout, self.action.deadline - time.monotonic())
         try:
+            # Checked here, not only by the cancel scope: a stream that keeps sending may never
+            # suspend the read, and a scope cancels only at a suspension.
+            _check_deadline(self.url, self.action)
             with anyio.fail_after(max(0.0, min(limit, 1e9))):
                 chunk = await anext(self.chunks, b"")
         except (httpx.RequestError, TimeoutError) as exc:
             await self.aclose()
             raise _failure(self.url, self.action.deadline, self.action.idle_timeout, exc) from None
+        except SkytellsError:  # the deadline, or an undecodable body
+            await self.aclose()
+            raise
         if not chunk:
             await self.aclose()
         return chunk
@@ -197,6 +213,12 @@ class AsyncStreams:
             with contextlib.suppress(Exception):
                 await stream.aclose()
         self._open.clear()
+
+
+def _check_deadline(url: str, action: OpenStream) -> None:
+    """A timeout once the stream's deadline has passed, however busy the stream is."""
+    if time.monotonic() >= action.deadline:
+        raise timeout_error("GET", url, action.idle_timeout * 1000)
 
 
 def _socket_of(response: httpx.Response) -> socket.socket | None:

@@ -21,7 +21,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from .._enums import is_terminal, normalize_status
-from .._exceptions import APIConnectionError
+from .._exceptions import APIConnectionError, ResponseTooLargeError
 from .._types import PredictionResponse
 from ._config import ClientConfig
 from ._downloads import _is_url as is_url
@@ -244,7 +244,14 @@ def read_stream(
                 config.streams.answered(url, opened.status)
                 return None
             config.streams.served(url)
-            end = yield from _consume(opened.stream, track, sink)
+            try:
+                end = yield from _consume(opened.stream, track, sink, config.max_response_bytes)
+            except ResponseTooLargeError as error:
+                # Resuming would meet the same event: the prediction is polled instead (its
+                # state is the same, and that answer has the same bound).
+                yield CloseStream(opened.stream)
+                logger.warning("the stream of %s: %s; polling", track.prediction_id, error)
+                return None
             if end is not None:
                 yield CloseStream(opened.stream)
                 return end
@@ -274,9 +281,11 @@ def read_stream(
         yield Sleep(delay)
 
 
-def _consume(stream: Any, track: StreamTracker, sink: Sink) -> Op[StreamEvent | None]:
+def _consume(
+    stream: Any, track: StreamTracker, sink: Sink, max_event_size: int
+) -> Op[StreamEvent | None]:
     """Read events until the terminal one (returned) or the end of the stream (None)."""
-    decoder = SSEDecoder(track.last_event_id)
+    decoder = SSEDecoder(track.last_event_id, max_event_size)
     while True:
         chunk = yield ReadStream(stream)
         if not chunk:

@@ -52,6 +52,9 @@ class SkytellsClient(ClientBase):
         max_retries: retries of a failed request (default 2).
         poll_interval: the longest gap in ms between two checks while waiting (default 5000).
         dispatch_concurrency: creates in flight at once during `dispatch()` (default 32).
+        max_response_bytes: the largest API response accepted, in bytes after decompression
+            (default 64 MiB), counted as it is read; past it `ResponseTooLargeError`. For an
+            event stream it bounds each event.
         http_client: your own `httpx.Client` (proxies, custom transports); you then close it.
 
     Use it as a context manager, or call `close()`, to release its connections.
@@ -69,6 +72,7 @@ class SkytellsClient(ClientBase):
         max_retries: int | None = None,
         poll_interval: float | None = None,
         dispatch_concurrency: int | None = None,
+        max_response_bytes: int | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -81,6 +85,7 @@ class SkytellsClient(ClientBase):
             max_retries=max_retries,
             poll_interval=poll_interval,
             dispatch_concurrency=dispatch_concurrency,
+            max_response_bytes=max_response_bytes,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(limits=POOL_LIMITS, follow_redirects=False)
@@ -110,9 +115,15 @@ class SkytellsClient(ClientBase):
         max_retries: int | None = None,
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
+        max_response_bytes: int | None = None,
     ) -> SkytellsClient:
         """A client with some settings changed that shares this one's connection pool and queue."""
-        config = self._overrides(max_retries=max_retries, timeout=timeout, headers=headers)
+        config = self._overrides(
+            max_retries=max_retries,
+            timeout=timeout,
+            headers=headers,
+            max_response_bytes=max_response_bytes,
+        )
         return self._derived(self, config)
 
     # ── running ──────────────────────────────────────────────────────────

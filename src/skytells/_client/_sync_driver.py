@@ -13,6 +13,7 @@ import httpx
 
 from .._exceptions import SkytellsError
 from ._async_driver import AsyncDriver
+from ._bodies import read_body
 from ._config import USER_AGENT, ClientConfig
 from ._deadline_backend import deadline
 from ._file_sink import FileSink
@@ -165,7 +166,7 @@ class SyncDriver:
     def send(self, request: HttpRequest) -> RawResponse:
         """One HTTP exchange, bounded by the request's deadline as a whole: every socket
         operation is clamped to the time left (`_deadline_backend`), and the body is checked
-        as it arrives."""
+        as it arrives, its decoded size too (`read_body`)."""
         remaining = request.deadline - time.monotonic()
         if remaining <= 0:
             raise timeout_error(request.method, request.path, self.config.timeout_ms)
@@ -185,20 +186,21 @@ class SyncDriver:
                     follow_redirects=False,  # never carry the key to another host
                 )
                 try:
-                    chunks = []
-                    for chunk in response.iter_bytes():
-                        chunks.append(chunk)
-                        if time.monotonic() > request.deadline:
-                            raise timeout_error(
-                                request.method, request.path, self.config.timeout_ms
-                            )
+                    content = read_body(
+                        response,
+                        self.config.max_response_bytes,
+                        request.method,
+                        request.path,
+                        request.deadline,
+                        self.config.timeout_ms,
+                    )
                 finally:
                     response.close()
         except httpx.TimeoutException:
             raise timeout_error(request.method, request.path, self.config.timeout_ms) from None
         except (httpx.RequestError, httpx.InvalidURL) as exc:  # undecodable, bad redirect
             raise connection_error(request.method, request.path, exc) from None
-        return RawResponse(response.status_code, response.headers, b"".join(chunks))
+        return RawResponse(response.status_code, response.headers, content)
 
     def download(self, action: Download) -> DownloadResult:
         """Stream a file to disk; no API key is sent (output URLs are not API calls)."""

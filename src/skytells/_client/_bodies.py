@@ -1,0 +1,234 @@
+"""Reading API response bodies with a bound on their *decoded* size, shared by both drivers.
+
+httpx decodes a whole network read at once (and ``gzip, gzip`` stage after stage), so a 64 KiB
+read of a gzip bomb becomes tens of megabytes before anyone can count it, and a buffered body
+has no limit at all. Here the raw bytes (``iter_raw``, whatever the transport: httpx's own, the
+aiohttp one, or a caller's ``http_client``) go through `BodyDecoder`, which inflates every
+``Content-Encoding`` stage at most `PIECE` bytes at a time and counts what comes out, so a body
+past the limit stops with `ResponseTooLargeError` having held about one piece in excess.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+
+import httpx
+
+from .._exceptions import ResponseTooLargeError
+from ._responses import request_id_of
+from ._transport_errors import connection_error, timeout_error
+
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+"""The default cap on one decoded API response (or one event of a stream): 64 MiB."""
+PIECE = 64 * 1024
+"""The most bytes one decoding step produces."""
+ACCEPT_ENCODING = "gzip, deflate"
+"""What the SDK asks for: the encodings `BodyDecoder` inflates itself."""
+
+
+class _Stage:
+    """One ``Content-Encoding`` layer: zlib with bounded output (identity: pass-through)."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._started = False
+        self._zlib = self._new()
+
+    def _new(self, raw_deflate: bool = False) -> zlib._Decompress | None:
+        if self.encoding in ("gzip", "x-gzip"):
+            return zlib.decompressobj(zlib.MAX_WBITS | 16)
+        if self.encoding == "deflate":  # zlib-wrapped as the RFC says, or raw as some servers send
+            return zlib.decompressobj(-zlib.MAX_WBITS if raw_deflate else zlib.MAX_WBITS)
+        return None  # identity, or an encoding never asked for: passed on as it is
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        """The output of ``data`` (``b""``: the end of the input): `PIECE` bytes at most each when
+        inflating; identity passes the network's reads on as they are."""
+        if self._zlib is None:
+            if data:
+                yield data
+            return
+        if self._zlib.eof:
+            return  # anything after the end of the compressed data is ignored
+        if not self._started and data:
+            self._started = True
+            try:
+                out = self._zlib.decompress(data, PIECE)
+            except zlib.error:
+                if self.encoding != "deflate":
+                    raise
+                self._zlib = self._new(raw_deflate=True)
+                assert self._zlib is not None
+                out = self._zlib.decompress(data, PIECE)
+        else:
+            out = self._zlib.decompress(data, PIECE)
+        while True:
+            if out:
+                yield out
+            tail = self._zlib.unconsumed_tail
+            if self._zlib.eof or (not tail and len(out) < PIECE):
+                return
+            out = self._zlib.decompress(tail, PIECE)  # the rest, or output still held inside
+
+
+class BodyDecoder:
+    """Decodes a body's ``Content-Encoding`` chain as raw bytes arrive, `PIECE` bytes at most
+    per step, and counts the decoded bytes: past ``limit`` (None: no limit) it raises
+    `ResponseTooLargeError`; a corrupt encoding raises `APIConnectionError`."""
+
+    def __init__(
+        self,
+        headers: Mapping[str, str],
+        limit: int | None,
+        *,
+        method: str = "GET",
+        target: str = "",
+        status: int = 0,
+    ) -> None:
+        encodings = [
+            value.strip().lower()
+            for value in headers.get("content-encoding", "").split(",")
+            if value.strip()
+        ]
+        self._stages = [_Stage(name) for name in reversed(encodings)]  # the last applied first
+        self.limit = limit
+        self.received = 0
+        self._method, self._target, self._status = method, target, status
+        self._headers = headers
+        if limit is not None and not encodings:
+            declared = _content_length(headers)
+            if declared is not None and declared > limit:  # no need to read it to know
+                raise self.too_large(declared)
+
+    def feed(self, raw: bytes) -> Iterator[bytes]:
+        """The decoded pieces of ``raw``, lazily (take them one at a time to bound memory)."""
+        try:
+            for piece in self._through(0, raw):
+                self.received += len(piece)
+                if self.limit is not None and self.received > self.limit:
+                    raise self.too_large(self.received)
+                yield piece
+        except zlib.error as exc:
+            raise connection_error(
+                self._method, self._target, f"undecodable body ({exc})"
+            ) from None
+
+    def finish(self) -> Iterator[bytes]:
+        """Whatever the stages still hold once the raw body has ended."""
+        return self.feed(b"")
+
+    def _through(self, index: int, data: bytes) -> Iterator[bytes]:
+        if index == len(self._stages):
+            if data:
+                yield data
+            return
+        for piece in self._stages[index].decode(data):
+            yield from self._through(index + 1, piece)
+        if not data and index + 1 < len(self._stages):
+            yield from self._through(index + 1, b"")  # the end reaches the next stage too
+
+    def too_large(self, size: int) -> ResponseTooLargeError:
+        """The error for a body of (at least) ``size`` decoded bytes."""
+        return ResponseTooLargeError(
+            f"The response to {self._method} {self._target} is larger than max_response_bytes "
+            f"({self.limit} bytes, decoded); raise the client's max_response_bytes= if such an "
+            "answer is expected",
+            "RESPONSE_TOO_LARGE",
+            {"max_response_bytes": self.limit, "received_at_least": size},
+            self._status,
+            request_id=request_id_of(self._headers),
+            headers=self._headers,
+        )
+
+
+def read_body(
+    response: httpx.Response,
+    limit: int | None,
+    method: str,
+    target: str,
+    deadline: float,
+    timeout_ms: float,
+) -> bytes:
+    """The whole decoded body of a streamed response, bounded by ``limit`` and ``deadline``."""
+    decoder = BodyDecoder(
+        response.headers, limit, method=method, target=target, status=response.status_code
+    )
+    if _already_read(response):  # by a caller's event hook: only the size is left to check
+        return _checked(response.content, decoder)
+    parts: list[bytes] = []
+    for raw in response.iter_raw():
+        parts.extend(decoder.feed(raw))
+        if time.monotonic() > deadline:
+            raise timeout_error(method, target, timeout_ms)
+    parts.extend(decoder.finish())
+    return b"".join(parts)
+
+
+async def aread_body(
+    response: httpx.Response,
+    limit: int | None,
+    method: str,
+    target: str,
+    deadline: float,
+    timeout_ms: float,
+) -> bytes:
+    """`read_body` for the async client. The deadline is checked after every read: a body that
+    keeps arriving may never suspend the task, so a cancel scope alone would not end it."""
+    decoder = BodyDecoder(
+        response.headers, limit, method=method, target=target, status=response.status_code
+    )
+    if _already_read(response):
+        return _checked(response.content, decoder)
+    parts: list[bytes] = []
+    async for raw in response.aiter_raw():
+        parts.extend(decoder.feed(raw))
+        if time.monotonic() > deadline:
+            raise timeout_error(method, target, timeout_ms)
+    parts.extend(decoder.finish())
+    return b"".join(parts)
+
+
+def decoded(response: httpx.Response) -> Iterator[bytes]:
+    """The decoded pieces of a streamed body as they arrive, `PIECE` bytes at most each (no size
+    limit: an event stream's bound is per event, in `SSEDecoder`)."""
+    if _already_read(response):
+        yield response.content
+        return
+    decoder = BodyDecoder(response.headers, None)
+    for chunk in response.iter_raw():
+        yield from decoder.feed(chunk)
+    yield from decoder.finish()
+
+
+async def adecoded(response: httpx.Response) -> AsyncIterator[bytes]:
+    """`decoded` for the async client."""
+    if _already_read(response):
+        yield response.content
+        return
+    decoder = BodyDecoder(response.headers, None)
+    async for chunk in response.aiter_raw():
+        for piece in decoder.feed(chunk):
+            yield piece
+    for piece in decoder.finish():
+        yield piece
+
+
+def _already_read(response: httpx.Response) -> bool:
+    try:
+        response.content  # noqa: B018 - raises until the body has been read
+    except httpx.ResponseNotRead:
+        return False
+    return True
+
+
+def _checked(content: bytes, decoder: BodyDecoder) -> bytes:
+    if decoder.limit is not None and len(content) > decoder.limit:
+        raise decoder.too_large(len(content))
+    return content
+
+
+def _content_length(headers: Mapping[str, str]) -> int | None:
+    value = headers.get("content-length", "").strip()
+    return int(value) if value.isascii() and value.isdigit() else None
