@@ -58,6 +58,7 @@ class AsyncSkytellsClient(ClientBase):
         max_retries: int | None = None,
         poll_interval: float | None = None,
         dispatch_concurrency: int | None = None,
+        await_hold: float | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -70,6 +71,7 @@ class AsyncSkytellsClient(ClientBase):
             max_retries=max_retries,
             poll_interval=poll_interval,
             dispatch_concurrency=dispatch_concurrency,
+            await_hold=await_hold,
         )
         self._owns_http = http_client is None
         self._http = http_client or default_async_http_client(POOL_LIMITS)
@@ -94,9 +96,14 @@ class AsyncSkytellsClient(ClientBase):
         max_retries: int | None = None,
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
+        await_hold: float | None = None,
     ) -> AsyncSkytellsClient:
-        """A client with some settings changed that shares this one's connection pool and queue."""
-        config = self._overrides(max_retries=max_retries, timeout=timeout, headers=headers)
+        """A client with some settings changed that shares this one's connection pool and queue.
+
+        Each setting is checked as the constructor checks it (``timeout=0`` is refused)."""
+        config = self._overrides(
+            max_retries=max_retries, timeout=timeout, headers=headers, await_hold=await_hold
+        )
         return self._derived(self, config)
 
     async def run(

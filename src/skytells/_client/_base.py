@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from .._options import ClientOptions, PredictionRequest, RetryOptions
-from ._config import ClientConfig, resolve_config
+from ._config import ClientConfig, resolve_config, with_changes
 from ._dispatch import PredictionQueue
 from ._operations import payload_dict
 
@@ -35,6 +34,7 @@ class ClientBase:
         max_retries: int | None = None,
         poll_interval: float | None = None,
         dispatch_concurrency: int | None = None,
+        await_hold: float | None = None,
     ) -> None:
         self._config = resolve_config(
             api_key,
@@ -46,6 +46,7 @@ class ClientBase:
             max_retries=max_retries,
             poll_interval=poll_interval,
             dispatch_concurrency=dispatch_concurrency,
+            await_hold=await_hold,
         )
         self._queue = PredictionQueue()
 
@@ -82,15 +83,16 @@ class ClientBase:
         max_retries: int | None = None,
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
+        await_hold: float | None = None,
     ) -> ClientConfig:
-        config = self._config
-        if max_retries is not None:
-            config = replace(config, retry=replace(config.retry, retries=max_retries))
-        if timeout is not None:
-            config = replace(config, timeout_ms=float(timeout))
-        if headers:
-            config = replace(config, headers={**config.headers, **headers})
-        return config
+        """The config of `with_options()`, every change checked as the constructor checks it."""
+        return with_changes(
+            self._config,
+            max_retries=max_retries,
+            timeout=timeout,
+            headers=headers,
+            await_hold=await_hold,
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self._config.base_url!r})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,9 @@ API_BASE_URL = "https://api.skytells.ai/v1"
 USER_AGENT = f"skytells-python/{__version__}"
 DEFAULT_TIMEOUT_MS = 60_000
 DEFAULT_POLL_INTERVAL_MS = 5_000
+DEFAULT_AWAIT_HOLD_MS = 60_000
+"""How long a server may hold a create sent with ``await: true`` (the official clients' 60 s
+timeout bounds what servers hold): that request's deadline is the timeout plus this."""
 DEFAULT_DISPATCH_CONCURRENCY = 32
 
 
@@ -34,6 +38,7 @@ class ClientConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     poll_interval_ms: float = DEFAULT_POLL_INTERVAL_MS
     dispatch_concurrency: int = DEFAULT_DISPATCH_CONCURRENCY
+    await_hold_ms: float = DEFAULT_AWAIT_HOLD_MS
     rate_limits: RateLimitTracker = field(
         default_factory=RateLimitTracker, repr=False, compare=False
     )
@@ -63,6 +68,7 @@ def resolve_config(
     max_retries: int | None,
     poll_interval: float | None,
     dispatch_concurrency: int | None,
+    await_hold: float | None = None,
 ) -> ClientConfig:
     """Merge arguments over ``options`` over the environment (read now, never at import)."""
     opts = _as_client_options(options)
@@ -91,7 +97,32 @@ def resolve_config(
         dispatch_concurrency=int(
             _positive("dispatch_concurrency", dispatch_concurrency or DEFAULT_DISPATCH_CONCURRENCY)
         ),
+        await_hold_ms=DEFAULT_AWAIT_HOLD_MS
+        if await_hold is None
+        else non_negative_ms("await_hold", await_hold),
     )
+
+
+def with_changes(
+    config: ClientConfig,
+    *,
+    max_retries: int | None = None,
+    timeout: float | None = None,
+    headers: Mapping[str, str] | None = None,
+    await_hold: float | None = None,
+) -> ClientConfig:
+    """``config`` with some settings changed, each checked as the constructor checks it."""
+    if max_retries is not None:
+        config = replace(
+            config, retry=replace(config.retry, retries=_non_negative("max_retries", max_retries))
+        )
+    if timeout is not None:
+        config = replace(config, timeout_ms=_positive("timeout", timeout))
+    if await_hold is not None:
+        config = replace(config, await_hold_ms=non_negative_ms("await_hold", await_hold))
+    if headers:
+        config = replace(config, headers={**config.headers, **headers})
+    return config
 
 
 def check_base_url(url: str) -> str:
@@ -123,8 +154,22 @@ def _as_retry_options(retry: RetryOptions | Mapping[str, Any]) -> RetryOptions:
 
 
 def _positive(name: str, value: float) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:  # NaN too
         raise SkytellsError(f"{name} must be a positive number, got {value!r}", "INVALID_PARAMETER")
+    return float(value)
+
+
+def non_negative_ms(name: str, value: float) -> float:
+    """A finite duration >= 0 (ms), else an ``INVALID_PARAMETER`` error."""
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise SkytellsError(
+            f"{name} must be a finite number of ms >= 0, got {value!r}", "INVALID_PARAMETER"
+        )
     return float(value)
 
 

@@ -15,7 +15,10 @@ from typing import Any, cast
 
 from .._enums import is_terminal, normalize_status
 from .._exceptions import (
+    APIConnectionError,
     APITimeoutError,
+    CreateOutcomeUnknownError,
+    NotFoundError,
     PredictionCancelledError,
     PredictionFailedError,
     ServerError,
@@ -29,6 +32,7 @@ from .._types import ModelResponse, PredictionResponse
 from ._calls import call, segment
 from ._config import ClientConfig
 from ._protocol import Emit, Notify, Op, Sleep
+from ._retry import retry_after_seconds
 from ._streaming import PROGRESS_EVENTS, Sink, StreamEvent, StreamTracker, read_stream, stream_url
 from ._waiting import PollSchedule
 
@@ -123,9 +127,21 @@ def list_predictions(
 
 
 def cancel_prediction(config: ClientConfig, prediction_id: str) -> Op[PredictionResponse]:
-    """``POST /predictions/{id}/cancel``; always returns the updated prediction."""
+    """``POST /predictions/{id}/cancel``; always returns the updated prediction.
+
+    A retry answered 409 (the answer to an earlier attempt that cancelled it was lost) succeeds
+    if the prediction is indeed cancelled now."""
     path = f"/predictions/{segment(prediction_id, 'prediction id')}"
-    data = yield from call(config, "POST", f"{path}/cancel")
+
+    def settle(error: SkytellsError) -> Op[PredictionResponse]:
+        if error.http_status != 409:
+            raise error
+        current = yield from get_prediction(config, prediction_id)
+        if normalize_status(current.get("status")) != "cancelled":
+            raise error
+        return current
+
+    data = yield from call(config, "POST", f"{path}/cancel", settle=settle)
     if isinstance(data, dict) and data.get("id") and data.get("status"):
         return cast(PredictionResponse, data)
     # Some deployments answer {"success": true}: fetch the prediction it changed.
@@ -133,9 +149,20 @@ def cancel_prediction(config: ClientConfig, prediction_id: str) -> Op[Prediction
 
 
 def delete_prediction(config: ClientConfig, prediction_id: str) -> Op[dict[str, Any]]:
-    """``DELETE /predictions/{id}/delete``."""
+    """``DELETE /predictions/{id}/delete``. A retry answered "not found" (the answer to an
+    earlier attempt that deleted it was lost) succeeds: ``{"id": ..., "deleted": True}``."""
+
+    def settle(error: SkytellsError) -> Op[dict[str, Any]]:
+        if not isinstance(error, NotFoundError):
+            raise error
+        yield from ()
+        return {"id": prediction_id, "deleted": True}
+
     data = yield from call(
-        config, "DELETE", f"/predictions/{segment(prediction_id, 'prediction id')}/delete"
+        config,
+        "DELETE",
+        f"/predictions/{segment(prediction_id, 'prediction id')}/delete",
+        settle=settle,
     )
     return data if isinstance(data, dict) else {"data": data}
 
@@ -333,13 +360,14 @@ def run_prediction(
     Without ``on_progress`` the server is asked to hold the response (``await: true``); if it
     still answers with a running prediction (video models, server limits), waiting goes on here.
     """
-    if on_progress is None:
-        payload = {**payload, "await": True}
     idempotency_key = idempotency_key or str(uuid.uuid4())
     try:
-        data = yield from create_prediction(
-            config, payload, background=on_progress is not None, idempotency_key=idempotency_key
-        )
+        if on_progress is None:
+            data = yield from held_create(config, {**payload, "await": True}, idempotency_key)
+        else:
+            data = yield from create_prediction(
+                config, payload, background=True, idempotency_key=idempotency_key
+            )
     except (KeyboardInterrupt, asyncio.CancelledError) as interrupt:
         _note(
             interrupt,
@@ -366,6 +394,61 @@ def run_prediction(
         )
         raise
     return check_outcome(data)
+
+
+def held_create(config: ClientConfig, body: dict[str, Any], key: str) -> Op[PredictionResponse]:
+    """``POST /predict`` with ``await: true``, which the server may hold until the prediction ends.
+
+    The request's deadline is the client's timeout plus ``config.await_hold_ms`` (the longest
+    hold expected), so the hold never races the timeout. A create whose outcome stays unknown is
+    never reported as bad input: while the server says the first request with this key is still
+    in progress (409 ``IDEMPOTENCY_REQUEST_IN_PROGRESS``), it is asked again, with the same key,
+    until it answers; if no answer comes by the deadline, or the connection keeps failing,
+    `CreateOutcomeUnknownError` carries the key to recover the prediction with.
+    """
+    budget_ms = config.timeout_ms + config.await_hold_ms
+    resolve_by = time.monotonic() + budget_ms / 1000
+    asked = 0
+    while True:
+        try:
+            data = yield from call(
+                config,
+                "POST",
+                "/predict",
+                json_body=body,
+                idempotency_key=key,
+                deadline=resolve_by,
+                attempt_ms=budget_ms,
+            )
+            return expect_prediction(data)
+        except CreateOutcomeUnknownError as error:  # the first request is still being held
+            pause = retry_after_seconds(error.headers)
+            if pause is None:
+                pause = config.retry.backoff(asked)
+            if time.monotonic() + pause >= resolve_by:
+                raise _outcome_unknown(key, budget_ms, error) from error
+            asked += 1
+            yield Sleep(pause)
+        except APIConnectionError as error:  # timed out or dropped: it may have been created
+            raise _outcome_unknown(key, budget_ms, error) from error
+
+
+def _outcome_unknown(key: str, budget_ms: float, cause: SkytellsError) -> CreateOutcomeUnknownError:
+    text = (
+        f"The create request got no answer ({cause.error_id}: {cause.message}); a prediction may "
+        f"have been created. Run again with idempotency_key={key!r} (a server that honours the "
+        "key answers with that prediction), or look for it in client.predictions.list()."
+    )
+    logger.warning(text)
+    return CreateOutcomeUnknownError(
+        text,
+        "CREATE_OUTCOME_UNKNOWN",
+        {"idempotency_key": key, "cause": cause.error_id, "deadline_ms": budget_ms},
+        cause.http_status,
+        headers=cause.headers,
+        body=cause.body,
+        idempotency_key=key,
+    )
 
 
 def _note(exc: BaseException, text: str, prediction_id: str | None = None) -> None:

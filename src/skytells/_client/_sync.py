@@ -52,6 +52,9 @@ class SkytellsClient(ClientBase):
         max_retries: retries of a failed request (default 2).
         poll_interval: the longest gap in ms between two checks while waiting (default 5000).
         dispatch_concurrency: creates in flight at once during `dispatch()` (default 32).
+        await_hold: how long in ms a server may hold a create that waits for its result
+            (`run()` without ``on_progress``, ``await: true``; default 60000). That request's
+            deadline is ``timeout`` plus this, so the hold never races the timeout.
         http_client: your own `httpx.Client` (proxies, custom transports); you then close it.
 
     Use it as a context manager, or call `close()`, to release its connections.
@@ -69,6 +72,7 @@ class SkytellsClient(ClientBase):
         max_retries: int | None = None,
         poll_interval: float | None = None,
         dispatch_concurrency: int | None = None,
+        await_hold: float | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -81,6 +85,7 @@ class SkytellsClient(ClientBase):
             max_retries=max_retries,
             poll_interval=poll_interval,
             dispatch_concurrency=dispatch_concurrency,
+            await_hold=await_hold,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(limits=POOL_LIMITS, follow_redirects=False)
@@ -110,9 +115,14 @@ class SkytellsClient(ClientBase):
         max_retries: int | None = None,
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
+        await_hold: float | None = None,
     ) -> SkytellsClient:
-        """A client with some settings changed that shares this one's connection pool and queue."""
-        config = self._overrides(max_retries=max_retries, timeout=timeout, headers=headers)
+        """A client with some settings changed that shares this one's connection pool and queue.
+
+        Each setting is checked as the constructor checks it (``timeout=0`` is refused)."""
+        config = self._overrides(
+            max_retries=max_retries, timeout=timeout, headers=headers, await_hold=await_hold
+        )
         return self._derived(self, config)
 
     # ── running ──────────────────────────────────────────────────────────
