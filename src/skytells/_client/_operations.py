@@ -34,7 +34,7 @@ from ._config import ClientConfig
 from ._protocol import Emit, Notify, Op, Sleep
 from ._retry import retry_after_seconds
 from ._streaming import PROGRESS_EVENTS, Sink, StreamEvent, StreamTracker, read_stream, stream_url
-from ._waiting import PollSchedule
+from ._waiting import PollSchedule, wait_limits
 
 logger = logging.getLogger("skytells")
 
@@ -94,6 +94,7 @@ def list_predictions(
     per_page: int | None = None,
     status: str | None = None,
     options: PredictionsListOptions | Mapping[str, Any] | None = None,
+    deadline: float = math.inf,
 ) -> Op[PaginatedResponse]:
     """``GET /predictions`` with filters; dates as `date`, `datetime` or ``YYYY-MM-DD``."""
     if options is not None:
@@ -120,7 +121,7 @@ def list_predictions(
         )
         if value is not None
     }
-    data = yield from call(config, "GET", "/predictions", params=params)
+    data = yield from call(config, "GET", "/predictions", params=params, deadline=deadline)
     if not isinstance(data, (dict, list)):
         raise _unexpected("a list of predictions", data)
     return PaginatedResponse(data)
@@ -231,6 +232,7 @@ def wait_for(
     ``max_wait_ms`` is a true deadline: sleeps and requests are cut short to meet it, and
     passing it raises `WaitTimeoutError` carrying the prediction.
     """
+    wait_limits(interval_ms, max_wait_ms, config.poll_interval_ms)  # bad options fail at once
     current = prediction_dict(prediction)
     if current is not None and is_terminal(current.get("status")):
         return current
@@ -259,13 +261,14 @@ def stream_events(
     """Emit a prediction's `StreamEvent`s until its ``done`` or ``error`` event; returns the final
     prediction. Over its event stream if it has one, otherwise from polls (see `follow`)."""
     prediction_id = prediction_id_of(prediction)  # a bad argument fails now, not at first use
+    wait_limits(None, max_wait_ms, config.poll_interval_ms)
 
     def emit(events: list[StreamEvent], state: PredictionResponse) -> Op[None]:
         for event in events:
             yield Emit(event)
 
     def events() -> Op[PredictionResponse]:
-        deadline = wait_deadline(max_wait_ms)
+        deadline = wait_limits(None, max_wait_ms, config.poll_interval_ms)[1]
         # A bare id is looked up first: a prediction with a stream then replays all its events.
         known = prediction_dict(prediction)
         if known is None:
@@ -303,10 +306,8 @@ def follow(
     """
     prediction_id = prediction_id_of(prediction)
     track = StreamTracker(prediction_id, prediction_dict(prediction))
-    interval = (interval_ms if interval_ms is not None else config.poll_interval_ms) / 1000
-    if interval <= 0:
-        raise ValidationError("options.interval must be positive", "INVALID_PARAMETER")
-    deadline = wait_deadline(max_wait_ms) if deadline is None else deadline
+    interval, limit = wait_limits(interval_ms, max_wait_ms, config.poll_interval_ms)
+    deadline = limit if deadline is None else deadline
     schedule = PollSchedule(interval, config.rate_limits)
 
     def timed_out() -> Op[WaitTimeoutError]:
@@ -505,11 +506,6 @@ def _wait_timeout(
 
 
 # ── helpers ─────────────────────────────────────────────────────────────────
-
-
-def wait_deadline(max_wait_ms: float | None) -> float:
-    """The monotonic time a wait of ``max_wait_ms`` from now ends (inf: no limit)."""
-    return math.inf if max_wait_ms is None else time.monotonic() + max_wait_ms / 1000
 
 
 def payload_dict(payload: Mapping[str, Any] | PredictionRequest) -> dict[str, Any]:
