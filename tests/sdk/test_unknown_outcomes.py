@@ -48,7 +48,9 @@ def slow_hold(emu: Emulator) -> Emulator:
 # ── item 11: a create held longer than the client's timeout ─────────────────
 
 
-def test_run_outlasting_the_timeout_is_answered_by_the_hold_not_retried(slow_hold: Emulator) -> None:
+def test_run_outlasting_the_timeout_is_answered_by_the_hold_not_retried(
+    slow_hold: Emulator,
+) -> None:
     # The hold (1 s) outlasts the timeout (0.5 s): the held create's deadline covers it.
     with SkytellsClient(slow_hold.api_key, base_url=slow_hold.base_url, timeout=500) as client:
         result = client.run("flux-pro", {"prompt": "a lighthouse"})
@@ -105,9 +107,7 @@ def test_run_asks_again_while_the_server_says_the_create_is_in_progress(
 async def test_async_run_asks_again_while_the_create_is_in_progress(
     in_progress: RoutedServer,
 ) -> None:
-    async with AsyncSkytellsClient(
-        "sk-test", base_url=in_progress.base_url, retry=RETRY
-    ) as client:
+    async with AsyncSkytellsClient("sk-test", base_url=in_progress.base_url, retry=RETRY) as client:
         result = await client.run("flux-pro", {"prompt": "x"}, idempotency_key="key-1")
     assert result.status == "succeeded"
     _check_asked_again(in_progress, "key-1")
@@ -118,11 +118,14 @@ def _always_in_progress(seen: Seen, number: int) -> Reply:
 
 
 def test_a_direct_create_in_progress_is_not_invalid_input() -> None:
-    with RoutedServer(_always_in_progress).running() as server, SkytellsClient(
-        "sk-test", base_url=server.base_url, retry=RETRY
-    ) as client:
+    with (
+        RoutedServer(_always_in_progress).running() as server,
+        SkytellsClient("sk-test", base_url=server.base_url, retry=RETRY) as client,
+    ):
         with pytest.raises(CreateOutcomeUnknownError) as caught:
-            client.predictions.create({"model": "flux-pro", "input": {"prompt": "x"}}, idempotency_key="k-9")
+            client.predictions.create(
+                {"model": "flux-pro", "input": {"prompt": "x"}}, idempotency_key="k-9"
+            )
     assert not isinstance(caught.value, ValidationError)
     assert caught.value.error_id == "IDEMPOTENCY_REQUEST_IN_PROGRESS"
     assert caught.value.idempotency_key == "k-9" and caught.value.http_status == 409
@@ -240,9 +243,10 @@ def _cancel_lost_then_done(seen: Seen, number: int) -> Reply:
 
 
 def test_a_retried_cancel_on_a_raw_server_looks_the_prediction_up() -> None:
-    with RoutedServer(_cancel_lost_then_done).running() as server, SkytellsClient(
-        "sk-test", base_url=server.base_url, retry=RETRY
-    ) as client:
+    with (
+        RoutedServer(_cancel_lost_then_done).running() as server,
+        SkytellsClient("sk-test", base_url=server.base_url, retry=RETRY) as client,
+    ):
         cancelled = client.cancel_prediction("pred_abc123")
     assert cancelled["status"] == "canceled"
     assert [r.method for r in server.requests] == ["POST", "POST", "GET"]

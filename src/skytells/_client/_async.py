@@ -35,6 +35,7 @@ from ._dispatch import note_interrupted
 from ._downloads import ProgressCallback
 from ._prediction_stream import AsyncPredictionStream
 from ._transports import default_async_http_client
+from ._waiting import wait_limits
 
 
 class AsyncSkytellsClient(ClientBase):
@@ -198,6 +199,8 @@ class AsyncSkytellsClient(ClientBase):
     ) -> AsyncIterator[batch.RunResult]:
         """Create many predictions concurrently and yield each `RunResult` as it completes
         (``async for``; see `SkytellsClient.run_many`)."""
+        interval, max_wait = ops.wait_options(options)
+        wait_limits(interval, max_wait, self._config.poll_interval_ms)  # before any create
         many = batch.RunMany(payloads)
         return self._run_many(many, concurrency, options)
 

@@ -162,7 +162,9 @@ def _check_round(
         if prediction_id in seen:
             continue
         try:
-            seen[prediction_id] = yield from get_prediction(config, prediction_id, deadline=deadline)
+            seen[prediction_id] = yield from get_prediction(
+                config, prediction_id, deadline=deadline
+            )
         except SkytellsError as error:
             if time.monotonic() >= deadline:
                 return seen

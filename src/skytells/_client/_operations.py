@@ -237,11 +237,22 @@ def wait_for(
     if current is not None and is_terminal(current.get("status")):
         return current
 
+    told: list[tuple[str, float | None]] = []  # the (status, progress) on_progress last got
+
     def report(events: list[StreamEvent], state: PredictionResponse) -> Op[None]:
-        if on_progress is not None and (
-            not events or PROGRESS_EVENTS.intersection(event.event for event in events)
-        ):
-            yield Notify(on_progress, state)
+        if on_progress is None:
+            return
+        if events and not PROGRESS_EVENTS.intersection(event.event for event in events):
+            return  # logs and output pieces change nothing on_progress shows
+        status = normalize_status(state.get("status"))
+        if events and is_terminal(status) and not any(event.terminal for event in events):
+            return  # the final status: the end event that carries the final prediction follows
+        shown = progress_state(state)
+        key = (status, _progress_value(shown))
+        if told and told[-1] == key:
+            return  # the same state again (an unchanged poll, a repeated event)
+        told.append(key)
+        yield Notify(on_progress, shown)
 
     return (
         yield from follow(
@@ -506,6 +517,21 @@ def _wait_timeout(
 
 
 # ── helpers ─────────────────────────────────────────────────────────────────
+
+
+def progress_state(state: PredictionResponse) -> PredictionResponse:
+    """``state`` as ``on_progress`` gets it: ``metrics.progress``, when there, always a float."""
+    metrics = state.get("metrics")
+    value = metrics.get("progress") if isinstance(metrics, Mapping) else None
+    if isinstance(value, int) and not isinstance(value, bool) and isinstance(metrics, Mapping):
+        return cast(PredictionResponse, {**state, "metrics": {**metrics, "progress": float(value)}})
+    return state
+
+
+def _progress_value(state: PredictionResponse) -> float | None:
+    metrics = state.get("metrics")
+    value = metrics.get("progress") if isinstance(metrics, Mapping) else None
+    return value if isinstance(value, float) else None
 
 
 def payload_dict(payload: Mapping[str, Any] | PredictionRequest) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from ._dispatch import note_interrupted
 from ._downloads import ProgressCallback
 from ._prediction_stream import PredictionStream
 from ._sync_driver import SyncDriver
+from ._waiting import wait_limits
 from ._transports import aiohttp_http_client, async_backend
 
 
@@ -249,6 +250,8 @@ class SkytellsClient(ClientBase):
         """Create many predictions concurrently and yield a `RunResult` for each as it completes
         (creation failures first). Every result carries its index, payload and prediction id,
         failed or not. Stopping the iteration early stops the waiting."""
+        interval, max_wait = ops.wait_options(options)
+        wait_limits(interval, max_wait, self._config.poll_interval_ms)  # before any create
         many = batch.RunMany(payloads)
         return self._run_many(many, concurrency, options)
 
