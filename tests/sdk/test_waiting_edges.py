@@ -4,6 +4,7 @@ deleted during `run_many`, a listing that repeats itself, and `on_progress` told
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Iterator
@@ -200,7 +201,7 @@ def test_iter_all_still_walks_every_real_page(client: SkytellsClient, emu: Emula
 
 def _check_told_once(states: list[dict[str, Any]]) -> None:
     keys = [(s["status"], (s.get("metrics") or {}).get("progress")) for s in states]
-    assert all(a != b for a, b in zip(keys, keys[1:])), keys  # never the same state twice
+    assert all(a != b for a, b in itertools.pairwise(keys)), keys  # never one state twice
     progress = [p for _, p in keys if p is not None]
     assert progress and all(type(p) is float for p in progress), keys
     assert [s["status"] for s in states].count("succeeded") == 1

@@ -228,7 +228,8 @@ def wait_for(
     When the prediction has an event stream (``urls.stream``) it is followed: one long request
     that learns of the end at once. Otherwise, or if the stream fails, the prediction is checked
     at once and then per `PollSchedule` (quick, then backing off to ``interval_ms``).
-    ``on_progress`` gets the latest state on each check, or on each status or progress event.
+    ``on_progress`` gets the latest state each time its status or progress changes (never the
+    same state twice, the final one once, ``metrics.progress`` as a float).
     ``max_wait_ms`` is a true deadline: sleeps and requests are cut short to meet it, and
     passing it raises `WaitTimeoutError` carrying the prediction.
     """

@@ -35,8 +35,8 @@ from ._dispatch import note_interrupted
 from ._downloads import ProgressCallback
 from ._prediction_stream import PredictionStream
 from ._sync_driver import SyncDriver
-from ._waiting import wait_limits
 from ._transports import aiohttp_http_client, async_backend
+from ._waiting import wait_limits
 
 
 class SkytellsClient(ClientBase):
@@ -145,14 +145,17 @@ class SkytellsClient(ClientBase):
 
         Without ``on_progress`` the server holds the response until the prediction finishes
         (``await: true``), and waiting continues here if it answers early. With ``on_progress``
-        the prediction is created in the background and checked until done, calling
-        ``on_progress(state_dict)`` on each check. ``max_wait`` (ms) bounds the waiting;
+        the prediction is created in the background and followed until done, calling
+        ``on_progress(state_dict)`` each time its status or progress changes. A create whose
+        outcome stays unknown raises `CreateOutcomeUnknownError` with its idempotency key.
+        ``max_wait`` (ms) bounds the waiting;
         ``cancel_on_timeout`` then also cancels the prediction on the server.
 
         Raises:
             PredictionFailedError: ``status == "failed"`` (``error_id="PREDICTION_FAILED"``).
             PredictionCancelledError: the prediction was cancelled (``PREDICTION_CANCELLED``).
             WaitTimeoutError: ``max_wait`` passed (``WAIT_TIMEOUT``).
+            CreateOutcomeUnknownError: the held create got no answer in time.
             SkytellsError: any API error.
         """
         op = ops.run_prediction(
