@@ -74,6 +74,25 @@ async def test_async_run_outlasting_the_timeout_is_answered_by_the_hold(
     assert state["predictions_created"] == 1
 
 
+def test_predict_with_await_is_a_held_create_too(slow_hold: Emulator) -> None:
+    payload = {"model": "flux-pro", "input": {"prompt": "x"}, "await": True}
+    with SkytellsClient(slow_hold.api_key, base_url=slow_hold.base_url, timeout=500) as client:
+        held = client.predict(payload)  # answered when the 1 s hold ends, still running
+    assert held["status"] not in ("succeeded", "failed", "cancelled")
+    assert slow_hold.state()["requests_by_endpoint"]["create"] == 1
+
+
+@pytest.mark.anyio
+async def test_async_predict_with_await_is_a_held_create_too(slow_hold: Emulator) -> None:
+    payload = {"model": "flux-pro", "input": {"prompt": "x"}, "await": True}
+    async with AsyncSkytellsClient(
+        slow_hold.api_key, base_url=slow_hold.base_url, timeout=500
+    ) as client:
+        held = await client.predict(payload)
+    assert held["status"] not in ("succeeded", "failed", "cancelled")
+    assert slow_hold.state()["requests_by_endpoint"]["create"] == 1
+
+
 def _in_progress_then_created(seen: Seen, number: int) -> Reply:
     """Three answers 'still in progress' (more than the retry budget), then the prediction."""
     if seen.method == "POST":

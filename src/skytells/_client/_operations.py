@@ -53,7 +53,11 @@ def create_prediction(
     idempotency_key: str | None = None,
     deadline: float = math.inf,
 ) -> Op[PredictionResponse]:
-    """``POST /predict``; ``background`` forces ``await: false`` (``predictions.create``)."""
+    """``POST /predict``; ``background`` forces ``await: false`` (``predictions.create``).
+
+    A create sent with ``await: true`` may be held by the server until the prediction ends: its
+    deadline is the timeout plus ``config.await_hold_ms``, so the hold never races the timeout.
+    """
     body = payload_dict(payload)
     if background:
         if body.get("await") is True:
@@ -70,8 +74,14 @@ def create_prediction(
         json_body=body,
         idempotency_key=idempotency_key or str(uuid.uuid4()),
         deadline=deadline,
+        attempt_ms=held_create_ms(config) if body.get("await") is True else None,
     )
     return expect_prediction(data)
+
+
+def held_create_ms(config: ClientConfig) -> float:
+    """The deadline (ms) of one attempt of a create the server may hold (``await: true``)."""
+    return config.timeout_ms + config.await_hold_ms
 
 
 def get_prediction(
@@ -419,21 +429,16 @@ def held_create(config: ClientConfig, body: dict[str, Any], key: str) -> Op[Pred
     until it answers; if no answer comes by the deadline, or the connection keeps failing,
     `CreateOutcomeUnknownError` carries the key to recover the prediction with.
     """
-    budget_ms = config.timeout_ms + config.await_hold_ms
+    budget_ms = held_create_ms(config)
     resolve_by = time.monotonic() + budget_ms / 1000
     asked = 0
     while True:
         try:
-            data = yield from call(
-                config,
-                "POST",
-                "/predict",
-                json_body=body,
-                idempotency_key=key,
-                deadline=resolve_by,
-                attempt_ms=budget_ms,
+            return (
+                yield from create_prediction(
+                    config, body, background=False, idempotency_key=key, deadline=resolve_by
+                )
             )
-            return expect_prediction(data)
         except CreateOutcomeUnknownError as error:  # the first request is still being held
             pause = retry_after_seconds(error.headers)
             if pause is None:
