@@ -18,6 +18,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "ContentPolicyError",
+    "CreateOutcomeUnknownError",
     "DispatchError",
     "NotFoundError",
     "PaymentRequiredError",
@@ -175,6 +176,21 @@ class PredictionCancelledError(PredictionError):
 
 class WaitTimeoutError(PredictionError):
     """Waiting passed its deadline (``WAIT_TIMEOUT``); the prediction may still finish later."""
+
+
+class CreateOutcomeUnknownError(SkytellsError):
+    """A create got no clear answer: the prediction may or may not exist.
+
+    Raised as ``CREATE_OUTCOME_UNKNOWN`` when a held create (`run()`) got no answer in time, and
+    for the server's 409 ``IDEMPOTENCY_REQUEST_IN_PROGRESS`` (the first request with this key is
+    still being handled). ``idempotency_key`` is the key the create was sent with: send the same
+    create again with it (a server that honours keys answers with that prediction instead of
+    starting another), or look for it with ``client.predictions.list()``.
+    """
+
+    def __init__(self, *args: Any, idempotency_key: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.idempotency_key = idempotency_key
 
 
 class DispatchError(SkytellsError):

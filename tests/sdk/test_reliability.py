@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -71,14 +73,23 @@ def test_a_create_whose_answer_was_lost_is_replayed_not_repeated(
     assert [p["id"] for p in emu.predictions()] == [prediction.id]
 
 
-def test_a_retry_while_the_first_create_is_held_waits_for_it(emu: Emulator) -> None:
-    # The first attempt is held by `await` past the client's timeout; the retry with the same key
-    # answers 409 IDEMPOTENCY_REQUEST_IN_PROGRESS until the first finishes, then replays it.
+def test_a_run_while_the_same_create_is_held_asks_again_until_it_is_answered(
+    emu: Emulator,
+) -> None:
+    # A first run() with the key is held by `await`; a second run() with the same key answers
+    # 409 IDEMPOTENCY_REQUEST_IN_PROGRESS until the first finishes, then gets it replayed.
     emu.configure(time_scale=0.05)  # flux-pro: about 0.5 s
-    retry = {"retries": 8, "retry_delay": 50, "max_delay": 400}  # up to 2.3 s of backoff
-    with SkytellsClient(emu.api_key, base_url=emu.base_url, timeout=150, retry=retry) as client:
-        prediction = client.run("flux-pro", {"prompt": "a lighthouse"})
-    assert prediction.status == "succeeded"
+    retry = {"retries": 2, "retry_delay": 20, "max_delay": 100}
+    payload = {"prompt": "a lighthouse"}
+    with SkytellsClient(emu.api_key, base_url=emu.base_url, retry=retry) as client:
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(client.run, "flux-pro", payload, idempotency_key="held-key")
+            held_by = time.monotonic() + 10
+            while not emu.state()["predictions_created"]:  # the first create is being held
+                assert time.monotonic() < held_by
+                time.sleep(0.005)
+            second = client.run("flux-pro", payload, idempotency_key="held-key")
+            assert first.result().id == second.id and second.status == "succeeded"
     state = emu.state()
     assert state["predictions_created"] == 1 and state["requests_by_endpoint"]["create"] >= 3
 

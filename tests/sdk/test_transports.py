@@ -105,9 +105,11 @@ async def test_the_sdk_deadline_cuts_a_held_create_and_frees_the_connection(
     emu: Any,
 ) -> None:
     emu.configure(time_scale=1.0)
-    client = _client(emu, connections=1, timeout=300, max_retries=0)
-    with pytest.raises(skytells.APITimeoutError):
+    # No hold allowance: the held create's deadline is the 300 ms timeout.
+    client = _client(emu, connections=1, timeout=300, max_retries=0, await_hold=0)
+    with pytest.raises(skytells.CreateOutcomeUnknownError) as caught:
         await client.run("flux-pro", input={"prompt": "x"})
+    assert isinstance(caught.value.__cause__, skytells.APITimeoutError)
     (held,) = emu.predictions()
     assert async_pool_is_clean(client._http)
     with anyio.fail_after(10):  # a leaked connection would block this forever: one connection

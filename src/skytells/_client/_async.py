@@ -35,6 +35,7 @@ from ._dispatch import note_interrupted
 from ._downloads import ProgressCallback
 from ._prediction_stream import AsyncPredictionStream
 from ._transports import default_async_http_client
+from ._waiting import wait_limits
 
 
 class AsyncSkytellsClient(ClientBase):
@@ -59,6 +60,7 @@ class AsyncSkytellsClient(ClientBase):
         poll_interval: float | None = None,
         dispatch_concurrency: int | None = None,
         max_response_bytes: int | None = None,
+        await_hold: float | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -72,6 +74,7 @@ class AsyncSkytellsClient(ClientBase):
             poll_interval=poll_interval,
             dispatch_concurrency=dispatch_concurrency,
             max_response_bytes=max_response_bytes,
+            await_hold=await_hold,
         )
         self._owns_http = http_client is None
         self._http = http_client or default_async_http_client(POOL_LIMITS)
@@ -97,13 +100,17 @@ class AsyncSkytellsClient(ClientBase):
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
         max_response_bytes: int | None = None,
+        await_hold: float | None = None,
     ) -> AsyncSkytellsClient:
-        """A client with some settings changed that shares this one's connection pool and queue."""
+        """A client with some settings changed that shares this one's connection pool and queue.
+
+        Each setting is checked as the constructor checks it (``timeout=0`` is refused)."""
         config = self._overrides(
             max_retries=max_retries,
             timeout=timeout,
             headers=headers,
             max_response_bytes=max_response_bytes,
+            await_hold=await_hold,
         )
         return self._derived(self, config)
 
@@ -199,6 +206,8 @@ class AsyncSkytellsClient(ClientBase):
     ) -> AsyncIterator[batch.RunResult]:
         """Create many predictions concurrently and yield each `RunResult` as it completes
         (``async for``; see `SkytellsClient.run_many`)."""
+        interval, max_wait = ops.wait_options(options)
+        wait_limits(interval, max_wait, self._config.poll_interval_ms)  # before any create
         many = batch.RunMany(payloads)
         return self._run_many(many, concurrency, options)
 

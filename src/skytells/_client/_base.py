@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from .._options import ClientOptions, PredictionRequest, RetryOptions
 from .._warnings import warn_caller
-from ._config import ClientConfig, check_max_response_bytes, resolve_config
+from ._config import ClientConfig, resolve_config, with_changes
 from ._dispatch import PredictionQueue
 from ._operations import payload_dict
 
@@ -36,6 +35,7 @@ class ClientBase:
         poll_interval: float | None = None,
         dispatch_concurrency: int | None = None,
         max_response_bytes: int | None = None,
+        await_hold: float | None = None,
     ) -> None:
         self._config = resolve_config(
             api_key,
@@ -48,6 +48,7 @@ class ClientBase:
             poll_interval=poll_interval,
             dispatch_concurrency=dispatch_concurrency,
             max_response_bytes=max_response_bytes,
+            await_hold=await_hold,
         )
         self._queue = PredictionQueue()
 
@@ -85,19 +86,17 @@ class ClientBase:
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
         max_response_bytes: int | None = None,
+        await_hold: float | None = None,
     ) -> ClientConfig:
-        config = self._config
-        if max_retries is not None:
-            config = replace(config, retry=replace(config.retry, retries=max_retries))
-        if timeout is not None:
-            config = replace(config, timeout_ms=float(timeout))
-        if headers:
-            config = replace(config, headers={**config.headers, **headers})
-        if max_response_bytes is not None:
-            config = replace(
-                config, max_response_bytes=check_max_response_bytes(max_response_bytes)
-            )
-        return config
+        """The config of `with_options()`, every change checked as the constructor checks it."""
+        return with_changes(
+            self._config,
+            max_retries=max_retries,
+            timeout=timeout,
+            headers=headers,
+            max_response_bytes=max_response_bytes,
+            await_hold=await_hold,
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self._config.base_url!r})"

@@ -8,6 +8,7 @@ With few predictions pending, fetching each by id is cheaper and is what happens
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -27,10 +28,11 @@ from ._operations import (
     payload_dict,
     prediction_dict,
     prediction_id_of,
-    wait_deadline,
 )
 from ._protocol import Emit, Op, Sleep
-from ._waiting import PollSchedule
+from ._waiting import PollSchedule, wait_limits
+
+logger = logging.getLogger("skytells")
 
 PAGE_SIZE = 50
 BATCH_THRESHOLD = 8  # below this many pending predictions, fetching each by id is cheaper
@@ -41,8 +43,9 @@ class RunResult:
     """The outcome of one prediction of `run_many()`.
 
     ``prediction`` is its last known dict (None only if it could not be created) and ``error``
-    the failure, if any: `PredictionFailedError`, `PredictionCancelledError`, `WaitTimeoutError`
-    or the API error that prevented its creation.
+    the failure, if any: `PredictionFailedError`, `PredictionCancelledError`, `WaitTimeoutError`,
+    the API error that prevented its creation, or the one that ended following it (such as
+    `NotFoundError` for a prediction deleted meanwhile; the others are still followed).
     """
 
     index: int
@@ -66,6 +69,15 @@ class RunResult:
         return self.prediction.get("output") if self.ok and self.prediction else None
 
 
+@dataclass(frozen=True)
+class Lost:
+    """A prediction `wait_many` could no longer follow: looking it up failed (it was deleted
+    meanwhile, say); emitted in its place, while the others are still followed."""
+
+    prediction_id: str
+    error: SkytellsError
+
+
 def wait_many(
     config: ClientConfig,
     predictions: Sequence[Any],
@@ -76,9 +88,12 @@ def wait_many(
 ) -> Op[dict[str, PredictionResponse]]:
     """Check many predictions until each is terminal; returns the final dicts by id.
 
-    With ``emit``, each final dict is also emitted as soon as it is seen. Past ``max_wait_ms`` a
-    `WaitTimeoutError` is raised whose ``details`` lists the ids still running.
+    With ``emit``, each final dict is also emitted as soon as it is seen, and a prediction whose
+    lookup fails is emitted as `Lost` while the others go on; without it, that error is raised.
+    ``max_wait_ms`` bounds the lookups too: past it a `WaitTimeoutError` is raised whose
+    ``details`` lists the ids still running.
     """
+    interval, deadline = wait_limits(interval_ms, max_wait_ms, config.poll_interval_ms)
     states: dict[str, PredictionResponse] = {}
     pending: list[str] = []
     for item in predictions:
@@ -91,8 +106,6 @@ def wait_many(
                 yield Emit(known)
         elif prediction_id not in pending:
             pending.append(prediction_id)
-    interval = (interval_ms if interval_ms is not None else config.poll_interval_ms) / 1000
-    deadline = wait_deadline(max_wait_ms)
     schedule = PollSchedule(interval, config.rate_limits)
     first = True
     while pending:
@@ -109,32 +122,66 @@ def wait_many(
                 408,
                 prediction=states.get(pending[0], {"id": pending[0]}),
             )
-        seen = (
-            (yield from _scan_listing(config, set(pending)))
-            if len(pending) >= BATCH_THRESHOLD
-            else {}
-        )
-        for prediction_id in pending:
-            if prediction_id not in seen:
-                seen[prediction_id] = yield from get_prediction(config, prediction_id)
+        seen = yield from _check_round(config, pending, deadline)
         still: list[str] = []
         for prediction_id in pending:
-            state = seen[prediction_id]
-            states[prediction_id] = state
-            if not is_terminal(state.get("status")):
+            state = seen.get(prediction_id)
+            if isinstance(state, SkytellsError):
+                if not emit:
+                    raise state
+                yield Emit(Lost(prediction_id, state))
+            elif state is None or not is_terminal(state.get("status")):
+                if state is not None:
+                    states[prediction_id] = state
                 still.append(prediction_id)
-            elif emit:
-                yield Emit(state)
+            else:
+                states[prediction_id] = state
+                if emit:
+                    yield Emit(state)
         pending = still
     return states
 
 
-def _scan_listing(config: ClientConfig, wanted: set[str]) -> Op[dict[str, PredictionResponse]]:
+def _check_round(
+    config: ClientConfig, pending: list[str], deadline: float
+) -> Op[dict[str, PredictionResponse | SkytellsError]]:
+    """One check of every pending prediction: their states, or the error looking one up.
+
+    Many are looked for on the listing first (a listing that fails falls back to lookups by
+    id). Every request ends by ``deadline``; once it has passed, the round stops with what it
+    has (the caller then reports the rest as still running)."""
+    seen: dict[str, PredictionResponse | SkytellsError] = {}
+    if len(pending) >= BATCH_THRESHOLD:
+        try:
+            seen.update((yield from _scan_listing(config, set(pending), deadline)))
+        except SkytellsError as error:
+            if time.monotonic() >= deadline:
+                return seen
+            logger.debug("listing predictions failed (%s): checking each by id", error.error_id)
+    for prediction_id in pending:
+        if prediction_id in seen:
+            continue
+        try:
+            seen[prediction_id] = yield from get_prediction(
+                config, prediction_id, deadline=deadline
+            )
+        except SkytellsError as error:
+            if time.monotonic() >= deadline:
+                return seen
+            seen[prediction_id] = error
+    return seen
+
+
+def _scan_listing(
+    config: ClientConfig, wanted: set[str], deadline: float
+) -> Op[dict[str, PredictionResponse]]:
     """The wanted predictions found on the newest pages of the listing (a bounded walk)."""
     found: dict[str, PredictionResponse] = {}
     max_pages = math.ceil(len(wanted) / PAGE_SIZE) + 2
     for page_number in range(1, max_pages + 1):
-        page = yield from list_predictions(config, page=page_number, per_page=PAGE_SIZE)
+        page = yield from list_predictions(
+            config, page=page_number, per_page=PAGE_SIZE, deadline=deadline
+        )
         for item in page.data:
             item_id = item.get("id")
             if isinstance(item_id, str) and item_id in wanted:
@@ -158,6 +205,7 @@ class RunMany:
     def __init__(self, payloads: Sequence[Mapping[str, Any] | PredictionRequest]) -> None:
         self.bodies = [payload_dict(p) for p in payloads]
         self._index_by_id: dict[str, int] = {}
+        self._created: dict[str, PredictionResponse] = {}
 
     def creates(self, config: ClientConfig) -> list[Op[PredictionResponse]]:
         """One background create per payload."""
@@ -174,11 +222,17 @@ class RunMany:
                 failures.append(RunResult(index, body, None, out))
             else:
                 self._index_by_id[str(out.get("id"))] = index
+                self._created[str(out.get("id"))] = out
                 created.append(out)
         return failures, created
 
-    def result(self, state: PredictionResponse) -> RunResult:
-        """The result of a prediction that reached a terminal status."""
+    def result(self, state: PredictionResponse | Lost) -> RunResult:
+        """The result of a prediction that reached a terminal status, or could no longer be
+        looked up (its error, with its last known state)."""
+        if isinstance(state, Lost):
+            lost = self._index_by_id[state.prediction_id]
+            last = self._created.get(state.prediction_id) or {"id": state.prediction_id}
+            return RunResult(lost, self.bodies[lost], last, state.error)
         index = self._index_by_id.get(str(state.get("id")))
         if index is None:  # the server answered with a prediction that was not asked for
             raise ServerError(

@@ -6,11 +6,16 @@ import json
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .._exceptions import AuthenticationError, SkytellsError, ValidationError
+from .._exceptions import (
+    AuthenticationError,
+    CreateOutcomeUnknownError,
+    SkytellsError,
+    ValidationError,
+)
 from ._config import ClientConfig
 from ._protocol import HttpRequest, Op, RawResponse, Sleep
 from ._responses import parse_response
@@ -29,12 +34,19 @@ def call(
     json_body: Any = _NO_BODY,
     idempotency_key: str | None = None,
     deadline: float = math.inf,
+    attempt_ms: float | None = None,
+    settle: Callable[[SkytellsError], Op[Any]] | None = None,
 ) -> Op[Any]:
     """Send ``method path`` and return the decoded JSON, retrying per the config's policy.
 
-    Each attempt must finish within the config's timeout (a deadline on the whole exchange, not
-    per socket read) and by ``deadline``. A create sends the same ``Idempotency-Key`` and the same
-    body bytes on every attempt, so a retried create never starts a second prediction.
+    Each attempt must finish within the config's timeout (``attempt_ms`` instead, if given: a
+    create the server holds) as a deadline on the whole exchange, not per socket read, and by
+    ``deadline``. A create sends the same ``Idempotency-Key`` and the same body bytes on every
+    attempt, so a server that honours the key never starts a second prediction.
+
+    ``settle``: when a *retry* fails for good, an earlier attempt whose answer was lost may have
+    done the work (a cancel retried gets 409 "already cancelled"); ``settle(error)`` then
+    decides: it returns the result of the work already done, or raises.
     """
     if not config.api_key:
         raise AuthenticationError(
@@ -55,18 +67,30 @@ def call(
     if idempotency_key:
         headers["idempotency-key"] = idempotency_key
     policy = config.retry
+    per_attempt = (config.timeout_ms if attempt_ms is None else attempt_ms) / 1000
     attempt = 0
     while True:
-        attempt_deadline = min(deadline, time.monotonic() + config.timeout_ms / 1000)
+        attempt_deadline = min(deadline, time.monotonic() + per_attempt)
         try:
             request = HttpRequest(method, path, params, body, headers, attempt_deadline)
             raw = yield from _attempt(request, attempt + 1)
             config.rate_limits.observe(raw.headers)
             return parse_response(raw)
         except SkytellsError as error:
+            if isinstance(error, CreateOutcomeUnknownError) and error.idempotency_key is None:
+                error.idempotency_key = idempotency_key
             delay = policy.delay(error, attempt)
             if delay is None or time.monotonic() + delay >= deadline:
-                raise
+                if attempt == 0 or settle is None:
+                    raise
+                logger.debug(
+                    "%s %s: retry %d got %s; checking whether an earlier attempt did the work",
+                    method,
+                    path,
+                    attempt,
+                    error.error_id,
+                )
+                return (yield from settle(error))
             attempt += 1
             logger.debug(
                 "retrying %s %s in %.2fs after %s (HTTP %s), retry %d of %d",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,9 @@ API_BASE_URL = "https://api.skytells.ai/v1"
 USER_AGENT = f"skytells-python/{__version__}"
 DEFAULT_TIMEOUT_MS = 60_000
 DEFAULT_POLL_INTERVAL_MS = 5_000
+DEFAULT_AWAIT_HOLD_MS = 60_000
+"""How long a server may hold a create sent with ``await: true`` (the official clients' 60 s
+timeout bounds what servers hold): that request's deadline is the timeout plus this."""
 DEFAULT_DISPATCH_CONCURRENCY = 32
 
 
@@ -36,6 +40,7 @@ class ClientConfig:
     poll_interval_ms: float = DEFAULT_POLL_INTERVAL_MS
     dispatch_concurrency: int = DEFAULT_DISPATCH_CONCURRENCY
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    await_hold_ms: float = DEFAULT_AWAIT_HOLD_MS
     rate_limits: RateLimitTracker = field(
         default_factory=RateLimitTracker, repr=False, compare=False
     )
@@ -70,6 +75,7 @@ def resolve_config(
     poll_interval: float | None,
     dispatch_concurrency: int | None,
     max_response_bytes: int | None = None,
+    await_hold: float | None = None,
 ) -> ClientConfig:
     """Merge arguments over ``options`` over the environment (read now, never at import)."""
     opts = _as_client_options(options)
@@ -108,6 +114,9 @@ def resolve_config(
         max_response_bytes=check_max_response_bytes(
             DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
         ),
+        await_hold_ms=DEFAULT_AWAIT_HOLD_MS
+        if await_hold is None
+        else non_negative_ms("await_hold", await_hold),
     )
 
 
@@ -125,6 +134,31 @@ def check_api_key(key: str) -> None:
             "UNAUTHORIZED",
             "The request was not sent.",
         )
+
+
+def with_changes(
+    config: ClientConfig,
+    *,
+    max_retries: int | None = None,
+    timeout: float | None = None,
+    headers: Mapping[str, str] | None = None,
+    max_response_bytes: int | None = None,
+    await_hold: float | None = None,
+) -> ClientConfig:
+    """``config`` with some settings changed, each checked as the constructor checks it."""
+    if max_retries is not None:
+        config = replace(
+            config, retry=replace(config.retry, retries=_non_negative("max_retries", max_retries))
+        )
+    if timeout is not None:
+        config = replace(config, timeout_ms=_positive("timeout", timeout))
+    if max_response_bytes is not None:
+        config = replace(config, max_response_bytes=check_max_response_bytes(max_response_bytes))
+    if await_hold is not None:
+        config = replace(config, await_hold_ms=non_negative_ms("await_hold", await_hold))
+    if headers:
+        config = replace(config, headers={**config.headers, **headers})
+    return config
 
 
 def check_base_url(url: str) -> str:
@@ -165,8 +199,22 @@ def _as_retry_options(retry: RetryOptions | Mapping[str, Any]) -> RetryOptions:
 
 
 def _positive(name: str, value: float) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:  # NaN too
         raise SkytellsError(f"{name} must be a positive number, got {value!r}", "INVALID_PARAMETER")
+    return float(value)
+
+
+def non_negative_ms(name: str, value: float) -> float:
+    """A finite duration >= 0 (ms), else an ``INVALID_PARAMETER`` error."""
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise SkytellsError(
+            f"{name} must be a finite number of ms >= 0, got {value!r}", "INVALID_PARAMETER"
+        )
     return float(value)
 
 

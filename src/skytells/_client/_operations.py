@@ -14,7 +14,10 @@ from typing import Any, cast
 
 from .._enums import is_terminal, normalize_status
 from .._exceptions import (
+    APIConnectionError,
     APITimeoutError,
+    CreateOutcomeUnknownError,
+    NotFoundError,
     PredictionCancelledError,
     PredictionFailedError,
     ServerError,
@@ -29,8 +32,9 @@ from .._warnings import warn_caller
 from ._calls import call, segment
 from ._config import ClientConfig
 from ._protocol import Emit, Notify, Op, Sleep
+from ._retry import retry_after_seconds
 from ._streaming import PROGRESS_EVENTS, Sink, StreamEvent, StreamTracker, read_stream, stream_url
-from ._waiting import PollSchedule
+from ._waiting import PollSchedule, wait_limits
 
 logger = logging.getLogger("skytells")
 
@@ -52,7 +56,9 @@ def create_prediction(
     """``POST /predict``; ``background`` forces ``await: false`` (``predictions.create``).
 
     The payload is checked when this is called, not when the operation runs, so that a warning
-    about it points at the application's line on its own thread."""
+    about it points at the application's line on its own thread. A create sent with
+    ``await: true`` may be held by the server until the prediction ends: its deadline is the
+    timeout plus ``config.await_hold_ms``, so the hold never races the timeout."""
     body = payload_dict(payload)
     if background:
         if body.get("await") is True:
@@ -74,8 +80,14 @@ def _create(
         json_body=body,
         idempotency_key=idempotency_key or str(uuid.uuid4()),
         deadline=deadline,
+        attempt_ms=held_create_ms(config) if body.get("await") is True else None,
     )
     return expect_prediction(data)
+
+
+def held_create_ms(config: ClientConfig) -> float:
+    """The deadline (ms) of one attempt of a create the server may hold (``await: true``)."""
+    return config.timeout_ms + config.await_hold_ms
 
 
 def get_prediction(
@@ -98,6 +110,7 @@ def list_predictions(
     per_page: int | None = None,
     status: str | None = None,
     options: PredictionsListOptions | Mapping[str, Any] | None = None,
+    deadline: float = math.inf,
 ) -> Op[PaginatedResponse]:
     """``GET /predictions`` with filters; dates as `date`, `datetime` or ``YYYY-MM-DD``."""
     if options is not None:
@@ -124,16 +137,28 @@ def list_predictions(
         )
         if value is not None
     }
-    data = yield from call(config, "GET", "/predictions", params=params)
+    data = yield from call(config, "GET", "/predictions", params=params, deadline=deadline)
     if not isinstance(data, (dict, list)):
         raise _unexpected("a list of predictions", data)
     return PaginatedResponse(data)
 
 
 def cancel_prediction(config: ClientConfig, prediction_id: str) -> Op[PredictionResponse]:
-    """``POST /predictions/{id}/cancel``; always returns the updated prediction."""
+    """``POST /predictions/{id}/cancel``; always returns the updated prediction.
+
+    A retry answered 409 (the answer to an earlier attempt that cancelled it was lost) succeeds
+    if the prediction is indeed cancelled now."""
     path = f"/predictions/{segment(prediction_id, 'prediction id')}"
-    data = yield from call(config, "POST", f"{path}/cancel")
+
+    def settle(error: SkytellsError) -> Op[PredictionResponse]:
+        if error.http_status != 409:
+            raise error
+        current = yield from get_prediction(config, prediction_id)
+        if normalize_status(current.get("status")) != "cancelled":
+            raise error
+        return current
+
+    data = yield from call(config, "POST", f"{path}/cancel", settle=settle)
     if isinstance(data, dict) and data.get("id") and data.get("status"):
         return cast(PredictionResponse, data)
     # Some deployments answer {"success": true}: fetch the prediction it changed.
@@ -141,9 +166,20 @@ def cancel_prediction(config: ClientConfig, prediction_id: str) -> Op[Prediction
 
 
 def delete_prediction(config: ClientConfig, prediction_id: str) -> Op[dict[str, Any]]:
-    """``DELETE /predictions/{id}/delete``."""
+    """``DELETE /predictions/{id}/delete``. A retry answered "not found" (the answer to an
+    earlier attempt that deleted it was lost) succeeds: ``{"id": ..., "deleted": True}``."""
+
+    def settle(error: SkytellsError) -> Op[dict[str, Any]]:
+        if not isinstance(error, NotFoundError):
+            raise error
+        yield from ()
+        return {"id": prediction_id, "deleted": True}
+
     data = yield from call(
-        config, "DELETE", f"/predictions/{segment(prediction_id, 'prediction id')}/delete"
+        config,
+        "DELETE",
+        f"/predictions/{segment(prediction_id, 'prediction id')}/delete",
+        settle=settle,
     )
     return data if isinstance(data, dict) else {"data": data}
 
@@ -208,19 +244,32 @@ def wait_for(
     When the prediction has an event stream (``urls.stream``) it is followed: one long request
     that learns of the end at once. Otherwise, or if the stream fails, the prediction is checked
     at once and then per `PollSchedule` (quick, then backing off to ``interval_ms``).
-    ``on_progress`` gets the latest state on each check, or on each status or progress event.
+    ``on_progress`` gets the latest state each time its status or progress changes (never the
+    same state twice, the final one once, ``metrics.progress`` as a float).
     ``max_wait_ms`` is a true deadline: sleeps and requests are cut short to meet it, and
     passing it raises `WaitTimeoutError` carrying the prediction.
     """
+    wait_limits(interval_ms, max_wait_ms, config.poll_interval_ms)  # bad options fail at once
     current = prediction_dict(prediction)
     if current is not None and is_terminal(current.get("status")):
         return current
 
+    told: list[tuple[str, float | None]] = []  # the (status, progress) on_progress last got
+
     def report(events: list[StreamEvent], state: PredictionResponse) -> Op[None]:
-        if on_progress is not None and (
-            not events or PROGRESS_EVENTS.intersection(event.event for event in events)
-        ):
-            yield Notify(on_progress, state)
+        if on_progress is None:
+            return
+        if events and not PROGRESS_EVENTS.intersection(event.event for event in events):
+            return  # logs and output pieces change nothing on_progress shows
+        status = normalize_status(state.get("status"))
+        if events and is_terminal(status) and not any(event.terminal for event in events):
+            return  # the final status: the end event that carries the final prediction follows
+        shown = progress_state(state)
+        key = (status, _progress_value(shown))
+        if told and told[-1] == key:
+            return  # the same state again (an unchanged poll, a repeated event)
+        told.append(key)
+        yield Notify(on_progress, shown)
 
     return (
         yield from follow(
@@ -240,13 +289,14 @@ def stream_events(
     """Emit a prediction's `StreamEvent`s until its ``done`` or ``error`` event; returns the final
     prediction. Over its event stream if it has one, otherwise from polls (see `follow`)."""
     prediction_id = prediction_id_of(prediction)  # a bad argument fails now, not at first use
+    wait_limits(None, max_wait_ms, config.poll_interval_ms)
 
     def emit(events: list[StreamEvent], state: PredictionResponse) -> Op[None]:
         for event in events:
             yield Emit(event)
 
     def events() -> Op[PredictionResponse]:
-        deadline = wait_deadline(max_wait_ms)
+        deadline = wait_limits(None, max_wait_ms, config.poll_interval_ms)[1]
         # A bare id is looked up first: a prediction with a stream then replays all its events.
         known = prediction_dict(prediction)
         if known is None:
@@ -284,10 +334,8 @@ def follow(
     """
     prediction_id = prediction_id_of(prediction)
     track = StreamTracker(prediction_id, prediction_dict(prediction))
-    interval = (interval_ms if interval_ms is not None else config.poll_interval_ms) / 1000
-    if interval <= 0:
-        raise ValidationError("options.interval must be positive", "INVALID_PARAMETER")
-    deadline = wait_deadline(max_wait_ms) if deadline is None else deadline
+    interval, limit = wait_limits(interval_ms, max_wait_ms, config.poll_interval_ms)
+    deadline = limit if deadline is None else deadline
     schedule = PollSchedule(interval, config.rate_limits)
 
     def timed_out() -> Op[WaitTimeoutError]:
@@ -341,13 +389,14 @@ def run_prediction(
     Without ``on_progress`` the server is asked to hold the response (``await: true``); if it
     still answers with a running prediction (video models, server limits), waiting goes on here.
     """
-    if on_progress is None:
-        payload = {**payload, "await": True}
     idempotency_key = idempotency_key or str(uuid.uuid4())
     try:
-        data = yield from create_prediction(
-            config, payload, background=on_progress is not None, idempotency_key=idempotency_key
-        )
+        if on_progress is None:
+            data = yield from held_create(config, {**payload, "await": True}, idempotency_key)
+        else:
+            data = yield from create_prediction(
+                config, payload, background=True, idempotency_key=idempotency_key
+            )
     except (KeyboardInterrupt, asyncio.CancelledError) as interrupt:
         _note(
             interrupt,
@@ -374,6 +423,56 @@ def run_prediction(
         )
         raise
     return check_outcome(data)
+
+
+def held_create(config: ClientConfig, body: dict[str, Any], key: str) -> Op[PredictionResponse]:
+    """``POST /predict`` with ``await: true``, which the server may hold until the prediction ends.
+
+    The request's deadline is the client's timeout plus ``config.await_hold_ms`` (the longest
+    hold expected), so the hold never races the timeout. A create whose outcome stays unknown is
+    never reported as bad input: while the server says the first request with this key is still
+    in progress (409 ``IDEMPOTENCY_REQUEST_IN_PROGRESS``), it is asked again, with the same key,
+    until it answers; if no answer comes by the deadline, or the connection keeps failing,
+    `CreateOutcomeUnknownError` carries the key to recover the prediction with.
+    """
+    budget_ms = held_create_ms(config)
+    resolve_by = time.monotonic() + budget_ms / 1000
+    asked = 0
+    while True:
+        try:
+            return (
+                yield from create_prediction(
+                    config, body, background=False, idempotency_key=key, deadline=resolve_by
+                )
+            )
+        except CreateOutcomeUnknownError as error:  # the first request is still being held
+            pause = retry_after_seconds(error.headers)
+            if pause is None:
+                pause = config.retry.backoff(asked)
+            if time.monotonic() + pause >= resolve_by:
+                raise _outcome_unknown(key, budget_ms, error) from error
+            asked += 1
+            yield Sleep(pause)
+        except APIConnectionError as error:  # timed out or dropped: it may have been created
+            raise _outcome_unknown(key, budget_ms, error) from error
+
+
+def _outcome_unknown(key: str, budget_ms: float, cause: SkytellsError) -> CreateOutcomeUnknownError:
+    text = (
+        f"The create request got no answer ({cause.error_id}: {cause.message}); a prediction may "
+        f"have been created. Run again with idempotency_key={key!r} (a server that honours the "
+        "key answers with that prediction), or look for it in client.predictions.list()."
+    )
+    logger.warning(text)
+    return CreateOutcomeUnknownError(
+        text,
+        "CREATE_OUTCOME_UNKNOWN",
+        {"idempotency_key": key, "cause": cause.error_id, "deadline_ms": budget_ms},
+        cause.http_status,
+        headers=cause.headers,
+        body=cause.body,
+        idempotency_key=key,
+    )
 
 
 def _note(exc: BaseException, text: str, prediction_id: str | None = None) -> None:
@@ -432,9 +531,19 @@ def _wait_timeout(
 # ── helpers ─────────────────────────────────────────────────────────────────
 
 
-def wait_deadline(max_wait_ms: float | None) -> float:
-    """The monotonic time a wait of ``max_wait_ms`` from now ends (inf: no limit)."""
-    return math.inf if max_wait_ms is None else time.monotonic() + max_wait_ms / 1000
+def progress_state(state: PredictionResponse) -> PredictionResponse:
+    """``state`` as ``on_progress`` gets it: ``metrics.progress``, when there, always a float."""
+    metrics = state.get("metrics")
+    value = metrics.get("progress") if isinstance(metrics, Mapping) else None
+    if isinstance(value, int) and not isinstance(value, bool) and isinstance(metrics, Mapping):
+        return cast(PredictionResponse, {**state, "metrics": {**metrics, "progress": float(value)}})
+    return state
+
+
+def _progress_value(state: PredictionResponse) -> float | None:
+    metrics = state.get("metrics")
+    value = metrics.get("progress") if isinstance(metrics, Mapping) else None
+    return value if isinstance(value, float) else None
 
 
 def payload_dict(payload: Mapping[str, Any] | PredictionRequest) -> dict[str, Any]:

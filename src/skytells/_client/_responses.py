@@ -13,6 +13,7 @@ from typing import Any
 from .._exceptions import (
     AuthenticationError,
     ContentPolicyError,
+    CreateOutcomeUnknownError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
@@ -61,6 +62,8 @@ _CLASS_BY_ID: dict[str, type[SkytellsError]] = {
     "INVALID_REQUEST": ValidationError,
     "CONTENT_POLICY_VIOLATION": ContentPolicyError,
     "RATE_LIMIT_EXCEEDED": RateLimitError,
+    # A retried create whose first attempt is still being handled: not invalid input.
+    "IDEMPOTENCY_REQUEST_IN_PROGRESS": CreateOutcomeUnknownError,
 }
 
 _CLASS_BY_STATUS: dict[int, type[SkytellsError]] = {

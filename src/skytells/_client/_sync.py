@@ -36,6 +36,7 @@ from ._downloads import ProgressCallback
 from ._prediction_stream import PredictionStream
 from ._sync_driver import SyncDriver
 from ._transports import aiohttp_http_client, async_backend
+from ._waiting import wait_limits
 
 
 class SkytellsClient(ClientBase):
@@ -55,6 +56,9 @@ class SkytellsClient(ClientBase):
         max_response_bytes: the largest API response accepted, in bytes after decompression
             (default 64 MiB), counted as it is read; past it `ResponseTooLargeError`. For an
             event stream it bounds each event.
+        await_hold: how long in ms a server may hold a create that waits for its result
+            (`run()` without ``on_progress``, ``await: true``; default 60000). That request's
+            deadline is ``timeout`` plus this, so the hold never races the timeout.
         http_client: your own `httpx.Client` (proxies, custom transports); you then close it.
 
     Use it as a context manager, or call `close()`, to release its connections.
@@ -73,6 +77,7 @@ class SkytellsClient(ClientBase):
         poll_interval: float | None = None,
         dispatch_concurrency: int | None = None,
         max_response_bytes: int | None = None,
+        await_hold: float | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -86,6 +91,7 @@ class SkytellsClient(ClientBase):
             poll_interval=poll_interval,
             dispatch_concurrency=dispatch_concurrency,
             max_response_bytes=max_response_bytes,
+            await_hold=await_hold,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(limits=POOL_LIMITS, follow_redirects=False)
@@ -116,13 +122,17 @@ class SkytellsClient(ClientBase):
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
         max_response_bytes: int | None = None,
+        await_hold: float | None = None,
     ) -> SkytellsClient:
-        """A client with some settings changed that shares this one's connection pool and queue."""
+        """A client with some settings changed that shares this one's connection pool and queue.
+
+        Each setting is checked as the constructor checks it (``timeout=0`` is refused)."""
         config = self._overrides(
             max_retries=max_retries,
             timeout=timeout,
             headers=headers,
             max_response_bytes=max_response_bytes,
+            await_hold=await_hold,
         )
         return self._derived(self, config)
 
@@ -145,14 +155,17 @@ class SkytellsClient(ClientBase):
 
         Without ``on_progress`` the server holds the response until the prediction finishes
         (``await: true``), and waiting continues here if it answers early. With ``on_progress``
-        the prediction is created in the background and checked until done, calling
-        ``on_progress(state_dict)`` on each check. ``max_wait`` (ms) bounds the waiting;
+        the prediction is created in the background and followed until done, calling
+        ``on_progress(state_dict)`` each time its status or progress changes. A create whose
+        outcome stays unknown raises `CreateOutcomeUnknownError` with its idempotency key.
+        ``max_wait`` (ms) bounds the waiting;
         ``cancel_on_timeout`` then also cancels the prediction on the server.
 
         Raises:
             PredictionFailedError: ``status == "failed"`` (``error_id="PREDICTION_FAILED"``).
             PredictionCancelledError: the prediction was cancelled (``PREDICTION_CANCELLED``).
             WaitTimeoutError: ``max_wait`` passed (``WAIT_TIMEOUT``).
+            CreateOutcomeUnknownError: the held create got no answer in time.
             SkytellsError: any API error.
         """
         op = ops.run_prediction(
@@ -250,6 +263,8 @@ class SkytellsClient(ClientBase):
         """Create many predictions concurrently and yield a `RunResult` for each as it completes
         (creation failures first). Every result carries its index, payload and prediction id,
         failed or not. Stopping the iteration early stops the waiting."""
+        interval, max_wait = ops.wait_options(options)
+        wait_limits(interval, max_wait, self._config.poll_interval_ms)  # before any create
         many = batch.RunMany(payloads)
         return self._run_many(many, concurrency, options)
 

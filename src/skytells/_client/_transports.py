@@ -195,6 +195,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
             cookie_jar=aiohttp.DummyCookieJar(),
         )
+        # aiohttp silently sends an idempotent request (GET, DELETE) again when a reused
+        # connection drops; every attempt is the SDK's to decide, count and log (a DELETE whose
+        # answer was lost must be seen as such, not as a second DELETE's "not found").
+        if hasattr(self._session, "_retry_connection"):
+            self._session._retry_connection = False
         self._proxies = (aiohttp_proxies() or {}) if self.trust_env else {}
         self._loop = loop
         return self._session

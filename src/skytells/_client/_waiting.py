@@ -11,14 +11,44 @@ gaps widen to spread the remaining requests over the window, still never past ``
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from .._exceptions import ValidationError
 from ._ratelimits import RateLimitTracker
 
 FIRST_DELAY = 0.25
 MIN_DELAY = 0.05
+
+
+def wait_limits(
+    interval_ms: float | None, max_wait_ms: float | None, default_interval_ms: float
+) -> tuple[float, float]:
+    """``(interval, deadline)`` of a wait, in seconds and as a `time.monotonic()` instant (inf:
+    no limit), from the caller's ``interval`` and ``max_wait`` (ms). The one check every wait
+    (`wait`, `run`, `stream`, `wait_many`, `run_many`) makes before its first request: the
+    interval must be a positive number (0 would poll without pause), ``max_wait`` a number >= 0.
+    """
+    interval = default_interval_ms if interval_ms is None else interval_ms
+    if not _number(interval) or not interval > 0 or math.isnan(interval):
+        raise ValidationError(
+            f"options.interval must be a positive number of ms, got {interval!r}",
+            "INVALID_PARAMETER",
+        )
+    if max_wait_ms is None:
+        return interval / 1000, math.inf
+    if not _number(max_wait_ms) or not max_wait_ms >= 0:
+        raise ValidationError(
+            f"options.max_wait must be a number of ms >= 0, got {max_wait_ms!r}",
+            "INVALID_PARAMETER",
+        )
+    return interval / 1000, time.monotonic() + max_wait_ms / 1000
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class PollSchedule:

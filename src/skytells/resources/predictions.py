@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncPredictions", "Predictions"]
 
+logger = logging.getLogger("skytells")
+
 
 class _Pager:
     """Walks the pages of a listing once, skipping predictions already seen (new predictions
@@ -25,19 +28,30 @@ class _Pager:
     def __init__(self) -> None:
         self.page = 1
         self.seen: set[str] = set()
+        self.new = 0
 
     def fresh(self, page: PaginatedResponse) -> list[PredictionResponse]:
         items = [p for p in page.data if str(p.get("id")) not in self.seen]
         self.seen.update(str(p.get("id")) for p in items)
+        self.new = len(items)
         return items
 
     def advance(self, page: PaginatedResponse) -> bool:
-        """Move to the next page; False when this one was the last, or was not the page asked
-        for (a server ignoring ``page`` would otherwise be walked for ever)."""
+        """Move to the next page; False when this one was the last, was not the page asked
+        for (a server ignoring ``page`` would otherwise be walked for ever), or brought nothing
+        new (a server repeating a page, whatever ``last_page`` it claims)."""
         pagination = page.pagination
         if not page.data or pagination.current_page != self.page:
             return False
         if pagination.current_page >= pagination.last_page:
+            return False
+        if not self.new:
+            logger.warning(
+                "iter_all(): page %d of the predictions listing brought no prediction not "
+                "already seen (the server claims %d pages); stopping here",
+                self.page,
+                pagination.last_page,
+            )
             return False
         self.page += 1
         return True
@@ -98,7 +112,8 @@ class Predictions:
         per_page: int = 50,
         status: str | None = None,
     ) -> Iterator[PredictionResponse]:
-        """Every matching prediction across all pages, fetched lazily one page at a time."""
+        """Every matching prediction across all pages, fetched lazily one page at a time; each
+        once. Stops at the last page, or at a page that brings nothing new (logged)."""
         pager = _Pager()
         while True:
             page = self.list(pager.page, since, until, model, per_page=per_page, status=status)
@@ -162,7 +177,8 @@ class AsyncPredictions:
         per_page: int = 50,
         status: str | None = None,
     ) -> AsyncIterator[PredictionResponse]:
-        """Every matching prediction across all pages, fetched lazily one page at a time."""
+        """Every matching prediction across all pages, fetched lazily one page at a time; each
+        once. Stops at the last page, or at a page that brings nothing new (logged)."""
         pager = _Pager()
         while True:
             page = await self.list(
