@@ -223,9 +223,9 @@ class FileSink:
     def __init__(self, action: Download, headers: Mapping[str, str], decoded: bool = False) -> None:
         self.action = action
         # ``decoded``: the HTTP client's own hooks read (and decoded) the body already.
-        encoding = "" if decoded else headers.get("content-encoding", "")
-        self.decoder = _Decoder(action.url, encoding)
-        length = "" if decoded else headers.get("content-length", "").strip()
+        encoding = headers.get("content-encoding", "")
+        self.decoder = _Decoder(action.url, "" if decoded else encoding)
+        length = "" if decoded and encoding else headers.get("content-length", "").strip()
         self.length = int(length) if length.isdigit() and len(length) < 20 else None
         self.total = None if self.decoder.layers else self.length  # decoded size, if known
         if self.total is not None and self.total > action.max_bytes:
