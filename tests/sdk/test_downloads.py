@@ -117,7 +117,7 @@ def test_hostile_url_names_are_reduced_to_safe_names_inside_the_target(
         assert name.startswith("pred-1-") and len(name) <= 120  # bounded, well under 255
         assert all(c.isascii() and (c.isalnum() or c in "._-") for c in name), name
         assert path.read_bytes() == PNG + raw.encode()
-    assert sorted(tree(tmp_path)) == ["out"] + sorted(f"out/{p.name}" for p in paths)
+    assert sorted(tree(tmp_path)) == ["out", *sorted(f"out/{p.name}" for p in paths)]
     assert paths[2].name == "pred-1-a_b.png"
 
 
@@ -143,10 +143,17 @@ def test_outputs_with_the_same_name_become_distinct_files(
         host.serve("/three/IMG.png", File(b"three")),
         host.serve("/four/img", File(b"four", content_type="image/png")),  # .png from the type
     ]
-    paths = save(mode, scripted, {"id": "p1", "output": urls + ["text a", "text b"]}, tmp_path)
+    paths = save(mode, scripted, {"id": "p1", "output": [*urls, "text a", "text b"]}, tmp_path)
     assert len(set(paths)) == 6
     assert len({p.name.casefold() for p in paths}) == 6  # case-insensitive file systems too
-    assert [p.read_bytes() for p in paths] == [b"one", b"two", b"three", b"four", b"text a", b"text b"]
+    assert [p.read_bytes() for p in paths] == [
+        b"one",
+        b"two",
+        b"three",
+        b"four",
+        b"text a",
+        b"text b",
+    ]
     assert [p.name for p in paths][:2] == ["p1-img.png", "p1-img-1.png"]
 
 
@@ -318,7 +325,7 @@ def test_async_save_awaits_on_progress_and_does_disk_work_in_a_thread(
             prediction = await client.run("flux-pro", input={"prompt": "x"})
             return await prediction.save(tmp_path / "out", on_progress=on_progress)
 
-    scripted.script(Reply(200, {"id": "p9", "status": "succeeded", "output": urls + ["text"]}))
+    scripted.script(Reply(200, {"id": "p9", "status": "succeeded", "output": [*urls, "text"]}))
     _watch.append(str(tmp_path))
     try:
         paths = asyncio.run(run())

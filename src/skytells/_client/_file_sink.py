@@ -125,7 +125,7 @@ def _commit(part: Path, dest: Path, overwrite: bool) -> None:
         os.replace(part, dest)  # replaces a link at dest itself, never what it points to
         return
     try:
-        os.link(part, dest, follow_symlinks=False)
+        os.link(part, dest)  # fails if dest exists (a link there too): atomic, never replaces
     except FileExistsError:
         raise file_exists_error(dest) from None
     except OSError:  # no hard links here (some network and FAT file systems): reserve the name
