@@ -77,8 +77,7 @@ def prepare_folder(target: Path) -> bool:
     """Create the folder files will go in; True when ``target`` itself is that folder (it is a
     folder, or names none with an extension), False when it names the file to write."""
     with os_errors(target):
-        os.fspath(target).encode()  # surrogates: a clear error, not a later one
-        if "\x00" in str(target):
+        if b"\x00" in os.fsencode(target):  # a lone surrogate fails here too, clearly
             raise ValueError("embedded NUL in the path")
         folder_mode = target.is_dir() or not target.suffix
         (target if folder_mode else target.parent).mkdir(parents=True, exist_ok=True)
