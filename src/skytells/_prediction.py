@@ -92,11 +92,24 @@ class Prediction(_PredictionView):
         return self
 
     def save(
-        self, target: str | PathLike[str] = ".", *, on_progress: ProgressCallback | None = None
+        self,
+        target: str | PathLike[str] = ".",
+        *,
+        on_progress: ProgressCallback | None = None,
+        timeout: float | None = None,
+        max_bytes: int | None = None,
+        overwrite: bool = False,
     ) -> list[Path]:
         """Stream every output to disk under ``target`` (a folder, or a file path for a single
         output) with constant memory; returns the paths written (see `SkytellsClient.save_outputs`)."""
-        return self._client.save_outputs(self._data, target, on_progress=on_progress)
+        return self._client.save_outputs(
+            self._data,
+            target,
+            on_progress=on_progress,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            overwrite=overwrite,
+        )
 
     download = save
 
@@ -138,10 +151,24 @@ class AsyncPrediction(_PredictionView):
         return self
 
     async def save(
-        self, target: str | PathLike[str] = ".", *, on_progress: ProgressCallback | None = None
+        self,
+        target: str | PathLike[str] = ".",
+        *,
+        on_progress: ProgressCallback | None = None,
+        timeout: float | None = None,
+        max_bytes: int | None = None,
+        overwrite: bool = False,
     ) -> list[Path]:
-        """Stream every output to disk under ``target``; returns the paths written."""
-        return await self._client.save_outputs(self._data, target, on_progress=on_progress)
+        """Stream every output to disk under ``target``; returns the paths written (see
+        `SkytellsClient.save_outputs`; ``on_progress`` may be an ``async def``)."""
+        return await self._client.save_outputs(
+            self._data,
+            target,
+            on_progress=on_progress,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            overwrite=overwrite,
+        )
 
     download = save
 

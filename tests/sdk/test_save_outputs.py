@@ -30,8 +30,8 @@ def test_save_every_image_into_a_folder(client: SkytellsClient, tmp_path: Path) 
         tmp_path, on_progress=lambda p, done, total: progress.append((p, done, total))
     )
     assert [p.name for p in paths] == [
-        f"{prediction.id[:8]}-out-0.jpg",
-        f"{prediction.id[:8]}-out-1.jpg",
+        f"{prediction.id}-out-0.jpg",
+        f"{prediction.id}-out-1.jpg",
     ]
     for path in paths:
         with Image.open(path) as image:
@@ -83,7 +83,7 @@ def test_downloads_send_no_api_key_and_retry(scripted: ScriptedServer, tmp_path:
         (path,) = client.save_outputs(
             {"id": "abcdef123", "status": "succeeded", "output": url}, tmp_path
         )
-    assert path.name == "abcdef12-render.png" and path.read_bytes() == b"\x89PNG fake bytes"
+    assert path.name == "abcdef123-render.png" and path.read_bytes() == b"\x89PNG fake bytes"
     assert len(scripted.requests) == 2
     assert all(
         "x-api-key" not in r.headers and "authorization" not in r.headers for r in scripted.requests

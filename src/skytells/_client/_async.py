@@ -240,11 +240,19 @@ class AsyncSkytellsClient(ClientBase):
         *,
         on_progress: ProgressCallback | None = None,
         timeout: float | None = None,
+        max_bytes: int | None = None,
+        overwrite: bool = False,
     ) -> list[Path]:
         """Stream every output to disk; returns the paths (see `SkytellsClient.save_outputs`)."""
         data = ops.prediction_dict(prediction) or {}
         op = downloads.save_outputs(
-            self._config, data, Path(target), on_progress=on_progress, timeout_ms=timeout
+            self._config,
+            data,
+            Path(target),
+            on_progress=on_progress,
+            timeout_ms=timeout,
+            max_bytes=max_bytes,
+            overwrite=overwrite,
         )
         return await self._driver.run(op)
 

@@ -14,13 +14,14 @@ import httpx
 
 from .._exceptions import SkytellsError
 from ._bodies import aread_body
-from ._config import USER_AGENT, ClientConfig
-from ._file_sink import CHUNK_SIZE, FileSink
+from ._config import ClientConfig
+from ._file_sink import DOWNLOAD_HEADERS, FileSink
 from ._protocol import (
     STREAM_ACTIONS,
     Download,
     DownloadResult,
     Emit,
+    FileCall,
     HttpRequest,
     Notify,
     Op,
@@ -76,7 +77,7 @@ class AsyncDriver:
             op.close()
             await streams.aclose()
 
-    async def perform(self, action: HttpRequest | Sleep | Notify | Download) -> Any:
+    async def perform(self, action: HttpRequest | Sleep | Notify | Download | FileCall) -> Any:
         """Carry out one action."""
         if isinstance(action, HttpRequest):
             return await self.send(action)
@@ -85,6 +86,8 @@ class AsyncDriver:
             return None
         if isinstance(action, Download):
             return await self.download(action)
+        if isinstance(action, FileCall):
+            return await anyio.to_thread.run_sync(action.function)
         outcome = action.callback(action.value)
         if inspect.isawaitable(outcome):
             await outcome
@@ -149,7 +152,8 @@ class AsyncDriver:
         return RawResponse(response.status_code, response.headers, content)
 
     async def download(self, action: Download) -> DownloadResult:
-        """Stream a file to disk; no API key is sent (output URLs are not API calls)."""
+        """Stream a file to disk; no API key is sent (output URLs are not API calls). The disk
+        work runs in a worker thread, so the event loop never waits on the file system."""
         remaining = action.deadline - time.monotonic()
         if remaining <= 0:
             raise timeout_error("GET", action.url, 0)
@@ -158,16 +162,28 @@ class AsyncDriver:
                 async with self.http.stream(
                     "GET",
                     action.url,
-                    headers={"user-agent": USER_AGENT},
+                    headers=DOWNLOAD_HEADERS,
                     follow_redirects=True,
-                    timeout=min(remaining, 1e9),
+                    timeout=min(remaining, action.idle_timeout, 1e9),
                 ) as response:
                     if not 200 <= response.status_code < 300:
                         return DownloadResult(response.status_code, response.headers, 0)
-                    with FileSink(action, response.headers) as sink:
-                        async for chunk in response.aiter_bytes(CHUNK_SIZE):
-                            sink.write(chunk)
-                    return DownloadResult(response.status_code, response.headers, sink.done)
+                    decoded = response.is_stream_consumed  # read by an event hook of the client
+                    sink = FileSink(action, response.headers, decoded)
+                    await anyio.to_thread.run_sync(sink.open)
+                    try:
+                        chunks = response.aiter_bytes() if decoded else response.aiter_raw()
+                        async for chunk in chunks:
+                            await anyio.to_thread.run_sync(sink.write, chunk)
+                            if action.on_progress is not None:
+                                outcome = action.on_progress(sink.dest, sink.done, sink.total)
+                                if inspect.isawaitable(outcome):
+                                    await outcome
+                        path = await anyio.to_thread.run_sync(sink.finish)
+                    finally:
+                        with anyio.CancelScope(shield=True):
+                            await anyio.to_thread.run_sync(sink.abort)
+                    return DownloadResult(response.status_code, response.headers, sink.done, path)
         except (httpx.TimeoutException, TimeoutError):
             raise timeout_error("GET", action.url, remaining * 1000) from None
         except (httpx.RequestError, httpx.InvalidURL) as exc:  # undecodable, bad redirect

@@ -1,25 +1,42 @@
-"""Saving a prediction's outputs to disk: naming, retries, and the purged-output error."""
+"""Saving a prediction's outputs to disk: the plan, retries, limits and the purged-output error.
+
+Names come from `_filenames` (pure), the disk work from `_file_sink` (run by the drivers, in a
+worker thread on the async client).
+"""
 
 from __future__ import annotations
 
 import logging
-import mimetypes
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from .._exceptions import NotFoundError, SkytellsError
 from .._types import PredictionResponse
+from . import _file_sink as sink
 from ._config import ClientConfig
-from ._protocol import Download, Op, RawResponse, Sleep
+from ._filenames import Layout, name_from_url, split_name
+from ._protocol import Download, FileCall, Op, RawResponse, Sleep
 from ._responses import build_error
 
 logger = logging.getLogger("skytells")
 
 ProgressCallback = Callable[[Path, int, "int | None"], Any]
-"""``on_progress(path, bytes_written, total_bytes_or_None)`` while a file downloads."""
+"""``on_progress(path, bytes_written, total_bytes_or_None)`` while a file downloads (on the
+async client it may be an ``async def``: it is awaited)."""
+
+DEFAULT_MAX_BYTES = 5 * 1024**3
+"""Default cap on what one `save()` writes, all files together: 5 GiB. Real outputs are far
+smaller (a minutes-long 1080p video is a few hundred MB), so it never stops a real save, while
+a server that sends an endless or decompression-bomb body stops there instead of filling the disk."""
+
+DEFAULT_SAVE_TIMEOUT_MS = 600_000
+"""Default deadline of one `save()`, every file and retry included: 10 minutes (or the client's
+timeout if longer), enough for 5 GiB at under 10 MB/s."""
 
 
 def save_outputs(
@@ -29,49 +46,71 @@ def save_outputs(
     *,
     on_progress: ProgressCallback | None = None,
     timeout_ms: float | None = None,
+    max_bytes: int | None = None,
+    overwrite: bool = False,
 ) -> Op[list[Path]]:
     """Write every output of ``prediction`` under ``target`` (a folder, or a file path for a
     single output) and return the paths written. URLs are streamed to disk in chunks; text
-    outputs (text models) are written as ``.txt``."""
+    outputs (text models) are written as ``.txt``. The whole call ends by ``timeout_ms`` and
+    writes at most ``max_bytes``; an existing file is replaced only with ``overwrite``."""
+    budget_ms = _positive("timeout", timeout_ms, max(config.timeout_ms, DEFAULT_SAVE_TIMEOUT_MS))
+    limit = int(_positive("max_bytes", max_bytes, DEFAULT_MAX_BYTES))
+    deadline = time.monotonic() + budget_ms / 1000
     outputs = _outputs(prediction)
     if not outputs:
         raise SkytellsError(
-            f"Prediction {prediction.get('id')} has no output to save "
-            f"(status {prediction.get('status')!r})",
+            f"Prediction {str(prediction.get('id'))[:100]!r} has no output to save "
+            f"(status {str(prediction.get('status'))[:40]!r})",
             "INVALID_REQUEST",
         )
+    folder_mode: bool = yield FileCall(partial(sink.prepare_folder, target))
+    layout = Layout(target, folder_mode, prediction.get("id"), len(outputs))
+    planned = [
+        layout.plan(index, name_from_url(item, index) if _is_url(item) else "output.txt")
+        for index, item in enumerate(outputs)
+    ]
+    if not overwrite:  # refuse before downloading anything, when the names are known already
+        known = [
+            path
+            for path, item in zip(planned, outputs, strict=True)
+            if not _is_url(item) or split_name(path.name)[1] or not folder_mode
+        ]
+        yield FileCall(partial(sink.ensure_free, known))
     paths: list[Path] = []
+    written = 0
     for index, item in enumerate(outputs):
         if not _is_url(item):
-            path = _destination(target, prediction, index, len(outputs), "output.txt")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(item, encoding="utf-8")
-            paths.append(path)
+            data = item.encode("utf-8", "surrogatepass")
+            if written + len(data) > limit:
+                raise sink.too_large_error(f"text output {index}", limit)
+            yield FileCall(partial(sink.write_bytes, planned[index], data, overwrite))
+            written += len(data)
+            paths.append(planned[index])
             continue
-        name = Path(unquote(urlsplit(item).path)).name or f"output-{index}"
-        path = _destination(target, prediction, index, len(outputs), name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        paths.append((yield from download(config, item, path, on_progress, timeout_ms)))
+        action = Download(
+            item,
+            partial(_choose, layout, index),
+            max_bytes=limit - written,
+            deadline=deadline,
+            idle_timeout=config.timeout_ms / 1000,
+            overwrite=overwrite,
+            on_progress=on_progress,
+        )
+        path, size = yield from download(config, action)
+        written += size
+        paths.append(path)
     return paths
 
 
-def download(
-    config: ClientConfig,
-    url: str,
-    path: Path,
-    on_progress: ProgressCallback | None = None,
-    timeout_ms: float | None = None,
-) -> Op[Path]:
-    """Stream one file to ``path`` with the client's retry policy; returns the final path
-    (given an extension from the content type when the URL had none)."""
+def download(config: ClientConfig, action: Download) -> Op[tuple[Path, int]]:
+    """Stream one file with the client's retry policy, within the action's deadline; returns
+    the final path (given an extension from the content type when the URL had none) and size."""
     policy = config.retry
     attempt = 0
-    budget = (timeout_ms if timeout_ms is not None else max(config.timeout_ms, 600_000)) / 1000
-    progress = None if on_progress is None else (lambda done, total: on_progress(path, done, total))
+    url = action.url
     while True:
-        deadline = time.monotonic() + budget
         try:
-            result = yield Download(url, path, deadline, progress)
+            result = yield action
             if result.status in (404, 410):
                 raise NotFoundError(
                     f"The output file is no longer available ({result.status}): the service "
@@ -81,22 +120,38 @@ def download(
                     result.status,
                     headers=result.headers,
                 )
-            if not 200 <= result.status < 300:
+            if not 200 <= result.status < 300 or result.path is None:
                 raise build_error(
                     RawResponse(result.status, result.headers, b""),
-                    f"Downloading {url} failed with HTTP {result.status}",
+                    f"Downloading {url[:300]} failed with HTTP {result.status}",
                     None,
                     {"url": url},
                     None,
                 )
-            return _with_extension(path, result.headers.get("content-type", ""))
+            return result.path, result.size
         except SkytellsError as error:
             delay = policy.delay(error, attempt)
-            if delay is None:
+            if delay is None or time.monotonic() + delay >= action.deadline:
                 raise
             attempt += 1
             logger.debug("retrying download of %s in %.2fs after %s", url, delay, error.error_id)
             yield Sleep(delay)
+
+
+def _choose(layout: Layout, index: int, headers: Mapping[str, str]) -> Path:
+    return layout.final(index, headers.get("content-type", ""))
+
+
+def _positive(name: str, value: float | None, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise SkytellsError(
+            f"{name} must be a positive number, got {value!r}", "INVALID_PARAMETER", {name: value}
+        )
+    if not math.isfinite(value):
+        raise SkytellsError(f"{name} must be finite", "INVALID_PARAMETER", {name: value})
+    return float(value)
 
 
 def _outputs(prediction: PredictionResponse) -> list[str]:
@@ -108,26 +163,8 @@ def _outputs(prediction: PredictionResponse) -> list[str]:
 
 
 def _is_url(value: str) -> bool:
-    return urlsplit(value).scheme in ("http", "https") and " " not in value.strip()
-
-
-def _destination(
-    target: Path, prediction: PredictionResponse, index: int, count: int, name: str
-) -> Path:
-    if target.is_dir() or str(target).endswith(("/", "\\")) or not target.suffix:
-        prefix = str(prediction.get("id", "prediction"))[:8]
-        return target / f"{prefix}-{name}"
-    if count == 1:
-        return target
-    return target.with_name(f"{target.stem}-{index}{target.suffix}")
-
-
-def _with_extension(path: Path, content_type: str) -> Path:
-    if path.suffix:
-        return path
-    extension = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
-    if not extension:
-        return path
-    final = path.with_suffix(extension)
-    path.replace(final)
-    return final
+    try:
+        scheme = urlsplit(value).scheme
+    except ValueError:  # e.g. an unbalanced "[": still a URL to try, its download fails clearly
+        scheme = value.split(":", 1)[0].lower()
+    return scheme in ("http", "https") and " " not in value.strip()

@@ -1,56 +1,290 @@
-"""Writing a download to disk safely: a ``.part`` file renamed into place only when complete."""
+"""Writing saved outputs to disk safely (blocking calls: the async driver runs them in a thread).
+
+A download goes to a temporary ``<name>.<random>.part`` file, created exclusively and never
+through a symbolic link (``O_CREAT | O_EXCL | O_NOFOLLOW``), so nothing planted in the folder
+can redirect the write. Only a complete file is moved to its name, and an existing file is never
+replaced unless the caller asked for it (``overwrite=True``): without it the move is a hard link,
+which fails if the name exists. Bodies sent with a ``Content-Encoding`` are decoded here, in
+pieces of at most `CHUNK_SIZE`, and the decoded size is what counts against ``max_bytes``, so
+a compressed bomb never inflates past the cap, in memory or on disk.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import time
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import TracebackType
+from typing import IO, Any
 
+from .._exceptions import SkytellsError
+from ._config import USER_AGENT
 from ._protocol import Download
 from ._transport_errors import connection_error, timeout_error
 
 CHUNK_SIZE = 1 << 16  # 64 KiB: constant memory, whatever the file size
+DOWNLOAD_HEADERS = {"user-agent": USER_AGENT, "accept-encoding": "identity"}
+"""The only headers of a download: no API key; no compression (outputs are compressed media
+already, and an encoded body is decoded here, bounded, only if a server sends one anyway)."""
+_EXCLUSIVE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+_EXCLUSIVE |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def file_error(path: Path, exc: BaseException) -> SkytellsError:
+    """The SDK error for a file-system failure (permissions, disk full, invalid path)."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return SkytellsError(
+        f"Could not write {str(path)[:300]!r}: {reason}", "FILE_WRITE_ERROR", {"path": str(path)}
+    )
+
+
+def file_exists_error(path: Path) -> SkytellsError:
+    """The error for a name that is taken: nothing is replaced without ``overwrite=True``."""
+    return SkytellsError(
+        f"{str(path)[:300]!r} already exists; pass overwrite=True to replace it",
+        "FILE_EXISTS",
+        {"path": str(path)},
+    )
+
+
+def too_large_error(url: str, limit: int) -> SkytellsError:
+    """The error for a download past its size cap (not retried)."""
+    return SkytellsError(
+        f"Downloading {url[:300]} stopped: the output exceeds max_bytes={limit} "
+        "(pass a larger max_bytes to save() if you expect it)",
+        "DOWNLOAD_TOO_LARGE",
+        {"url": url, "max_bytes": limit},
+    )
+
+
+@contextlib.contextmanager
+def os_errors(path: Path) -> Iterator[None]:
+    """Turn ``OSError``/``ValueError`` (an invalid path, a full disk) into `file_error`."""
+    try:
+        yield
+    except SkytellsError:
+        raise
+    except FileExistsError:
+        raise file_exists_error(path) from None
+    except (OSError, ValueError) as exc:
+        raise file_error(path, exc) from None
+
+
+def prepare_folder(target: Path) -> bool:
+    """Create the folder files will go in; True when ``target`` itself is that folder (it is a
+    folder, or names none with an extension), False when it names the file to write."""
+    with os_errors(target):
+        if b"\x00" in os.fsencode(target):  # a lone surrogate fails here too, clearly
+            raise ValueError("embedded NUL in the path")
+        folder_mode = target.is_dir() or not target.suffix
+        (target if folder_mode else target.parent).mkdir(parents=True, exist_ok=True)
+        return folder_mode
+
+
+def ensure_free(paths: list[Path]) -> None:
+    """Refuse at once (before any download) if one of ``paths`` exists."""
+    for path in paths:
+        with os_errors(path):
+            if os.path.lexists(path):
+                raise file_exists_error(path)
+
+
+def write_bytes(path: Path, data: bytes, overwrite: bool) -> None:
+    """Write a whole small file (a text output) with the same guarantees as a download."""
+    with os_errors(path):
+        part, file = _create_part(path)
+        try:
+            with file:
+                file.write(data)
+            _commit(part, path, overwrite)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            raise
+
+
+def _create_part(dest: Path) -> tuple[Path, IO[bytes]]:
+    """A new temporary file next to ``dest``, created exclusively, never through a link."""
+    for _ in range(100):
+        part = dest.with_name(f"{dest.name[:100]}.{secrets.token_hex(4)}.part")
+        try:
+            fd = os.open(part, _EXCLUSIVE, 0o666)
+        except FileExistsError:  # taken (or a planted link): another random name
+            continue
+        return part, os.fdopen(fd, "wb")
+    raise FileExistsError(f"no free temporary name next to {dest}")
+
+
+def _commit(part: Path, dest: Path, overwrite: bool) -> None:
+    """Move the complete ``part`` to ``dest``; an existing ``dest`` only with ``overwrite``."""
+    if overwrite:
+        os.replace(part, dest)  # replaces a link at dest itself, never what it points to
+        return
+    try:
+        os.link(part, dest)  # fails if dest exists (a link there too): atomic, never replaces
+    except FileExistsError:
+        raise file_exists_error(dest) from None
+    except OSError:  # no hard links here (some network and FAT file systems): reserve the name
+        os.close(os.open(dest, _EXCLUSIVE, 0o666))
+        os.replace(part, dest)
+        return
+    os.unlink(part)
+
+
+class _Inflater:
+    """Decodes one ``gzip`` or ``deflate`` layer, giving out at most `CHUNK_SIZE` at a time."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self.started = False
+        self.z = self._new()
+
+    def _new(self, raw: bool = False) -> Any:
+        if self.encoding == "gzip":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while True:
+            try:
+                out = self.z.decompress(data, CHUNK_SIZE)
+            except zlib.error:
+                if self.encoding == "deflate" and not self.started:  # raw deflate, no header
+                    self.started = True
+                    self.z = self._new(raw=True)
+                    continue
+                raise
+            self.started = True
+            data = self.z.unconsumed_tail
+            if self.z.eof and self.z.unused_data:  # another gzip member follows
+                data = self.z.unused_data
+                self.z = self._new()
+            if out:
+                yield out
+            elif not data:
+                return
+
+    def finish(self) -> Iterator[bytes]:
+        yield from self.feed(b"")
+        if not self.z.eof and self.started:
+            raise zlib.error("truncated compressed body")
+
+
+class _Decoder:
+    """Undoes the ``Content-Encoding`` layers in order, in bounded pieces."""
+
+    def __init__(self, url: str, header: str) -> None:
+        codings = [c.strip().lower() for c in header.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        unknown = [c for c in codings if c not in ("gzip", "x-gzip", "deflate")]
+        if unknown or len(codings) > 4:
+            raise SkytellsError(
+                f"Downloading {url[:300]} failed: unsupported Content-Encoding "
+                f"{header[:60]!r} (identity was asked for)",
+                "UNSUPPORTED_CONTENT_ENCODING",
+                {"url": url},
+            )
+        # Applied in the order listed, so undone last first.
+        self.layers = [_Inflater("deflate" if c == "deflate" else "gzip") for c in codings][::-1]
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        return self._through(0, data, final=False)
+
+    def finish(self) -> Iterator[bytes]:
+        return self._through(0, b"", final=True)
+
+    def _through(self, level: int, data: bytes, final: bool) -> Iterator[bytes]:
+        if level == len(self.layers):
+            if data:
+                yield data
+            return
+        layer = self.layers[level]
+        for piece in layer.feed(data):
+            yield from self._through(level + 1, piece, final=False)
+        if final:
+            for piece in layer.finish():
+                yield from self._through(level + 1, piece, final=False)
+            yield from self._through(level + 1, b"", final=True)
 
 
 class FileSink:
-    """Receives the chunks of one download (used by both drivers)."""
+    """Receives the raw bytes of one download (used by both drivers; blocking calls).
 
-    def __init__(self, action: Download, headers: Mapping[str, str]) -> None:
+    Created when the response headers arrive: they choose the final path (`Download.choose`),
+    give the size to check against the cap and the encoding to undo. `open` creates the
+    temporary file, `write` decodes and appends, `finish` checks the body is complete and moves
+    the file into place, `abort` removes what was written.
+    """
+
+    def __init__(self, action: Download, headers: Mapping[str, str], decoded: bool = False) -> None:
         self.action = action
-        length = headers.get("content-length")
-        self.total = int(length) if length and length.isdigit() else None
-        self.done = 0
-        self.part = action.dest.with_name(action.dest.name + ".part")
-        self._file = self.part.open("wb")
+        # ``decoded``: the HTTP client's own hooks read (and decoded) the body already.
+        encoding = headers.get("content-encoding", "")
+        self.decoder = _Decoder(action.url, "" if decoded else encoding)
+        length = "" if decoded and encoding else headers.get("content-length", "").strip()
+        self.length = int(length) if length.isdigit() and len(length) < 20 else None
+        self.total = None if self.decoder.layers else self.length  # decoded size, if known
+        if self.total is not None and self.total > action.max_bytes:
+            raise too_large_error(action.url, action.max_bytes)
+        self.dest = action.choose(headers)
+        self.done = 0  # decoded bytes written
+        self.received = 0  # raw bytes received
+        self.part: Path | None = None
+        self._file: IO[bytes] | None = None
 
-    def write(self, chunk: bytes) -> None:
-        """Append a chunk, report progress, enforce the deadline."""
-        self._file.write(chunk)
-        self.done += len(chunk)
+    def open(self) -> None:
+        """Refuse a taken name (unless overwriting) and create the temporary file."""
+        with os_errors(self.dest):
+            if not self.action.overwrite and os.path.lexists(self.dest):
+                raise file_exists_error(self.dest)
+            self.part, self._file = _create_part(self.dest)
+
+    def write(self, raw: bytes) -> None:
+        """Decode and append a chunk, within the size cap and the deadline."""
+        self.received += len(raw)
+        self._pump(self.decoder.feed(raw))
         if time.monotonic() > self.action.deadline:
             raise timeout_error("GET", self.action.url, 0)
-        if self.action.on_progress is not None:
-            self.action.on_progress(self.done, self.total)
 
-    def __enter__(self) -> FileSink:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._file.close()
-        if exc_type is None and self.total is not None and self.done < self.total:
-            self.part.unlink(missing_ok=True)
+    def finish(self) -> Path:
+        """Check the body is whole, then move the file to its name; returns that path."""
+        if self.length is not None and self.received < self.length:
             raise connection_error(
-                "GET", self.action.url, f"incomplete body ({self.done} of {self.total} bytes)"
+                "GET",
+                self.action.url,
+                f"incomplete body ({self.received} of {self.length} bytes)",
             )
-        if exc_type is None:
-            self.part.replace(self.action.dest)
-        else:
+        self._pump(self.decoder.finish())
+        assert self._file is not None and self.part is not None
+        with os_errors(self.dest):
+            self._file.close()
+            _commit(self.part, self.dest, self.action.overwrite)
+        self.part = None
+        return self.dest
+
+    def abort(self) -> None:
+        """Close and remove the temporary file (the download failed or was cancelled)."""
+        if self._file is not None:
             with contextlib.suppress(OSError):
-                Path(self.part).unlink(missing_ok=True)
+                self._file.close()
+        if self.part is not None:
+            with contextlib.suppress(OSError):
+                self.part.unlink()
+            self.part = None
+
+    def _pump(self, pieces: Iterator[bytes]) -> None:
+        """Write decoded pieces one by one (each at most `CHUNK_SIZE` when decoding), stopping
+        at the size cap: memory stays bounded, whatever the compression ratio."""
+        assert self._file is not None
+        try:
+            with os_errors(self.dest):
+                for piece in pieces:
+                    if self.done + len(piece) > self.action.max_bytes:
+                        raise too_large_error(self.action.url, self.action.max_bytes)
+                    self._file.write(piece)
+                    self.done += len(piece)
+        except zlib.error as exc:
+            raise connection_error("GET", self.action.url, f"undecodable body ({exc})") from None

@@ -67,22 +67,42 @@ class Emit:
 
 @dataclass(frozen=True)
 class Download:
-    """Stream ``url`` into the file ``dest`` (written whole or not at all); the driver answers
-    with a `DownloadResult`. No API key is sent: output URLs are file-host URLs, not API calls."""
+    """Stream ``url`` into a file (written whole or not at all); the driver answers with a
+    `DownloadResult`. No API key is sent: output URLs are file-host URLs, not API calls.
+
+    ``choose(headers)`` names the file once the response headers arrive (its extension may come
+    from the content type). At most ``max_bytes`` decoded bytes are written; the whole transfer
+    must end by ``deadline`` (a `time.monotonic()` instant), each read within ``idle_timeout``
+    seconds. An existing file is replaced only with ``overwrite``. ``on_progress(path, done,
+    total_or_None)`` reports progress (the async driver awaits it if it returns an awaitable).
+    """
 
     url: str
-    dest: Path
+    choose: Callable[[Mapping[str, str]], Path]
+    max_bytes: int
     deadline: float = math.inf
-    on_progress: Callable[[int, int | None], Any] | None = None
+    idle_timeout: float = 60.0
+    overwrite: bool = False
+    on_progress: Callable[[Path, int, int | None], Any] | None = None
 
 
 @dataclass(frozen=True)
 class DownloadResult:
-    """A finished download: the status, headers and size written (only 2xx bodies are kept)."""
+    """A finished download: the status, headers, size written and the file's path (None and 0
+    unless 2xx: other bodies are not kept)."""
 
     status: int
     headers: Mapping[str, str]
     size: int
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class FileCall:
+    """Call ``function()``, a blocking file-system call, and answer with its result (the async
+    driver runs it in a worker thread, so the event loop never waits on the disk)."""
+
+    function: Callable[[], Any]
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,7 +147,9 @@ class CloseStream:
     stream: Any
 
 
-Action = Union[HttpRequest, Sleep, Notify, Emit, Download, OpenStream, ReadStream, CloseStream]
+Action = Union[
+    HttpRequest, Sleep, Notify, Emit, Download, FileCall, OpenStream, ReadStream, CloseStream
+]
 STREAM_ACTIONS = (OpenStream, ReadStream, CloseStream)
 """The actions a driver performs through its per-operation set of open streams."""
 Op = Generator[Action, Any, T]

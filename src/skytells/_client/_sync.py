@@ -294,21 +294,35 @@ class SkytellsClient(ClientBase):
         *,
         on_progress: ProgressCallback | None = None,
         timeout: float | None = None,
+        max_bytes: int | None = None,
+        overwrite: bool = False,
     ) -> list[Path]:
         """Stream every output of a prediction (dict or `Prediction`) to disk and return the paths.
 
-        ``target`` is a folder (files are named ``<id prefix>-<name from the URL>``, with an
-        extension from the content type when the URL has none) or, for a single output, a file
-        path. Files are written in 64 KiB chunks to a ``.part`` file renamed when complete, so
-        memory stays constant and no half-written file is left behind. Transient failures are
-        retried; a purged output (404 after the retention period) raises `NotFoundError` with
-        ``error_id="OUTPUT_NOT_FOUND"``. No API key is sent to the file host.
-        ``on_progress(path, bytes_written, total_or_None)`` reports progress; ``timeout`` (ms)
-        bounds each file (default: 10 minutes or the client's timeout, whichever is longer).
+        ``target`` is a folder (files are named ``<prediction id>-<name from the URL>``, with an
+        extension from the content type when the URL has none, and ``-1``, ``-2``... added when
+        two outputs share a name) or, for a single output, a file path. Names from the server
+        are reduced to safe file names and every file stays in that folder; an id that is not a
+        safe name is refused (``UNSAFE_OUTPUT_NAME``). Files are written in 64 KiB chunks to a
+        temporary ``.part`` file (created exclusively, never through a link) moved into place
+        when complete, so memory stays constant and no half-written file is left behind. An
+        existing file is never replaced unless ``overwrite=True`` (``FILE_EXISTS``). Transient
+        failures are retried; a purged output (404 after the retention period) raises
+        `NotFoundError` with ``error_id="OUTPUT_NOT_FOUND"``. No API key is sent to the file
+        host. ``on_progress(path, bytes_written, total_or_None)`` reports progress.
+        ``timeout`` (ms) bounds the whole call, retries included (default: 10 minutes or the
+        client's timeout, whichever is longer); ``max_bytes`` caps what it writes, all files
+        together and after any content decoding (default 5 GiB, ``DOWNLOAD_TOO_LARGE``).
         """
         data = ops.prediction_dict(prediction) or {}
         op = downloads.save_outputs(
-            self._config, data, Path(target), on_progress=on_progress, timeout_ms=timeout
+            self._config,
+            data,
+            Path(target),
+            on_progress=on_progress,
+            timeout_ms=timeout,
+            max_bytes=max_bytes,
+            overwrite=overwrite,
         )
         return self._driver.run(op)
 

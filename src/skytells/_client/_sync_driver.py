@@ -14,15 +14,16 @@ import httpx
 from .._exceptions import SkytellsError
 from ._async_driver import AsyncDriver
 from ._bodies import read_body
-from ._config import USER_AGENT, ClientConfig
+from ._config import ClientConfig
 from ._deadline_backend import deadline
-from ._file_sink import FileSink
+from ._file_sink import DOWNLOAD_HEADERS, FileSink
 from ._private_loop import run_coroutine
 from ._protocol import (
     STREAM_ACTIONS,
     Download,
     DownloadResult,
     Emit,
+    FileCall,
     HttpRequest,
     Notify,
     Op,
@@ -100,7 +101,7 @@ class SyncDriver:
             op.close()
             streams.close()
 
-    def perform(self, action: HttpRequest | Sleep | Notify | Download) -> Any:
+    def perform(self, action: HttpRequest | Sleep | Notify | Download | FileCall) -> Any:
         """Carry out one action."""
         if isinstance(action, HttpRequest):
             return self.send(action)
@@ -109,6 +110,8 @@ class SyncDriver:
             return None
         if isinstance(action, Download):
             return self.download(action)
+        if isinstance(action, FileCall):
+            return action.function()
         outcome = action.callback(action.value)
         if inspect.isawaitable(outcome):
             _close(outcome)
@@ -213,21 +216,40 @@ class SyncDriver:
                 self.http.stream(
                     "GET",
                     action.url,
-                    headers={"user-agent": USER_AGENT},
-                    timeout=min(remaining, 1e9),
+                    headers=DOWNLOAD_HEADERS,
+                    timeout=min(remaining, action.idle_timeout, 1e9),
                     follow_redirects=True,
                 ) as response,
             ):
                 if not 200 <= response.status_code < 300:
                     return DownloadResult(response.status_code, response.headers, 0)
-                with FileSink(action, response.headers) as sink:
-                    for chunk in response.iter_bytes():  # each read, as it arrives
+                decoded = response.is_stream_consumed  # read by an event hook of the client
+                sink = FileSink(action, response.headers, decoded)
+                sink.open()
+                try:
+                    chunks = response.iter_bytes() if decoded else response.iter_raw()
+                    for chunk in chunks:  # each read, as it arrives
                         sink.write(chunk)
-                return DownloadResult(response.status_code, response.headers, sink.done)
+                        self._progress(action, sink)
+                    path = sink.finish()
+                finally:
+                    sink.abort()
+                return DownloadResult(response.status_code, response.headers, sink.done, path)
         except httpx.TimeoutException:
             raise timeout_error("GET", action.url, remaining * 1000) from None
         except (httpx.RequestError, httpx.InvalidURL) as exc:  # undecodable, bad redirect
             raise connection_error("GET", action.url, exc) from None
+
+    @staticmethod
+    def _progress(action: Download, sink: FileSink) -> None:
+        if action.on_progress is None:
+            return
+        outcome = action.on_progress(sink.dest, sink.done, sink.total)
+        if inspect.isawaitable(outcome):
+            _close(outcome)
+            raise TypeError(
+                "on_progress returned an awaitable: use AsyncSkytellsClient for async callbacks"
+            )
 
 
 def _close(awaitable: Any) -> None:
