@@ -10,9 +10,11 @@ process took).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import queue
+import threading
 from collections.abc import Callable
 from multiprocessing.synchronize import Barrier
 from typing import Any
@@ -21,6 +23,7 @@ import httpx
 import pytest
 
 import skytells
+import skytells._logging
 from skytells import AsyncSkytellsClient, Prediction, SkytellsClient
 
 pytestmark = [
@@ -46,9 +49,10 @@ def _child(work: Work, index: int, barrier: Barrier, results: Any) -> None:
     results.put((index, found))
 
 
-def _at_once(work: Work) -> dict[int, list[str]]:
+def _at_once(work: Work, bound: float = BOUND) -> dict[int, list[str]]:
     """Run ``work(i, barrier)`` in ``CHILDREN`` forked processes (i = 1..) and in this one (i = 0),
-    all starting together; returns the problems each process found."""
+    all starting together; returns the problems each process found (``bound``: seconds after
+    which a child that has not answered is reported as hung)."""
     barrier = ctx.Barrier(CHILDREN + 1)
     results = ctx.Queue()
     children = [
@@ -60,12 +64,12 @@ def _at_once(work: Work) -> dict[int, list[str]]:
     found = {0: work(0, barrier)}
     try:
         for _ in children:
-            index, problems = results.get(timeout=BOUND)
+            index, problems = results.get(timeout=bound)
             found[index] = problems
     except queue.Empty:
         pass
     for child in children:
-        child.join(BOUND)
+        child.join(bound)
         if child.is_alive():
             child.kill()
     for index in range(1, CHILDREN + 1):
@@ -215,10 +219,11 @@ def test_own_http_client_in_a_forked_child_raises_a_clear_error(emu: Any) -> Non
     def in_child(index: int, barrier: Barrier) -> list[str]:
         barrier.wait(BOUND)
         problems = []
-        for call in (
+        calls: list[Callable[[], object]] = [
             lambda: client.predictions.get(want),
             lambda: asyncio.run(aclient.predictions.get(want)),
-        ):
+        ]
+        for call in calls:
             try:
                 call()
                 problems.append("the parent's http_client was used in the child")
@@ -240,6 +245,52 @@ def test_own_http_client_in_a_forked_child_raises_a_clear_error(emu: Any) -> Non
     finally:
         http.close()
         asyncio.run(ahttp.aclose())
+
+
+def test_locks_held_by_a_parent_thread_at_the_fork_do_not_block_the_child(emu: Any) -> None:
+    """Another thread of the parent holds the client's locks (queue, rate limits, streams, the
+    log's key registry) when the fork happens: the child, where that thread does not exist,
+    still queues, dispatches, runs and makes clients."""
+    with SkytellsClient(emu.api_key, base_url=emu.base_url, timeout=TIMEOUT_MS) as client:
+        _create(client, 1)
+        locks = [
+            client._queue._lock,
+            client._config.rate_limits._lock,
+            client._config.streams._lock,
+            skytells._logging._lock,
+        ]
+        holding, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with contextlib.ExitStack() as stack:
+                for lock in locks:
+                    stack.enter_context(lock)
+                holding.set()
+                release.wait(BOUND)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert holding.wait(BOUND)
+
+        def work(index: int, barrier: Barrier) -> list[str]:
+            barrier.wait(BOUND)
+            if index == 0:
+                return []  # the parent waits for its thread, which holds the locks
+            client.queue({"model": "flux-edge", "input": {"prompt": f"child {index}"}})
+            (created,) = client.dispatch()
+            final = client.run("flux-edge", {"prompt": "run"}, on_progress=lambda _: None)
+            with SkytellsClient("sk-child-key-123456", base_url=emu.base_url) as other:
+                other.queue({"model": "flux-edge", "input": {"prompt": "other"}})
+            return _checked(created["id"], client.wait(created)) + (
+                [] if final.status == "succeeded" else [f"run ended {final.status}"]
+            )
+
+        try:
+            found = _at_once(work, bound=10.0)
+        finally:
+            release.set()
+            holder.join()
+        assert found == {i: [] for i in range(CHILDREN + 1)}
 
 
 _worker_client: SkytellsClient | None = None

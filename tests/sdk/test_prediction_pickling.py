@@ -80,7 +80,7 @@ def test_prediction_bind_rejects_a_client_of_the_wrong_kind(
     aclient = AsyncSkytellsClient(emu.api_key, base_url=emu.base_url)
     for wrong in (aclient, "sk-not-a-client", None):
         with pytest.raises(skytells.SkytellsError) as caught:
-            prediction.bind(wrong)  # type: ignore[arg-type]
+            prediction.bind(wrong)
         assert caught.value.error_id == "INVALID_PARAMETER"
         assert "SkytellsClient" in caught.value.message
 
@@ -115,5 +115,5 @@ async def test_async_prediction_pickles_copies_and_binds(
         SkytellsClient("sk-x", base_url=emu.base_url) as sync_client,
         pytest.raises(skytells.SkytellsError) as wrong,
     ):
-        pickle.loads(pickle.dumps(prediction)).bind(sync_client)  # type: ignore[arg-type]
+        pickle.loads(pickle.dumps(prediction)).bind(sync_client)
     assert wrong.value.error_id == "INVALID_PARAMETER"
