@@ -45,7 +45,8 @@ class AsyncSkytellsClient(ClientBase):
     ``on_progress`` callbacks may be plain functions or coroutines. Cancelling the task that
     awaits a method stops it cleanly and returns its connection to the pool. Use
     ``async with AsyncSkytellsClient() as client:`` or call `aclose()`.
-    Arguments are those of `SkytellsClient`, with ``http_client`` an `httpx.AsyncClient`.
+    Arguments are those of `SkytellsClient`, with ``http_client`` an `httpx.AsyncClient`. In a
+    forked process it gets connections and a session of its own, as `SkytellsClient` does.
     """
 
     def __init__(

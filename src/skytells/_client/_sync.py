@@ -55,7 +55,9 @@ class SkytellsClient(ClientBase):
         dispatch_concurrency: creates in flight at once during `dispatch()` (default 32).
         http_client: your own `httpx.Client` (proxies, custom transports); you then close it.
 
-    Use it as a context manager, or call `close()`, to release its connections.
+    Use it as a context manager, or call `close()`, to release its connections. A process
+    forked from the one that made it may use it too: it gets connections of its own on its first
+    request (with your ``http_client``, `SkytellsError` ``CLIENT_FORKED``: make one per process).
     """
 
     def __init__(
