@@ -81,11 +81,6 @@ class HttpPool(Generic[H]):
         self._lock = threading.Lock()
         track(self)
 
-    @property
-    def owned(self) -> bool:
-        """True if the SDK made the HTTP client (and so closes it)."""
-        return self._make is not None
-
     def get(self) -> H:
         """This process's HTTP client: the parent's is never returned in a forked child."""
         if self._pid != os.getpid():  # a fork the hook did not see
