@@ -40,6 +40,15 @@ _keys: set[str] = set()
 _key_pattern: re.Pattern[str] | None = None
 
 
+def _new_lock_after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread of the parent may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
 def redact(text: str) -> str:
     """``text`` with every registered API key and every ``sk-...`` key replaced by ``sk-***``."""
     pattern = _key_pattern

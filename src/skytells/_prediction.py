@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._exceptions import SkytellsError
 from ._types import PredictionOutput, PredictionResponse
 
 if TYPE_CHECKING:
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
     from ._options import OnProgressCallback, WaitOptions
 
 __all__ = ["AsyncPrediction", "Prediction"]
+
+_View = TypeVar("_View", bound="_PredictionView")
 
 
 class _PredictionView:
@@ -58,15 +62,88 @@ class _PredictionView:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.id!r}, status={self.status!r})"
 
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _PredictionView)
+        return self._data == other._data
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.id))
+
+    # ── pickling and copying ─────────────────────────────────────────────
+    # A pickle holds the data only: the client (its API key, its connections) never goes in, so
+    # an unpickled prediction has no client until `bind()` gives it one. Copies keep the client.
+
+    _bound: Any
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"data": self._data}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._data = state["data"]
+        self._bound = None
+
+    def __copy__(self: _View) -> _View:
+        twin = type(self).__new__(type(self))
+        twin._data, twin._bound = self._data, self._bound
+        return twin
+
+    def __deepcopy__(self: _View, memo: dict[int, Any]) -> _View:
+        twin = type(self).__new__(type(self))
+        twin._data, twin._bound = copy.deepcopy(self._data, memo), self._bound
+        return twin
+
+    def _bound_client(self) -> Any:
+        client = self._bound
+        if client is None:
+            raise SkytellsError(
+                f"{type(self).__name__} {self.id!r} has no client: it was unpickled, and a "
+                "pickle never holds the client (nor its API key). Bind it to a client of this "
+                "process first: prediction.bind(client).",
+                "PREDICTION_NOT_BOUND",
+            )
+        return client
+
+    def _wrong_client(self, client: object, expected: str) -> SkytellsError:
+        return SkytellsError(
+            f"{type(self).__name__}.bind() takes a {expected}, got {type(client).__name__}",
+            "INVALID_PARAMETER",
+        )
+
 
 class Prediction(_PredictionView):
-    """A prediction returned by `SkytellsClient.run()`, with lifecycle methods."""
+    """A prediction returned by `SkytellsClient.run()`, with lifecycle methods.
 
-    __slots__ = ("_client",)
+    It pickles (its data only, never the client or its key) and copies (keeping its client).
+    """
+
+    __slots__ = ("_bound",)
 
     def __init__(self, client: SkytellsClient, data: PredictionResponse) -> None:
         super().__init__(data)
-        self._client = client
+        self._bound: SkytellsClient | None = client
+
+    @property
+    def _client(self) -> SkytellsClient:
+        client: SkytellsClient = self._bound_client()
+        return client
+
+    def bind(self, client: SkytellsClient) -> Prediction:
+        """Use ``client`` for this prediction's methods (`refresh`, `wait`, `cancel`, `save`...);
+        returns self. An unpickled prediction needs it: a pickle never holds the client.
+
+        ::
+
+            prediction = pickle.loads(data).bind(client)
+            prediction.refresh()
+        """
+        from ._client._sync import SkytellsClient
+
+        if not isinstance(client, SkytellsClient):
+            raise self._wrong_client(client, "SkytellsClient")
+        self._bound = client
+        return self
 
     def cancel(self) -> PredictionResponse:
         """Cancel the prediction; returns (and keeps) the updated prediction dict."""
@@ -119,13 +196,37 @@ class Prediction(_PredictionView):
 
 
 class AsyncPrediction(_PredictionView):
-    """A prediction returned by `AsyncSkytellsClient.run()`; its lifecycle methods are awaitable."""
+    """A prediction returned by `AsyncSkytellsClient.run()`; its lifecycle methods are awaitable.
 
-    __slots__ = ("_client",)
+    It pickles (its data only, never the client or its key) and copies (keeping its client).
+    """
+
+    __slots__ = ("_bound",)
 
     def __init__(self, client: AsyncSkytellsClient, data: PredictionResponse) -> None:
         super().__init__(data)
-        self._client = client
+        self._bound: AsyncSkytellsClient | None = client
+
+    @property
+    def _client(self) -> AsyncSkytellsClient:
+        client: AsyncSkytellsClient = self._bound_client()
+        return client
+
+    def bind(self, client: AsyncSkytellsClient) -> AsyncPrediction:
+        """Use ``client`` for this prediction's methods (`refresh`, `wait`, `cancel`, `save`...);
+        returns self. An unpickled prediction needs it: a pickle never holds the client.
+
+        ::
+
+            prediction = pickle.loads(data).bind(client)
+            await prediction.refresh()
+        """
+        from ._client._async import AsyncSkytellsClient
+
+        if not isinstance(client, AsyncSkytellsClient):
+            raise self._wrong_client(client, "AsyncSkytellsClient")
+        self._bound = client
+        return self
 
     async def cancel(self) -> PredictionResponse:
         """Cancel the prediction; returns (and keeps) the updated prediction dict."""

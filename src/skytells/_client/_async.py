@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from functools import partial
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +34,7 @@ from ._base import POOL_LIMITS, ClientBase, deprecated
 from ._config import ClientConfig
 from ._dispatch import note_interrupted
 from ._downloads import ProgressCallback
+from ._fork import HttpPool
 from ._prediction_stream import AsyncPredictionStream
 from ._transports import default_async_http_client
 from ._waiting import wait_limits
@@ -44,7 +46,8 @@ class AsyncSkytellsClient(ClientBase):
     ``on_progress`` callbacks may be plain functions or coroutines. Cancelling the task that
     awaits a method stops it cleanly and returns its connection to the pool. Use
     ``async with AsyncSkytellsClient() as client:`` or call `aclose()`.
-    Arguments are those of `SkytellsClient`, with ``http_client`` an `httpx.AsyncClient`.
+    Arguments are those of `SkytellsClient`, with ``http_client`` an `httpx.AsyncClient`. In a
+    forked process it gets connections and a session of its own, as `SkytellsClient` does.
     """
 
     def __init__(
@@ -77,8 +80,12 @@ class AsyncSkytellsClient(ClientBase):
             await_hold=await_hold,
         )
         self._owns_http = http_client is None
-        self._http = http_client or default_async_http_client(POOL_LIMITS)
-        self._driver = AsyncDriver(self._config, self._http)
+        if http_client is None:
+            make = partial(default_async_http_client, POOL_LIMITS)
+            self._pool = HttpPool(make(), make, type(self).__name__)
+        else:
+            self._pool = HttpPool(http_client, None, type(self).__name__)
+        self._driver = AsyncDriver(self._config, self._pool)
         self.predictions = AsyncPredictions(self)
         self.models = AsyncModels(self)
 
@@ -88,10 +95,16 @@ class AsyncSkytellsClient(ClientBase):
         client.__dict__.update(parent.__dict__)
         client._config = config
         client._owns_http = False
-        client._driver = AsyncDriver(config, parent._http)
+        client._driver = AsyncDriver(config, parent._pool)
         client.predictions = AsyncPredictions(client)
         client.models = AsyncModels(client)
         return client
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        """This process's connection pool: a process forked from the one that made this client
+        gets a new pool on its first request, never the parent's connections or session."""
+        return self._pool.get()
 
     def with_options(
         self,
@@ -307,8 +320,9 @@ class AsyncSkytellsClient(ClientBase):
 
     async def aclose(self) -> None:
         """Close the connection pool (unless it was passed in as ``http_client``)."""
-        if self._owns_http:
-            await self._http.aclose()
+        http = self._pool.current()
+        if self._owns_http and http is not None:
+            await http.aclose()
 
     async def __aenter__(self) -> AsyncSkytellsClient:
         return self

@@ -16,6 +16,7 @@ from .._exceptions import SkytellsError
 from ._bodies import aread_body
 from ._config import ClientConfig
 from ._file_sink import DOWNLOAD_HEADERS, FileSink
+from ._fork import HttpPool
 from ._protocol import (
     STREAM_ACTIONS,
     Download,
@@ -35,12 +36,20 @@ T = TypeVar("T")
 
 
 class AsyncDriver:
-    """Performs the actions of operations over one pooled `httpx.AsyncClient`."""
+    """Performs the actions of operations over one pooled `httpx.AsyncClient`, or over the
+    process-aware `HttpPool` of one (a forked child gets a pool of its own)."""
 
-    def __init__(self, config: ClientConfig, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, config: ClientConfig, http: httpx.AsyncClient | HttpPool[httpx.AsyncClient]
+    ) -> None:
         self.config = config
-        self.http = http
+        self._http = http if isinstance(http, HttpPool) else HttpPool(http, None, "client")
         self._headers = config.base_headers()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """This process's `httpx.AsyncClient` (never one of a process this one was forked from)."""
+        return self._http.get()
 
     async def run(self, op: Op[T]) -> T:
         """Drive ``op`` to completion and return its result (emitted values are dropped)."""

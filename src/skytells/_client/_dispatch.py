@@ -10,6 +10,7 @@ from typing import Any, cast
 from .._exceptions import DispatchError, SkytellsError
 from .._options import QueueItem
 from .._types import PredictionPayload, PredictionResponse
+from ._fork import track
 
 logger = logging.getLogger("skytells")
 
@@ -20,6 +21,10 @@ class PredictionQueue:
     def __init__(self) -> None:
         self._items: list[QueueItem] = []
         self._lock = threading.Lock()
+        track(self)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()  # the parent's may have been held at the fork
 
     def add(self, payload: dict[str, Any]) -> None:
         """Queue one payload with its own idempotency key, reused until it is created."""

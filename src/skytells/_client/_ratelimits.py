@@ -13,6 +13,8 @@ import re
 import threading
 from collections.abc import Mapping
 
+from ._fork import track
+
 LIMIT = "x-skytells-ratelimit-limit-requests"
 REMAINING = "x-skytells-ratelimit-remaining-requests"
 WINDOW = "x-skytells-ratelimit-window"
@@ -29,6 +31,10 @@ class RateLimitTracker:
         self.limit: int | None = None
         self.remaining: int | None = None
         self.window: float | None = None
+        track(self)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()  # the parent's may have been held at the fork
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Record the budget headers of a response, if it has them."""

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from ._fork import track
+
 FORGET_AFTER = 600.0
 REFUSALS = 2
 
@@ -44,6 +46,10 @@ class StreamSupport:
         self._lock = threading.Lock()
         self._refused: dict[Origin, float] = {}
         self._in_a_row: dict[Origin, int] = {}
+        track(self)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()  # the parent's may have been held at the fork
 
     def usable(self, url: str) -> bool:
         """False while ``url``'s origin is known not to serve event streams."""

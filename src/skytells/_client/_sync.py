@@ -33,6 +33,7 @@ from ._config import ClientConfig
 from ._deadline_backend import install as install_deadlines
 from ._dispatch import note_interrupted
 from ._downloads import ProgressCallback
+from ._fork import HttpPool
 from ._prediction_stream import PredictionStream
 from ._sync_driver import SyncDriver
 from ._transports import aiohttp_http_client, async_backend
@@ -61,7 +62,9 @@ class SkytellsClient(ClientBase):
             deadline is ``timeout`` plus this, so the hold never races the timeout.
         http_client: your own `httpx.Client` (proxies, custom transports); you then close it.
 
-    Use it as a context manager, or call `close()`, to release its connections.
+    Use it as a context manager, or call `close()`, to release its connections. A process
+    forked from the one that made it may use it too: it gets connections of its own on its first
+    request (with your ``http_client``, `SkytellsError` ``CLIENT_FORKED``: make one per process).
     """
 
     def __init__(
@@ -94,13 +97,14 @@ class SkytellsClient(ClientBase):
             await_hold=await_hold,
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(limits=POOL_LIMITS, follow_redirects=False)
         concurrent_http = None
         if http_client is None:
-            install_deadlines(self._http)  # a trickling server cannot outlast the timeout
+            self._pool = HttpPool(_own_http_client(), _own_http_client, type(self).__name__)
             if async_backend() == "aiohttp":  # dispatch() as asyncio tasks over aiohttp
                 concurrent_http = partial(aiohttp_http_client, POOL_LIMITS)
-        self._driver = SyncDriver(self._config, self._http, concurrent_http)
+        else:
+            self._pool = HttpPool(http_client, None, type(self).__name__)
+        self._driver = SyncDriver(self._config, self._pool, concurrent_http)
         self.predictions = Predictions(self)
         self.models = Models(self)
 
@@ -110,10 +114,16 @@ class SkytellsClient(ClientBase):
         client.__dict__.update(parent.__dict__)
         client._config = config
         client._owns_http = False
-        client._driver = SyncDriver(config, parent._http, parent._driver.concurrent_http)
+        client._driver = SyncDriver(config, parent._pool, parent._driver.concurrent_http)
         client.predictions = Predictions(client)
         client.models = Models(client)
         return client
+
+    @property
+    def _http(self) -> httpx.Client:
+        """This process's connection pool: a process forked from the one that made this client
+        gets a new pool on its first request, never the parent's connections."""
+        return self._pool.get()
 
     def with_options(
         self,
@@ -397,8 +407,9 @@ class SkytellsClient(ClientBase):
 
     def close(self) -> None:
         """Close the connection pool (unless it was passed in as ``http_client``)."""
-        if self._owns_http:
-            self._http.close()
+        http = self._pool.current()
+        if self._owns_http and http is not None:
+            http.close()
 
     def __enter__(self) -> SkytellsClient:
         return self
@@ -410,3 +421,10 @@ class SkytellsClient(ClientBase):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _own_http_client() -> httpx.Client:
+    """The connection pool a client makes for itself (in each process it is used in)."""
+    http = httpx.Client(limits=POOL_LIMITS, follow_redirects=False)
+    install_deadlines(http)  # a trickling server cannot outlast the timeout
+    return http

@@ -17,6 +17,7 @@ from ._bodies import read_body
 from ._config import ClientConfig
 from ._deadline_backend import deadline
 from ._file_sink import DOWNLOAD_HEADERS, FileSink
+from ._fork import HttpPool
 from ._private_loop import run_coroutine
 from ._protocol import (
     STREAM_ACTIONS,
@@ -44,20 +45,26 @@ class Stopped(Exception):
 class SyncDriver:
     """Performs the actions of operations over one pooled `httpx.Client`.
 
-    ``concurrent_http``, if given, makes the `httpx.AsyncClient` that `run_all` uses to run many
-    operations at once as asyncio tasks (see `run_all`).
+    ``http`` is the client or its process-aware `HttpPool` (a forked child gets a pool of its
+    own). ``concurrent_http``, if given, makes the `httpx.AsyncClient` that `run_all` uses to
+    run many operations at once as asyncio tasks (see `run_all`).
     """
 
     def __init__(
         self,
         config: ClientConfig,
-        http: httpx.Client,
+        http: httpx.Client | HttpPool[httpx.Client],
         concurrent_http: Callable[[], httpx.AsyncClient] | None = None,
     ) -> None:
         self.config = config
-        self.http = http
+        self._http = http if isinstance(http, HttpPool) else HttpPool(http, None, "client")
         self.concurrent_http = concurrent_http
         self._headers = config.base_headers()
+
+    @property
+    def http(self) -> httpx.Client:
+        """This process's `httpx.Client` (never the one of a process this one was forked from)."""
+        return self._http.get()
 
     def run(self, op: Op[T], stop: threading.Event | None = None) -> T:
         """Drive ``op`` to completion and return its result (emitted values are dropped)."""
