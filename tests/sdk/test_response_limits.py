@@ -27,7 +27,8 @@ from skytells import (
     SkytellsError,
     WaitTimeoutError,
 )
-from skytells._client._bodies import DEFAULT_MAX_RESPONSE_BYTES, PIECE, BodyDecoder
+from skytells._client._bodies import DEFAULT_MAX_RESPONSE_BYTES, BodyDecoder
+from skytells._client._decoding import PIECE
 from skytells._client._sse import SSEDecoder
 from tests.hostile_server import (
     Body,

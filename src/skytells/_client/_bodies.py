@@ -11,66 +11,19 @@ past the limit stops with `ResponseTooLargeError` having held about one piece in
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import AsyncIterator, Iterator, Mapping
 
 import httpx
 
 from .._exceptions import ResponseTooLargeError
+from ._decoding import ContentDecoder, DecodeError
 from ._responses import request_id_of
 from ._transport_errors import connection_error, timeout_error
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 """The default cap on one decoded API response (or one event of a stream): 64 MiB."""
-PIECE = 64 * 1024
-"""The most bytes one decoding step produces."""
 ACCEPT_ENCODING = "gzip, deflate"
 """What the SDK asks for: the encodings `BodyDecoder` inflates itself."""
-
-
-class _Stage:
-    """One ``Content-Encoding`` layer: zlib with bounded output (identity: pass-through)."""
-
-    def __init__(self, encoding: str) -> None:
-        self.encoding = encoding
-        self._started = False
-        self._zlib = self._new()
-
-    def _new(self, raw_deflate: bool = False) -> zlib._Decompress | None:
-        if self.encoding in ("gzip", "x-gzip"):
-            return zlib.decompressobj(zlib.MAX_WBITS | 16)
-        if self.encoding == "deflate":  # zlib-wrapped as the RFC says, or raw as some servers send
-            return zlib.decompressobj(-zlib.MAX_WBITS if raw_deflate else zlib.MAX_WBITS)
-        return None  # identity, or an encoding never asked for: passed on as it is
-
-    def decode(self, data: bytes) -> Iterator[bytes]:
-        """The output of ``data`` (``b""``: the end of the input): `PIECE` bytes at most each when
-        inflating; identity passes the network's reads on as they are."""
-        if self._zlib is None:
-            if data:
-                yield data
-            return
-        if self._zlib.eof:
-            return  # anything after the end of the compressed data is ignored
-        if not self._started and data:
-            self._started = True
-            try:
-                out = self._zlib.decompress(data, PIECE)
-            except zlib.error:
-                if self.encoding != "deflate":
-                    raise
-                self._zlib = self._new(raw_deflate=True)
-                assert self._zlib is not None
-                out = self._zlib.decompress(data, PIECE)
-        else:
-            out = self._zlib.decompress(data, PIECE)
-        while True:
-            if out:
-                yield out
-            tail = self._zlib.unconsumed_tail
-            if self._zlib.eof or (not tail and len(out) < PIECE):
-                return
-            out = self._zlib.decompress(tail, PIECE)  # the rest, or output still held inside
 
 
 class BodyDecoder:
@@ -87,47 +40,38 @@ class BodyDecoder:
         target: str = "",
         status: int = 0,
     ) -> None:
-        encodings = [
-            value.strip().lower()
-            for value in headers.get("content-encoding", "").split(",")
-            if value.strip()
-        ]
-        self._stages = [_Stage(name) for name in reversed(encodings)]  # the last applied first
+        try:
+            self._content = ContentDecoder(headers.get("content-encoding", ""))
+        except DecodeError as exc:
+            raise connection_error(method, target, f"undecodable body ({exc})") from None
         self.limit = limit
         self.received = 0
         self._method, self._target, self._status = method, target, status
         self._headers = headers
-        if limit is not None and not encodings:
+        if limit is not None and not self._content.layers:
             declared = _content_length(headers)
             if declared is not None and declared > limit:  # no need to read it to know
                 raise self.too_large(declared)
 
     def feed(self, raw: bytes) -> Iterator[bytes]:
         """The decoded pieces of ``raw``, lazily (take them one at a time to bound memory)."""
+        return self._counted(self._content.feed(raw))
+
+    def finish(self) -> Iterator[bytes]:
+        """Whatever the encodings still hold once the raw body has ended (checks it is whole)."""
+        return self._counted(self._content.finish())
+
+    def _counted(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
         try:
-            for piece in self._through(0, raw):
+            for piece in pieces:
                 self.received += len(piece)
                 if self.limit is not None and self.received > self.limit:
                     raise self.too_large(self.received)
                 yield piece
-        except zlib.error as exc:
+        except DecodeError as exc:
             raise connection_error(
                 self._method, self._target, f"undecodable body ({exc})"
             ) from None
-
-    def finish(self) -> Iterator[bytes]:
-        """Whatever the stages still hold once the raw body has ended."""
-        return self.feed(b"")
-
-    def _through(self, index: int, data: bytes) -> Iterator[bytes]:
-        if index == len(self._stages):
-            if data:
-                yield data
-            return
-        for piece in self._stages[index].decode(data):
-            yield from self._through(index + 1, piece)
-        if not data and index + 1 < len(self._stages):
-            yield from self._through(index + 1, b"")  # the end reaches the next stage too
 
     def too_large(self, size: int) -> ResponseTooLargeError:
         """The error for a body of (at least) ``size`` decoded bytes."""

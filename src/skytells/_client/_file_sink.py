@@ -5,7 +5,7 @@ through a symbolic link (``O_CREAT | O_EXCL | O_NOFOLLOW``), so nothing planted 
 can redirect the write. Only a complete file is moved to its name, and an existing file is never
 replaced unless the caller asked for it (``overwrite=True``): without it the move is a hard link,
 which fails if the name exists. Bodies sent with a ``Content-Encoding`` are decoded here, in
-pieces of at most `CHUNK_SIZE`, and the decoded size is what counts against ``max_bytes``, so
+pieces of at most `PIECE`, and the decoded size is what counts against ``max_bytes``, so
 a compressed bomb never inflates past the cap, in memory or on disk.
 """
 
@@ -15,17 +15,16 @@ import contextlib
 import os
 import secrets
 import time
-import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from .._exceptions import SkytellsError
 from ._config import USER_AGENT
+from ._decoding import KNOWN_ENCODINGS, ContentDecoder, DecodeError, encodings
 from ._protocol import Download
 from ._transport_errors import connection_error, timeout_error
 
-CHUNK_SIZE = 1 << 16  # 64 KiB: constant memory, whatever the file size
 DOWNLOAD_HEADERS = {"user-agent": USER_AGENT, "accept-encoding": "identity"}
 """The only headers of a download: no API key; no compression (outputs are compressed media
 already, and an encoded body is decoded here, bounded, only if a server sends one anyway)."""
@@ -134,80 +133,20 @@ def _commit(part: Path, dest: Path, overwrite: bool) -> None:
     os.unlink(part)
 
 
-class _Inflater:
-    """Decodes one ``gzip`` or ``deflate`` layer, giving out at most `CHUNK_SIZE` at a time."""
-
-    def __init__(self, encoding: str) -> None:
-        self.encoding = encoding
-        self.started = False
-        self.z = self._new()
-
-    def _new(self, raw: bool = False) -> Any:
-        if self.encoding == "gzip":
-            return zlib.decompressobj(16 + zlib.MAX_WBITS)
-        return zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        while True:
-            try:
-                out = self.z.decompress(data, CHUNK_SIZE)
-            except zlib.error:
-                if self.encoding == "deflate" and not self.started:  # raw deflate, no header
-                    self.started = True
-                    self.z = self._new(raw=True)
-                    continue
-                raise
-            self.started = True
-            data = self.z.unconsumed_tail
-            if self.z.eof and self.z.unused_data:  # another gzip member follows
-                data = self.z.unused_data
-                self.z = self._new()
-            if out:
-                yield out
-            elif not data:
-                return
-
-    def finish(self) -> Iterator[bytes]:
-        yield from self.feed(b"")
-        if not self.z.eof and self.started:
-            raise zlib.error("truncated compressed body")
-
-
-class _Decoder:
-    """Undoes the ``Content-Encoding`` layers in order, in bounded pieces."""
-
-    def __init__(self, url: str, header: str) -> None:
-        codings = [c.strip().lower() for c in header.split(",") if c.strip()]
-        codings = [c for c in codings if c != "identity"]
-        unknown = [c for c in codings if c not in ("gzip", "x-gzip", "deflate")]
-        if unknown or len(codings) > 4:
-            raise SkytellsError(
-                f"Downloading {url[:300]} failed: unsupported Content-Encoding "
-                f"{header[:60]!r} (identity was asked for)",
-                "UNSUPPORTED_CONTENT_ENCODING",
-                {"url": url},
-            )
-        # Applied in the order listed, so undone last first.
-        self.layers = [_Inflater("deflate" if c == "deflate" else "gzip") for c in codings][::-1]
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        return self._through(0, data, final=False)
-
-    def finish(self) -> Iterator[bytes]:
-        return self._through(0, b"", final=True)
-
-    def _through(self, level: int, data: bytes, final: bool) -> Iterator[bytes]:
-        if level == len(self.layers):
-            if data:
-                yield data
-            return
-        layer = self.layers[level]
-        for piece in layer.feed(data):
-            yield from self._through(level + 1, piece, final=False)
-        if final:
-            for piece in layer.finish():
-                yield from self._through(level + 1, piece, final=False)
-            yield from self._through(level + 1, b"", final=True)
+def _content_decoder(url: str, header: str) -> ContentDecoder:
+    """The decoder of a download's body: only the encodings the SDK can undo, bounded."""
+    unknown = [name for name in encodings(header) if name not in KNOWN_ENCODINGS]
+    try:
+        if unknown:
+            raise DecodeError(f"unsupported {unknown[0][:40]!r}")
+        return ContentDecoder(header)
+    except DecodeError as exc:
+        raise SkytellsError(
+            f"Downloading {url[:300]} failed: Content-Encoding {header[:60]!r} ({exc}; identity "
+            "was asked for)",
+            "UNSUPPORTED_CONTENT_ENCODING",
+            {"url": url},
+        ) from None
 
 
 class FileSink:
@@ -223,7 +162,7 @@ class FileSink:
         self.action = action
         # ``decoded``: the HTTP client's own hooks read (and decoded) the body already.
         encoding = headers.get("content-encoding", "")
-        self.decoder = _Decoder(action.url, "" if decoded else encoding)
+        self.decoder = _content_decoder(action.url, "" if decoded else encoding)
         length = "" if decoded and encoding else headers.get("content-length", "").strip()
         self.length = int(length) if length.isdigit() and len(length) < 20 else None
         self.total = None if self.decoder.layers else self.length  # decoded size, if known
@@ -276,7 +215,7 @@ class FileSink:
             self.part = None
 
     def _pump(self, pieces: Iterator[bytes]) -> None:
-        """Write decoded pieces one by one (each at most `CHUNK_SIZE` when decoding), stopping
+        """Write decoded pieces one by one (each at most `PIECE` when decoding), stopping
         at the size cap: memory stays bounded, whatever the compression ratio."""
         assert self._file is not None
         try:
@@ -286,5 +225,5 @@ class FileSink:
                         raise too_large_error(self.action.url, self.action.max_bytes)
                     self._file.write(piece)
                     self.done += len(piece)
-        except zlib.error as exc:
+        except DecodeError as exc:
             raise connection_error("GET", self.action.url, f"undecodable body ({exc})") from None
