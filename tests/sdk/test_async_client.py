@@ -11,7 +11,7 @@ import skytells
 from skytells import AsyncPrediction, AsyncSkytellsClient
 from tests.sdk.pool_state import async_pool_is_clean
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.both_clients]
 
 
 async def test_run_predict_wait(aclient: AsyncSkytellsClient) -> None:

@@ -15,6 +15,8 @@ import pytest
 from skytells import AsyncSkytellsClient, SkytellsClient
 from tests.sdk.pool_state import async_pool_is_clean
 
+pytestmark = pytest.mark.both_clients  # the default client and an http_client= one
+
 
 def _pool_is_clean(pool: Any) -> bool:
     return all(c.is_idle() or c.is_closed() for c in pool.connections)

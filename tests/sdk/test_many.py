@@ -11,20 +11,22 @@ import pytest
 import skytells
 from skytells import AsyncSkytellsClient, SkytellsClient
 
+pytestmark = pytest.mark.both_clients  # the default client and an http_client= one
+
 
 @pytest.fixture(params=["default client", "own http_client"])
 def many_client(
     request: pytest.FixtureRequest, emu: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[SkytellsClient]:
     """A client creating on aiohttp tasks (its default) or on threads over your `httpx.Client`
-    (which, unlike the default path, validates every response against the OpenAPI document)."""
+    (`custom_client`, which also validates every response on the client side)."""
     monkeypatch.delenv("SKYTELLS_ASYNC_HTTP", raising=False)
     if request.param == "default client":
         with SkytellsClient(emu.api_key, base_url=emu.base_url) as sdk:
             assert sdk._driver.concurrent_http is not None
             yield sdk
     else:
-        yield request.getfixturevalue("client")
+        yield request.getfixturevalue("custom_client")
 
 
 def test_run_many_yields_every_result_with_its_id(many_client: SkytellsClient, emu: Any) -> None:

@@ -14,6 +14,8 @@ import skytells
 from skytells import AsyncSkytellsClient, Prediction, SkytellsClient
 from tests.scripted_server import Reply, ScriptedServer
 
+pytestmark = pytest.mark.both_clients  # the default client and an http_client= one
+
 
 def test_save_every_image_into_a_folder(client: SkytellsClient, tmp_path: Path) -> None:
     prediction = client.run(

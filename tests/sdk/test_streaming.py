@@ -15,6 +15,8 @@ from skytells import AsyncSkytellsClient, SkytellsClient, StreamEvent
 from tests.scripted_server import Reply, ScriptedServer, prediction
 from tests.sdk.pool_state import async_pool_is_clean
 
+pytestmark = pytest.mark.both_clients  # the default client and an http_client= one
+
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
