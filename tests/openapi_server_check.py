@@ -97,7 +97,9 @@ class ResponseChecker:
             "url": _url(scope),
             "headers": list(scope.get("headers", [])),
         }
-        self._executor.submit(self._check, request, start["status"], start["headers"], body, too_big)
+        self._executor.submit(
+            self._check, request, start["status"], start["headers"], body, too_big
+        )
 
     def _check(
         self,
@@ -114,7 +116,9 @@ class ResponseChecker:
             response = httpx.Response(
                 status,
                 headers=headers,
-                request=httpx.Request(request["method"], request["url"], headers=request["headers"]),
+                request=httpx.Request(
+                    request["method"], request["url"], headers=request["headers"]
+                ),
             )
             validate_response(response, body)
         except OpenAPIResponseError as error:

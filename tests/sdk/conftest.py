@@ -12,7 +12,6 @@ from skytells import AsyncSkytellsClient, SkytellsClient
 from tests.openapi_hook import async_response_validator_hooks, response_validator_hooks
 from tests.scripted_server import ScriptedServer
 
-
 CLIENT_KINDS = ("default", "http_client")
 """`default`: the client as users build it (its own httpx pool with the deadline backend, aiohttp
 for large dispatches and async calls); `http_client`: an httpx client of the caller's, which
