@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -103,6 +104,30 @@ def _poll(
 def poll() -> Callable[..., Any]:
     """`poll(fetch, done, timeout=15)`: call `fetch` until `done(result)`; bounded, never timed."""
     return _poll
+
+
+async def apoll(
+    fetch: Callable[[], Any],
+    done: Callable[[Any], bool],
+    timeout: float = 15.0,
+    interval: float = 0.005,
+) -> Any:
+    """`_poll` for async tests: between calls the event loop runs (`fetch` is a quick sync call,
+    such as `emu.state`); AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if done(value):
+            return value
+        assert time.monotonic() < deadline, f"condition not reached in {timeout} s: {value}"
+        await asyncio.sleep(interval)
+
+
+def checks_after_create(state: dict[str, Any]) -> int:
+    """How many requests, from an emulator `state()`, looked a prediction up or followed its
+    events: once one has, a client that created it is waiting for it."""
+    by_endpoint = state["requests_by_endpoint"]
+    return int(by_endpoint.get("get", 0) + by_endpoint.get("events", 0))
 
 
 @pytest.fixture

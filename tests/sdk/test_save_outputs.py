@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,16 +57,11 @@ def test_text_outputs_are_written_as_text(client: SkytellsClient, tmp_path: Path
 
 
 def test_purged_outputs_raise_a_clear_error(
-    client: SkytellsClient, emu: Any, tmp_path: Path
+    client: SkytellsClient, emu: Any, tmp_path: Path, poll: Callable[..., Any]
 ) -> None:
     emu.configure(retention_seconds=0.2)
     prediction = client.run("flux-edge", input={"prompt": "x"})
-    deadline = time.monotonic() + 10
-    while (
-        not client.predictions.get(prediction.id).get("data_removed")
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
+    poll(lambda: client.predictions.get(prediction.id), lambda p: p.get("data_removed"), 10, 0.05)
     with pytest.raises(skytells.NotFoundError, match="no longer available") as info:
         prediction.save(tmp_path)
     assert info.value.error_id == "OUTPUT_NOT_FOUND"
