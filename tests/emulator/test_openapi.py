@@ -327,6 +327,52 @@ def test_the_emulator_check_reports_what_does_not_conform_and_not_what_faults_do
         checker.close()
 
 
+CHECKED_SUITE = """
+import httpx
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tests.conftest import emu, emulator, response_checker  # noqa: F401
+
+
+def _models(emu):
+    return httpx.get(emu.base_url + "/models", headers={"x-api-key": emu.api_key})
+
+
+def test_conforming(emu):
+    assert _models(emu).status_code == 200
+
+
+def test_broken(emu):
+    async def broken(request):
+        return JSONResponse([{"namespace": 7}])
+
+    emu.app.router.routes.insert(0, Route("/v1/models", broken, methods=["GET"]))
+    try:
+        assert _models(emu).status_code == 200  # passes: the client does not look
+    finally:
+        emu.app.router.routes.pop(0)
+
+
+def test_after(emu):
+    assert _models(emu).status_code == 200
+"""
+
+
+def test_a_nonconforming_emulator_response_fails_the_test_that_caused_it(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_checked=CHECKED_SUITE)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:xdist")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_broken*",
+            "*1 emulator response(s) did not conform to the OpenAPI document*",
+        ]
+    )
+
+
 # ----------------------------------------------------------------------------------- schemathesis
 
 SCHEMATHESIS_CONFIG = {
