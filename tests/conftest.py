@@ -1,4 +1,5 @@
-"""Shared fixtures: one emulator per test session (per xdist worker), reset for every test."""
+"""Shared fixtures: one emulator per test session (per xdist worker) that checks its own responses
+against its OpenAPI document, reset for every test."""
 
 from __future__ import annotations
 
