@@ -1,7 +1,9 @@
-"""Shared fixtures: one emulator per test session (per xdist worker), reset for every test."""
+"""Shared fixtures: one emulator per test session (per xdist worker) that checks its own responses
+against its OpenAPI document, reset for every test."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,6 +13,7 @@ import pytest
 
 from skytells.emulator import Emulator
 from tests.openapi_hook import response_validator_hooks
+from tests.openapi_server_check import ResponseChecker, install
 
 pytest_plugins = ["pytester"]
 
@@ -18,17 +21,47 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 @pytest.fixture(scope="session")
-def emulator() -> Iterator[Emulator]:
-    """The session's emulator at time_scale 0 (use `emu` in tests: it is reset first)."""
-    with Emulator(time_scale=0.0) as running:
+def response_checker() -> Iterator[ResponseChecker]:
+    """The session emulator's own check of its responses against its OpenAPI document."""
+    checker = ResponseChecker(None)
+    yield checker
+    checker.close()
+
+
+@pytest.fixture(scope="session")
+def emulator(response_checker: ResponseChecker) -> Iterator[Emulator]:
+    """The session's emulator at time_scale 0 (use `emu` in tests: it is reset first).
+
+    It validates every response it sends against its OpenAPI document (`response_checker`),
+    whatever the client, so tests may use any client, the SDK's default one included.
+    """
+    emulator = Emulator(time_scale=0.0)
+    install(emulator.app, response_checker)
+    with emulator as running:
         yield running
+    _fail_on_violations(response_checker)
 
 
 @pytest.fixture
-def emu(emulator: Emulator) -> Emulator:
-    """The session emulator, reset: no predictions, no failure rules, initial settings."""
+def emu(emulator: Emulator, response_checker: ResponseChecker) -> Iterator[Emulator]:
+    """The session emulator, reset: no predictions, no failure rules, initial settings.
+
+    At teardown the test fails if a response the emulator sent did not conform to its OpenAPI
+    document (responses sent after the previous test's teardown count for this test).
+    """
     emulator.reset()
-    return emulator
+    yield emulator
+    _fail_on_violations(response_checker)
+
+
+def _fail_on_violations(checker: ResponseChecker) -> None:
+    violations = checker.take_violations()
+    if violations:
+        pytest.fail(
+            f"{len(violations)} emulator response(s) did not conform to the OpenAPI document:\n"
+            + "\n".join(violations[:5]),
+            pytrace=False,
+        )
 
 
 @pytest.fixture
@@ -72,6 +105,30 @@ def _poll(
 def poll() -> Callable[..., Any]:
     """`poll(fetch, done, timeout=15)`: call `fetch` until `done(result)`; bounded, never timed."""
     return _poll
+
+
+async def apoll(
+    fetch: Callable[[], Any],
+    done: Callable[[Any], bool],
+    timeout: float = 15.0,
+    interval: float = 0.005,
+) -> Any:
+    """`_poll` for async tests: between calls the event loop runs (`fetch` is a quick sync call,
+    such as `emu.state`); AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if done(value):
+            return value
+        assert time.monotonic() < deadline, f"condition not reached in {timeout} s: {value}"
+        await asyncio.sleep(interval)
+
+
+def checks_after_create(state: dict[str, Any]) -> int:
+    """How many requests, from an emulator `state()`, looked a prediction up or followed its
+    events: once one has, a client that created it is waiting for it."""
+    by_endpoint = state["requests_by_endpoint"]
+    return int(by_endpoint.get("get", 0) + by_endpoint.get("events", 0))
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ must be a well-formed error envelope. Routes outside the API (`/_emulator/...`, 
 the test that made the request fails with a message naming the request and what was wrong.
 
 `validated_count()` says how many responses were validated, so a test can prove the hook ran.
+The emulator side of the same check, which covers every client whatever its transport, is
+`tests/openapi_server_check.py`.
 """
 
 from __future__ import annotations
@@ -30,11 +32,14 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 from skytells.emulator._openapi import load_openapi
 
 __all__ = [
+    "UNREAD_STREAM",
     "OpenAPIResponseError",
     "async_response_validator_hooks",
     "check_response",
+    "is_checked",
     "reset_validated_count",
     "response_validator_hooks",
+    "validate_response",
     "validated_count",
 ]
 
@@ -42,7 +47,8 @@ _DOCUMENTED_PREFIXES = ("/v1/", "/files/")
 _DOCUMENTED_EXACT = frozenset({"/v1", "/openapi.json"})
 _STREAMING_TYPES = ("text/event-stream",)
 _BODY_EXCERPT = 600
-_UNREAD_STREAM = b": event stream, not read by the validator\n\n"
+UNREAD_STREAM = b": event stream, not read by the validator\n\n"
+"""The body validated in place of an event stream's (reading it would wait for its end)."""
 
 _lock = threading.Lock()
 _validated = 0
@@ -228,14 +234,27 @@ def _check_error_envelope(response: httpx.Response, body: bytes | None, *, requi
 
 
 def check_response(response: httpx.Response, body: bytes | None) -> bool:
-    """Validate one response whose body is given.
+    """Validate one response whose body is given, and count it (`validated_count`).
 
     Returns True when the response was validated, False when its route is not part of the API.
     Raises `OpenAPIResponseError` when it does not conform.
     """
+    if not validate_response(response, body):
+        return False
+    _count()
+    return True
+
+
+def is_checked(method: str, path: str) -> bool:
+    """Whether a response to `method` on the (raw) `path` is checked against the document."""
+    return _is_documented_route(path) and method.upper() not in ("HEAD", "OPTIONS")
+
+
+def validate_response(response: httpx.Response, body: bytes | None) -> bool:
+    """`check_response` without counting (for validators that keep their own count)."""
     request = response.request
     path = urlsplit(request.url.raw_path.decode("ascii")).path
-    if not _is_documented_route(path) or request.method.upper() in ("HEAD", "OPTIONS"):
+    if not is_checked(request.method, path):
         return False
     try:
         _openapi().validate_response(_Request(request), _Response(response, body))
@@ -250,21 +269,20 @@ def check_response(response: httpx.Response, body: bytes | None) -> bool:
         raise OpenAPIResponseError(_describe(response, _explain(exc), body)) from None
     else:
         _check_error_envelope(response, body, required=False)
-    _count()
     return True
 
 
 def _validate_sync(response: httpx.Response) -> None:
     if _is_streaming(response):
         # Reading would wait for the end of the event stream: check all but the body.
-        check_response(response, _UNREAD_STREAM)
+        check_response(response, UNREAD_STREAM)
         return
     check_response(response, response.read())
 
 
 async def _validate_async(response: httpx.Response) -> None:
     if _is_streaming(response):
-        check_response(response, _UNREAD_STREAM)
+        check_response(response, UNREAD_STREAM)
         return
     check_response(response, await response.aread())
 

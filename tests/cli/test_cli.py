@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from PIL import Image
 
 from skytells.cli import main
 from skytells.cli._inputs import parse_inputs
+from tests.conftest import checks_after_create
 
 
 @pytest.fixture
@@ -203,12 +205,11 @@ def test_skytells_emulator_command_serves_until_ctrl_c() -> None:
         process.kill()
 
 
-def test_ctrl_c_during_run_prints_the_prediction_id(emu: Any) -> None:
+def test_ctrl_c_during_run_prints_the_prediction_id(emu: Any, poll: Callable[..., Any]) -> None:
     import os
     import signal
     import subprocess
     import sys
-    import time
 
     emu.configure(time_scale=1.0)  # mera runs for about a minute
     env = {**os.environ, "SKYTELLS_API_KEY": emu.api_key, "SKYTELLS_BASE_URL": emu.base_url}
@@ -228,11 +229,8 @@ def test_ctrl_c_during_run_prints_the_prediction_id(emu: Any) -> None:
         env=env,
     )
     try:
-        deadline = time.monotonic() + 20
-        while not emu.predictions() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        (prediction,) = emu.predictions()
-        time.sleep(0.5)  # now following the prediction
+        (prediction,) = poll(emu.predictions, lambda predictions: len(predictions) == 1, 20)
+        poll(emu.state, lambda state: checks_after_create(state) >= 1)  # following it now
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=20)
     finally:

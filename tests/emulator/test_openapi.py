@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
@@ -27,15 +28,18 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
     use_after_free,
 )
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from skytells.emulator import DEFAULT_API_KEY, EmulatorConfig, create_app
+from skytells import AsyncSkytellsClient, SkytellsClient
+from skytells.emulator import DEFAULT_API_KEY, Emulator, EmulatorConfig, create_app
 from skytells.emulator._openapi import load_openapi, openapi_bytes
 from tests.openapi_hook import (
     OpenAPIResponseError,
     response_validator_hooks,
     validated_count,
 )
+from tests.openapi_server_check import ResponseChecker, install
 
 AUTH = {"x-api-key": DEFAULT_API_KEY}
 BASE_URL = "http://127.0.0.1:8765"  # for the mocked transports
@@ -276,6 +280,97 @@ def test_rate_limited_responses_conform(client: httpx.Client) -> None:
     statuses = [client.get("/v1/models", headers=AUTH).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     assert validated_count() - before == 3
+
+
+# ------------------------------------------------------------- the emulator's own response check
+
+
+def test_the_session_emulator_checks_the_responses_of_every_client(
+    emu: Emulator, response_checker: ResponseChecker
+) -> None:
+    # Neither SDK client below carries a hook: the default sync client (its own httpx pool) and
+    # the default async one (aiohttp) are checked by the emulator itself.
+    before = response_checker.checked()
+    with SkytellsClient(emu.api_key, base_url=emu.base_url) as client:
+        assert client.run("flux-edge", input={"prompt": "x"}).status == "succeeded"
+        assert client.models.list()
+
+    async def run_async() -> None:
+        async with AsyncSkytellsClient(emu.api_key, base_url=emu.base_url) as aclient:
+            assert (await aclient.models.get("mera"))["type"] == "video"
+
+    asyncio.run(run_async())
+    sent = emu.state()["requests"]
+    assert sent >= 3 and response_checker.checked() - before >= sent
+
+
+def test_the_emulator_check_reports_what_does_not_conform_and_not_what_faults_do() -> None:
+    emulator = Emulator(time_scale=0)
+    checker = install(emulator.app)
+
+    async def broken(request: Any) -> JSONResponse:
+        return JSONResponse([{"namespace": 7}])  # a model list whose entry lacks every field
+
+    emulator.app.router.routes.insert(0, Route("/v1/models", broken, methods=["GET"]))
+    try:
+        with emulator, httpx.Client(base_url=emulator.base_url, headers=AUTH) as http:
+            assert http.get("/models").status_code == 200  # the client sees it unchanged
+            (violation,) = checker.take_violations()
+            assert f"GET {emulator.base_url}/models" in violation
+            assert "namespace" in violation and "200" in violation
+            # What a fault does to a response on the wire is the test's doing, not checked.
+            emulator.add_fault("status", path="/v1/model/*", status=418, body="teapot", count=1)
+            assert http.get("/model/mera").status_code == 418
+            assert http.get("/model/mera").status_code == 200
+            assert checker.take_violations() == [] and checker.checked() == 1
+    finally:
+        checker.close()
+
+
+CHECKED_SUITE = """
+import httpx
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tests.conftest import emu, emulator, response_checker  # noqa: F401
+
+
+def _models(emu):
+    return httpx.get(emu.base_url + "/models", headers={"x-api-key": emu.api_key})
+
+
+def test_conforming(emu):
+    assert _models(emu).status_code == 200
+
+
+def test_broken(emu):
+    async def broken(request):
+        return JSONResponse([{"namespace": 7}])
+
+    emu.app.router.routes.insert(0, Route("/v1/models", broken, methods=["GET"]))
+    try:
+        assert _models(emu).status_code == 200  # passes: the client does not look
+    finally:
+        emu.app.router.routes.pop(0)
+
+
+def test_after(emu):
+    assert _models(emu).status_code == 200
+"""
+
+
+def test_a_nonconforming_emulator_response_fails_the_test_that_caused_it(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_checked=CHECKED_SUITE)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:xdist")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_broken*",
+            "*1 emulator response(s) did not conform to the OpenAPI document*",
+        ]
+    )
 
 
 # ----------------------------------------------------------------------------------- schemathesis

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 
 from skytells.emulator import EmulatorConfig
 from skytells.emulator._catalog import find_model
 from skytells.emulator._events import EventLog
 from skytells.emulator._store import Store
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Let the loop run until `condition()` holds (AssertionError after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.001)
 
 
 def test_event_log_wait_returns_new_events_then_empty_when_closed() -> None:
@@ -16,13 +26,14 @@ def test_event_log_wait_returns_new_events_then_empty_when_closed() -> None:
         log.append("status", {"status": "pending"}, "t")
         assert [e.id for e in await log.wait(0)] == [1]
         waiter = asyncio.ensure_future(log.wait(1))
-        await asyncio.sleep(0)
+        await _until(lambda: len(log._waiters) == 1)  # it is parked on the log, not returned
         assert not waiter.done()
         log.append("progress", {"progress": 10}, "t")
         assert [e.id for e in await waiter] == [2]
         assert await log.wait(2, timeout=0.01) == []  # timed out, still open
         closer = asyncio.ensure_future(log.wait(2))
-        await asyncio.sleep(0)
+        await _until(lambda: len(log._waiters) == 1)  # so that close() is what wakes it
+        assert not closer.done()
         log.close()
         assert await closer == [] and log.closed and log.last_id == 2
 
@@ -56,13 +67,11 @@ def test_a_thousand_concurrent_predictions() -> None:
         model = find_model("truefusion")
         assert model is not None
         records = [store.create(model, {"prompt": str(i)}, "http://h") for i in range(1200)]
-        await asyncio.sleep(0.05)
+        # Every lifecycle has started and sleeps on the clock (its first pause, seconds long).
+        await _until(lambda: len(store.clock._sleepers) == 1200)
         assert store.state()["active"] == 1200
         store.configure(time_scale=0.0)
-        for _ in range(100):
-            if all(r.terminal for r in records):
-                break
-            await asyncio.sleep(0.01)
+        await _until(lambda: all(r.terminal for r in records))
         assert all(r.status == "succeeded" for r in records)
         assert all(r.task is None for r in records)
         store.close()

@@ -9,9 +9,10 @@ import pytest
 
 import skytells
 from skytells import AsyncPrediction, AsyncSkytellsClient
+from tests.conftest import apoll
 from tests.sdk.pool_state import async_pool_is_clean
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.both_clients]
 
 
 async def test_run_predict_wait(aclient: AsyncSkytellsClient) -> None:
@@ -79,8 +80,11 @@ async def test_cancelling_the_task_stops_waiting_and_frees_the_connection(
 ) -> None:
     emu.configure(time_scale=1.0)
     bg = await aclient.predictions.create({"model": "mera", "input": {"prompt": "x"}})
+    emu.add_fault("hang", method="GET", path="/v1/predictions/*", count=1)
     task = asyncio.create_task(aclient.wait(bg, {"interval": 50}))
-    await asyncio.sleep(0.3)
+    # The wait's first check is held by the server: the task is cancelled in mid-request.
+    await apoll(emu.faults, lambda faults: faults[0]["fired"] == 1)
+    assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -173,7 +173,7 @@ def test_a_client_closed_fails_alike_on_both_paths(dispatcher: SkytellsClient) -
 
 @pytest.mark.parametrize("chosen", PATHS)
 def test_ctrl_c_stops_dispatch_and_a_second_dispatch_creates_nothing_twice(
-    emu: Emulator, chosen: str
+    emu: Emulator, chosen: str, poll: Callable[..., Any]
 ) -> None:
     emu.add_fault("latency", path="/v1/predict", latency_ms=250)
     # 64 creates, 4 at a time: a batch large enough for the private loop (2 x 4 <= 64).
@@ -217,9 +217,7 @@ def test_ctrl_c_stops_dispatch_and_a_second_dispatch_creates_nothing_twice(
     try:
         assert process.stdin is not None and process.stdout is not None
         assert process.stdout.readline().strip() == "queued"
-        deadline = time.monotonic() + 20
-        while len(emu.predictions()) < 4 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        poll(emu.predictions, lambda predictions: len(predictions) >= 4, 20, 0.01)
         process.send_signal(signal.SIGINT)
         assert process.stdout.readline().strip() == "interrupted"
         created_before = len(emu.predictions())

@@ -7,20 +7,25 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from skytells import AsyncSkytellsClient, SkytellsClient
+from tests.conftest import apoll, checks_after_create
 from tests.sdk.pool_state import async_pool_is_clean
+
+pytestmark = pytest.mark.both_clients  # the default client and an http_client= one
 
 
 def _pool_is_clean(pool: Any) -> bool:
     return all(c.is_idle() or c.is_closed() for c in pool.connections)
 
 
-def test_ctrl_c_in_a_real_process_reports_the_prediction_id(emu: Any) -> None:
+def test_ctrl_c_in_a_real_process_reports_the_prediction_id(
+    emu: Any, poll: Callable[..., Any]
+) -> None:
     emu.configure(time_scale=1.0)  # mera runs for about a minute
     script = textwrap.dedent(
         f"""
@@ -35,11 +40,8 @@ def test_ctrl_c_in_a_real_process_reports_the_prediction_id(emu: Any) -> None:
     )
     try:
         assert process.stdout is not None and process.stdout.readline().strip() == "started"
-        deadline = time.monotonic() + 20
-        while not emu.predictions() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        (prediction,) = emu.predictions()
-        time.sleep(0.3)  # let it settle into waiting
+        (prediction,) = poll(emu.predictions, lambda predictions: len(predictions) == 1)
+        poll(emu.state, lambda state: checks_after_create(state) >= 1)  # it is waiting now
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=20)
     finally:
@@ -73,11 +75,12 @@ async def test_cancelled_run_task_reports_the_id_and_frees_the_connection(
     aclient: AsyncSkytellsClient, emu: Any
 ) -> None:
     emu.configure(time_scale=1.0)
+    emu.add_fault("hang", method="GET", path="/v1/predictions/*", count=1)
     task = asyncio.create_task(aclient.run("mera", input={"prompt": "x"}))
-    deadline = time.monotonic() + 10
-    while not emu.predictions() and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    await asyncio.sleep(0.2)  # mera ignores await: the client is now polling
+    # mera ignores await: the client goes on to check it, and the server holds that check, so
+    # the task is cancelled in mid-request.
+    await apoll(emu.faults, lambda faults: faults[0]["fired"] == 1)
+    assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError) as info:
         await task

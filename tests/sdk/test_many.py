@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 import skytells
 from skytells import AsyncSkytellsClient, SkytellsClient
+from tests.conftest import apoll
+
+pytestmark = pytest.mark.both_clients  # the default client and an http_client= one
 
 
 @pytest.fixture(params=["default client", "own http_client"])
@@ -17,14 +21,14 @@ def many_client(
     request: pytest.FixtureRequest, emu: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[SkytellsClient]:
     """A client creating on aiohttp tasks (its default) or on threads over your `httpx.Client`
-    (which, unlike the default path, validates every response against the OpenAPI document)."""
+    (`custom_client`, which also validates every response on the client side)."""
     monkeypatch.delenv("SKYTELLS_ASYNC_HTTP", raising=False)
     if request.param == "default client":
         with SkytellsClient(emu.api_key, base_url=emu.base_url) as sdk:
             assert sdk._driver.concurrent_http is not None
             yield sdk
     else:
-        yield request.getfixturevalue("client")
+        yield request.getfixturevalue("custom_client")
 
 
 def test_run_many_yields_every_result_with_its_id(many_client: SkytellsClient, emu: Any) -> None:
@@ -66,8 +70,20 @@ def test_wait_many_spends_fewer_requests_than_one_per_prediction(
     assert checks < rounds_at_one_get_each
 
 
-def test_run_many_stops_waiting_when_the_consumer_stops(client: SkytellsClient, emu: Any) -> None:
+def _started_since(before: set[threading.Thread]) -> set[threading.Thread]:
+    """Threads alive now that were not in ``before`` (the emulator's checker thread aside)."""
+    return {
+        thread
+        for thread in threading.enumerate()
+        if thread not in before and not thread.name.startswith("openapi-check")
+    }
+
+
+def test_run_many_stops_waiting_when_the_consumer_stops(
+    client: SkytellsClient, emu: Any, poll: Callable[..., Any]
+) -> None:
     emu.configure(time_scale=0.05)  # flux-edge ends in ~0.1 s, mera in ~3 s
+    threads = set(threading.enumerate())
     results = client.run_many(
         [{"model": "flux-edge", "input": {"prompt": "fast"}}]
         + [{"model": "mera", "input": {"prompt": "slow"}}] * 2,
@@ -77,8 +93,36 @@ def test_run_many_stops_waiting_when_the_consumer_stops(client: SkytellsClient, 
     assert first.ok and first.payload["model"] == "flux-edge"
     results.close()  # type: ignore[attr-defined]
     sent = emu.state()["requests"]
-    time.sleep(0.4)  # several poll intervals: a leftover poller would show up here
+    # Closed, the iterator runs no more code (next() ends it), and once every thread the run
+    # started has ended nothing is left that could poll for the mera predictions: a leftover
+    # poller would fail this wait, or show up in the request count.
+    assert next(results, None) is None
+    poll(lambda: _started_since(threads), lambda started: not started)
     assert emu.state()["requests"] == sent
+    assert emu.state()["open_streams"] == 0
+
+
+@pytest.mark.anyio
+async def test_async_run_many_stops_waiting_when_the_consumer_stops(
+    aclient: AsyncSkytellsClient, emu: Any
+) -> None:
+    emu.configure(time_scale=0.05)
+    tasks = asyncio.all_tasks()
+    results = aclient.run_many(
+        [{"model": "flux-edge", "input": {"prompt": "fast"}}]
+        + [{"model": "mera", "input": {"prompt": "slow"}}] * 2,
+        options={"interval": 50},
+    )
+    first = await results.__anext__()
+    assert first.ok and first.payload["model"] == "flux-edge"
+    await results.aclose()  # type: ignore[attr-defined]
+    sent = emu.state()["requests"]
+    # Closed, the iterator runs no more code, and once every task the run started has ended
+    # nothing is left that could poll for the mera predictions.
+    assert await anext(results, None) is None
+    await apoll(asyncio.all_tasks, lambda now: now <= tasks)
+    assert emu.state()["requests"] == sent
+    assert emu.state()["open_streams"] == 0
 
 
 def test_run_many_max_wait_reports_the_running_ones(client: SkytellsClient, emu: Any) -> None:

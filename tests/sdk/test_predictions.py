@@ -11,6 +11,8 @@ import skytells
 from skytells import Prediction, SkytellsClient
 from tests.scripted_server import Reply, ScriptedServer, prediction
 
+pytestmark = pytest.mark.both_clients  # the default client and an http_client= one
+
 
 @pytest.mark.parametrize(
     ("output", "expected"),

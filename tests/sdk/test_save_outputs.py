@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,8 @@ from PIL import Image
 import skytells
 from skytells import AsyncSkytellsClient, Prediction, SkytellsClient
 from tests.scripted_server import Reply, ScriptedServer
+
+pytestmark = pytest.mark.both_clients  # the default client and an http_client= one
 
 
 def test_save_every_image_into_a_folder(client: SkytellsClient, tmp_path: Path) -> None:
@@ -55,16 +57,11 @@ def test_text_outputs_are_written_as_text(client: SkytellsClient, tmp_path: Path
 
 
 def test_purged_outputs_raise_a_clear_error(
-    client: SkytellsClient, emu: Any, tmp_path: Path
+    client: SkytellsClient, emu: Any, tmp_path: Path, poll: Callable[..., Any]
 ) -> None:
     emu.configure(retention_seconds=0.2)
     prediction = client.run("flux-edge", input={"prompt": "x"})
-    deadline = time.monotonic() + 10
-    while (
-        not client.predictions.get(prediction.id).get("data_removed")
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
+    poll(lambda: client.predictions.get(prediction.id), lambda p: p.get("data_removed"), 10, 0.05)
     with pytest.raises(skytells.NotFoundError, match="no longer available") as info:
         prediction.save(tmp_path)
     assert info.value.error_id == "OUTPUT_NOT_FOUND"

@@ -12,8 +12,11 @@ import pytest
 
 import skytells
 from skytells import AsyncSkytellsClient, SkytellsClient, StreamEvent
+from tests.conftest import apoll
 from tests.scripted_server import Reply, ScriptedServer, prediction
 from tests.sdk.pool_state import async_pool_is_clean
+
+pytestmark = pytest.mark.both_clients  # the default client and an http_client= one
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -133,10 +136,10 @@ async def test_async_breaking_out_closes_the_connection(
         break
     async with aclient.stream(created) as stream:
         assert (await stream.__anext__()).event == "status"
-    for _ in range(500):
-        if emu.state()["open_streams"] == 0 and async_pool_is_clean(aclient._http):
-            break
-        await asyncio.sleep(0.01)
+    await apoll(
+        lambda: emu.state()["open_streams"] == 0 and async_pool_is_clean(aclient._http),
+        bool,
+    )
     assert emu.state()["open_streams"] == 0 and async_pool_is_clean(aclient._http)
 
 
@@ -258,20 +261,21 @@ def test_what_was_learnt_of_an_origin_is_forgotten_after_a_while() -> None:
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_max_wait_bounds_the_first_lookup_of_a_bare_id(scripted: ScriptedServer, mode: str) -> None:
-    # The lookup answers after 1.5 s with a finished prediction: within a 200 ms max_wait, the
-    # stream must end with WAIT_TIMEOUT rather than replay events that came too late.
-    scripted.script(Reply(200, prediction("succeeded", output="late"), delay=1.5))
+    # The lookup answers after 5 s with a finished prediction: within a 1 s max_wait, the
+    # stream must end with WAIT_TIMEOUT rather than replay events that came too late. (The max
+    # wait leaves a loaded machine ample time to send the lookup, which the test counts.)
+    scripted.script(Reply(200, prediction("succeeded", output="late"), delay=5.0))
     with pytest.raises(skytells.WaitTimeoutError) as info:
         if mode == "sync":
             with SkytellsClient("sk-test-key", base_url=scripted.base_url) as client:
-                list(client.stream("pred_abc123", max_wait=200))
+                list(client.stream("pred_abc123", max_wait=1000))
         else:
 
             async def consume() -> None:
                 async with AsyncSkytellsClient(
                     "sk-test-key", base_url=scripted.base_url
                 ) as aclient:
-                    async with aclient.stream("pred_abc123", max_wait=200) as events:
+                    async with aclient.stream("pred_abc123", max_wait=1000) as events:
                         [event async for event in events]
 
             asyncio.run(consume())
