@@ -435,17 +435,26 @@ def test_a_stalled_body_is_answered_408_and_closed(impatient: Emulator) -> None:
 def test_stop_closes_everything_from_the_server_side(monkeypatch: pytest.MonkeyPatch) -> None:
     from skytells.emulator import _outputs
 
-    rendering, release = threading.Event(), threading.Event()
-    real_render = _outputs.render_output
+    rendering, resolving, release = threading.Event(), threading.Event(), threading.Event()
+    real_render, real_getaddrinfo = _outputs.render_output, socket.getaddrinfo
 
+    # Worker threads on a starved machine or behind a stalling resolver: they end only when the
+    # test says so (after stop()): a render, and a webhook's DNS look-up.
     def slow_render(*args: Any, **kwargs: Any) -> Any:
-        # A render on a starved machine: it ends only when the test says so (after stop()).
         rendering.set()
         release.wait(120)
         return real_render(*args, **kwargs)
 
+    def slow_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in ("stalling-dns.test", b"stalling-dns.test"):
+            resolving.set()
+            release.wait(120)
+            raise socket.gaierror(socket.EAI_AGAIN, "temporary failure")
+        return real_getaddrinfo(host, *args, **kwargs)
+
     monkeypatch.setattr(_outputs, "render_output", slow_render)
-    emu = Emulator(time_scale=1.0, stop_timeout=3.0).start()
+    monkeypatch.setattr(socket, "getaddrinfo", slow_getaddrinfo)
+    emu = Emulator(time_scale=1.0, stop_timeout=3.0, allow_remote_webhooks=True).start()
     host = f"127.0.0.1:{emu.port}"
     key = {"x-api-key": emu.api_key, "Content-Type": "application/json"}
     clients: dict[str, socket.socket] = {}
@@ -453,9 +462,17 @@ def test_stop_closes_everything_from_the_server_side(monkeypatch: pytest.MonkeyP
         with httpx.Client(base_url=emu.base_url, headers=key) as http:
             running = http.post("/predictions", json={"model": "mera", "input": {"prompt": "x"}})
             emu.configure(time_scale=0)
-            done = http.post(
-                "/predictions", json={"model": "flux-edge", "input": {"prompt": "x"}, "await": True}
-            ).json()
+            done, audio = (
+                http.post(
+                    "/predictions", json={"model": model, "input": input, "await": True}
+                ).json()
+                for model, input in [("flux-edge", {"prompt": "x"}), ("skytells-tts", {"text": "x"})]
+            )
+            hooked = {"prompt": "x"}
+            webhook = {"url": "http://stalling-dns.test:9/hook", "events": ["completed"]}
+            http.post(
+                "/predictions", json={"model": "flux-edge", "input": hooked, "webhook": webhook}
+            )
             emu.configure(time_scale=1.0)
         stream = f"/v1/predictions/{running.json()['id']}/events"
         clients["event stream"] = _connect(emu.port)
@@ -476,13 +493,19 @@ def test_stop_closes_everything_from_the_server_side(monkeypatch: pytest.MonkeyP
         output = urlpath(done["output"])
         clients["download"] = _connect(emu.port)
         clients["download"].sendall(_request("GET", output, host))
+        big = emu.attach_large_output(audio["id"], 64 * MiB)
+        clients["slow reader"] = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        clients["slow reader"].setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        clients["slow reader"].connect(("127.0.0.1", emu.port))
+        clients["slow reader"].sendall(_request("GET", urlpath(big["output"]), host))
         emu.add_fault("hang", path="/v1/models")
         clients["hung"] = _connect(emu.port)
         clients["hung"].sendall(_request("GET", "/v1/models", host, key))
         assert rendering.wait(30), "the download did not start a render"
+        assert resolving.wait(30), "the webhook was not sent"
         emu.stop()  # no TimeoutError, though no client has closed anything
         assert not emu.running
-        assert not release.is_set()  # the render is still going: stop() did not wait for it
+        assert not release.is_set()  # the render and the look-up go on: stop() did not wait
         names = list(clients)
         still_open = _all_closed_by_server([clients[name] for name in names], within=30.0)
         assert [names[index] for index in still_open] == []
