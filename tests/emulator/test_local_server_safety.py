@@ -194,8 +194,6 @@ def test_the_control_api_refuses_what_a_web_page_can_send_even_with_the_key(
     assert _exchange(emu.port, _request("POST", "/_emulator/reset", host, key))[0] == 200
 
 
-
-
 # ---- 10. only the emulator's own host names ---------------------------------------------------
 
 
@@ -420,7 +418,9 @@ def test_a_client_trickling_its_headers_is_closed_too(impatient: Emulator) -> No
 
 
 def test_a_stalled_body_is_answered_408_and_closed(impatient: Emulator) -> None:
-    head = _request("POST", "/v1/predictions", f"127.0.0.1:{impatient.port}", _control_headers(impatient))
+    head = _request(
+        "POST", "/v1/predictions", f"127.0.0.1:{impatient.port}", _control_headers(impatient)
+    )
     head = head.replace(b"Content-Length: 0", b"Content-Length: 100")
     with _connect(impatient.port) as sock:
         sock.sendall(head + b'{"model": ')
@@ -466,7 +466,10 @@ def test_stop_closes_everything_from_the_server_side(monkeypatch: pytest.MonkeyP
                 http.post(
                     "/predictions", json={"model": model, "input": input, "await": True}
                 ).json()
-                for model, input in [("flux-edge", {"prompt": "x"}), ("skytells-tts", {"text": "x"})]
+                for model, input in [
+                    ("flux-edge", {"prompt": "x"}),
+                    ("skytells-tts", {"text": "x"}),
+                ]
             )
             hooked = {"prompt": "x"}
             webhook = {"url": "http://stalling-dns.test:9/hook", "events": ["completed"]}

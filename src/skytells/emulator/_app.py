@@ -55,9 +55,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     app.state.store = store
     # Faults wrap everything, so that they get the server's own `send` (and its socket); the
     # guard (host check, body limits, the control API's key) comes first and passes `send` on.
-    app.middleware_stack = guard(
-        FaultMiddleware(app.build_middleware_stack(), store.faults), store
-    )
+    app.middleware_stack = guard(FaultMiddleware(app.build_middleware_stack(), store.faults), store)
     return app
 
 

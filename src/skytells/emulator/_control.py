@@ -19,7 +19,6 @@ from ._errors import ApiError, invalid_parameter, json_response
 from ._http import path_param, read_json
 from ._store import Store
 
-
 MAX_LARGE_OUTPUT = 2 << 30
 """The largest file `large-output` writes (2 GiB: a long video's worth)."""
 DISK_RESERVE = 512 << 20
@@ -61,7 +60,11 @@ def control_routes(store: Store) -> list[BaseRoute]:
 
     async def attach_large_output(request: Request) -> Any:
         size = (await _object_body(request)).get("bytes")
-        if isinstance(size, bool) or not isinstance(size, int) or not 46 <= size <= MAX_LARGE_OUTPUT:
+        if (
+            isinstance(size, bool)
+            or not isinstance(size, int)
+            or not 46 <= size <= MAX_LARGE_OUTPUT
+        ):
             raise invalid_parameter("bytes", "bytes must be an integer from 46 to 2 GiB")
         free = shutil.disk_usage(tempfile.gettempdir()).free  # where outputs are written
         if size > free - DISK_RESERVE:

@@ -131,7 +131,9 @@ class GuardMiddleware:
             return None
         origin = headers.get("origin")
         if origin is not None and not self._is_own_origin(origin, local, port):
-            return ApiError(403, "FORBIDDEN", "Cross-origin requests to the control API are refused")
+            return ApiError(
+                403, "FORBIDDEN", "Cross-origin requests to the control API are refused"
+            )
         if headers.get("sec-fetch-site", "none").strip().lower() not in _SAFE_FETCH_SITES:
             return ApiError(403, "FORBIDDEN", "Cross-site requests to the control API are refused")
         if not self._has_key(headers):

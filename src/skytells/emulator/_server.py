@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import socket
@@ -63,9 +64,7 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
             )
             for task in pending:  # abandoned on purpose: no "Task was destroyed" warning
                 task._log_destroy_pending = False  # type: ignore[attr-defined]
-        loop.run_until_complete(
-            asyncio.wait_for(loop.shutdown_asyncgens(), SHUTDOWN_GRACE_SECONDS)
-        )
+        loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(), SHUTDOWN_GRACE_SECONDS))
     except (asyncio.TimeoutError, RuntimeError):  # bounded: give up on what is left
         pass
     finally:
@@ -264,10 +263,8 @@ class Emulator:
         if loop is not None and server.started and thread.is_alive():
             # Release requests held by `await`, event streams and hangs first, so that shutdown
             # need not wait for them (not waited for: a busy loop must not make stop() fail).
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop has just closed
                 loop.call_soon_threadsafe(self._store.close)
-            except RuntimeError:  # the loop has just closed
-                pass
         server.should_exit = True
         thread.join(self.stop_timeout)
         if thread.is_alive():
