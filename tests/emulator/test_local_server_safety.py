@@ -429,6 +429,59 @@ def test_a_stalled_body_is_answered_408_and_closed(impatient: Emulator) -> None:
         assert _closed_by_server(sock, time.monotonic() + 30)
 
 
+def test_exhausted_file_handles_keep_the_log_bounded_and_the_server_recovers(
+    tmp_path: Path,
+) -> None:
+    import resource
+
+    def few_file_handles() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+
+    log = tmp_path / "emulator.log"
+    command = [sys.executable, "-m", "skytells.emulator", "--port", "0", "--time-scale", "0"]
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [*command, "--request-timeout", "2"],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            preexec_fn=few_file_handles,
+        )
+    flood: list[socket.socket] = []
+    try:
+        assert process.stdout is not None
+        match = re.search(r":(\d+)/v1", process.stdout.readline())
+        assert match, log.read_text()
+        port = int(match.group(1))
+        host = f"127.0.0.1:{port}"
+        key = {"x-api-key": "sk-emulator-0000000000000000", "Content-Type": "application/json"}
+        stalled = _request("POST", "/v1/predictions", host, key).replace(
+            b"Content-Length: 0", b"Content-Length: 100"
+        )
+        # Three times the server's file handles, each holding its request's body back.
+        for _ in range(3 * 128):
+            sock = _connect(port)
+            sock.sendall(stalled)
+            flood.append(sock)
+        time.sleep(1.0)  # the server is out of file handles meanwhile: accept() fails
+        # It recovers on its own (stalled requests time out), and answers normal requests.
+        deadline, status = time.monotonic() + 60, 0
+        while status != 200 and time.monotonic() < deadline:
+            try:
+                status = _exchange(port, _request("GET", "/v1/models", host, key))[0]
+            except (OSError, AssertionError):
+                time.sleep(0.2)
+        assert status == 200
+        assert _all_closed_by_server(flood, within=60.0) == []
+        # And the log stayed small: each repeated error a few times, then counted.
+        assert log.stat().st_size < 64 << 10, log.read_text()[:2000]
+    finally:
+        for sock in flood:
+            sock.close()
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+
+
 # ---- 12. stopping does not depend on clients --------------------------------------------------
 
 

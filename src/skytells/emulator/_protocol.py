@@ -47,7 +47,10 @@ def max_pending_connections() -> int:
 def guarded_protocol(header_timeout: float, max_pending: int) -> type[HttpToolsProtocol]:
     """An `HttpToolsProtocol` subclass (one per server: it holds the server's registry of
     connections waiting for headers) that closes connections slow to send their headers."""
-    waiting: OrderedDict[GuardedProtocol, None] = OrderedDict()
+    # Connections waiting for headers, oldest first: those yet to send a request, then idle
+    # keep-alive ones (a flood of new connections evicts its own kind first).
+    fresh: OrderedDict[GuardedProtocol, None] = OrderedDict()
+    idle: OrderedDict[GuardedProtocol, None] = OrderedDict()
 
     class GuardedProtocol(HttpToolsProtocol):
         """Closes its connection when a request's headers take over `header_timeout` seconds."""
@@ -74,16 +77,17 @@ def guarded_protocol(header_timeout: float, max_pending: int) -> type[HttpToolsP
         def _await_headers(self) -> None:
             self._headers_done()
             self._header_timer = self.loop.call_later(header_timeout, self._headers_too_slow)
-            waiting[self] = None
-            while len(waiting) > max_pending:
-                oldest, _ = waiting.popitem(last=False)
+            (idle if self.cycle is not None else fresh)[self] = None
+            while len(fresh) + len(idle) > max_pending:
+                oldest, _ = (fresh or idle).popitem(last=False)
                 oldest._headers_too_slow()
 
         def _headers_done(self) -> None:
             if self._header_timer is not None:
                 self._header_timer.cancel()
                 self._header_timer = None
-            waiting.pop(self, None)
+            fresh.pop(self, None)
+            idle.pop(self, None)
 
         def _headers_too_slow(self) -> None:
             self._headers_done()
