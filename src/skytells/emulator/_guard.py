@@ -61,6 +61,7 @@ class GuardMiddleware:
         self.api_keys = api_keys
         self.allowed_hosts = frozenset(_normal_name(name) for name in allowed_hosts)
         self.body_timeout = body_timeout
+        self._verdicts: dict[tuple[str, str | None, int | None], bool] = {}  # Host check cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,10 +152,22 @@ class GuardMiddleware:
         return None
 
     def _is_own_host(self, value: str, local: str | None, port: int | None) -> bool:
+        key = (value, local, port)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._check_host(value, local, port)
+            if len(self._verdicts) >= 256:
+                self._verdicts.clear()
+            self._verdicts[key] = verdict
+        return verdict
+
+    def _check_host(self, value: str, local: str | None, port: int | None) -> bool:
         name, sep, given_port = _split_host(value)
         if name is None:
             return False
-        if sep:
+        if port is None:  # a server that does not say which port it serves: names only
+            pass
+        elif sep:
             if not given_port.isdigit() or int(given_port) != port:
                 return False
         elif port != 80:

@@ -82,7 +82,7 @@ def check_host(host: str, allow_remote: bool) -> None:
     if not loopback:
         raise ValueError(
             f"refusing to serve the emulator on non-loopback host {host!r}: it accepts a "
-            "well-known key and has an unauthenticated control API; pass allow_remote=True "
+            "well-known key (which also opens its control API); pass allow_remote=True "
             "(command line: --allow-remote) to expose it anyway"
         )
 
