@@ -401,6 +401,53 @@ def test_connections_that_never_finish_their_headers_are_closed(impatient: Emula
             sock.close()
 
 
+def _emulator_process(
+    log: Path, file_handles: int, *options: str
+) -> tuple[subprocess.Popen[str], int]:
+    """`python -m skytells.emulator` in a process of its own with `file_handles` file handles."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (file_handles, file_handles))
+
+    command = [sys.executable, "-m", "skytells.emulator", "--port", "0", "--time-scale", "0"]
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [*command, *options],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            preexec_fn=limit,
+        )
+    assert process.stdout is not None
+    match = re.search(r":(\d+)/v1", process.stdout.readline())
+    assert match, log.read_text()
+    return process, int(match.group(1))
+
+
+def test_too_many_waiting_connections_make_room_for_new_ones(tmp_path: Path) -> None:
+    # 600 file handles: at most 300 connections may wait for headers at once; the timeout is
+    # far away, so only making room can close any of them.
+    process, port = _emulator_process(tmp_path / "log", 600, "--request-timeout", "600")
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(360):
+            sock = _connect(port)
+            sock.sendall(b"GET /v1/models HTTP/1.1\r\n")
+            slow.append(sock)
+        host = f"127.0.0.1:{port}"
+        models = _request("GET", "/v1/models", host, {"x-api-key": "sk-emulator-0000000000000000"})
+        assert _exchange(port, models)[0] == 200
+        still_open = _all_closed_by_server(slow, within=5.0)
+        assert len(still_open) <= 300  # the oldest were closed to make room
+        assert still_open[-1] == len(slow) - 1  # not the newest
+    finally:
+        for sock in slow:
+            sock.close()
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+
+
 def test_a_client_trickling_its_headers_is_closed_too(impatient: Emulator) -> None:
     with _connect(impatient.port) as sock:
         deadline = time.monotonic() + 30
@@ -432,27 +479,10 @@ def test_a_stalled_body_is_answered_408_and_closed(impatient: Emulator) -> None:
 def test_exhausted_file_handles_keep_the_log_bounded_and_the_server_recovers(
     tmp_path: Path,
 ) -> None:
-    import resource
-
-    def few_file_handles() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
-
     log = tmp_path / "emulator.log"
-    command = [sys.executable, "-m", "skytells.emulator", "--port", "0", "--time-scale", "0"]
-    with log.open("w") as stderr:
-        process = subprocess.Popen(
-            [*command, "--request-timeout", "2"],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            preexec_fn=few_file_handles,
-        )
+    process, port = _emulator_process(log, 128, "--request-timeout", "2")
     flood: list[socket.socket] = []
     try:
-        assert process.stdout is not None
-        match = re.search(r":(\d+)/v1", process.stdout.readline())
-        assert match, log.read_text()
-        port = int(match.group(1))
         host = f"127.0.0.1:{port}"
         key = {"x-api-key": "sk-emulator-0000000000000000", "Content-Type": "application/json"}
         stalled = _request("POST", "/v1/predictions", host, key).replace(

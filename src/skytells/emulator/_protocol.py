@@ -33,15 +33,15 @@ LOG_INTERVAL_SECONDS = 30.0
 
 
 def max_pending_connections() -> int:
-    """How many connections may wait for their headers at once: a quarter of the process's file
-    handle limit, between 64 and 1024."""
+    """How many connections may wait for their headers at once: half the process's file handle
+    limit, between 256 (a burst of new client connections must fit) and 1024."""
     try:
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (OSError, ValueError):  # pragma: no cover - no limit to read
         return 1024
     if soft == resource.RLIM_INFINITY:
         return 1024
-    return max(64, min(1024, soft // 4))
+    return max(256, min(1024, soft // 2))
 
 
 def guarded_protocol(header_timeout: float, max_pending: int) -> type[HttpToolsProtocol]:
