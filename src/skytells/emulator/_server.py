@@ -50,9 +50,10 @@ class _Server(uvicorn.Server):
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel what is left on the emulator's loop, wait a bounded time for it, close the loop.
 
-    Unlike `asyncio.run`, this never waits for worker threads: a task waiting for one (an output
-    being rendered) cannot be cancelled until the thread returns, which on a busy machine may
-    take longer than anyone wants to wait for `stop()`.
+    Unlike `asyncio.run`, this never waits for worker threads: neither asyncio's default
+    executor (where the DNS look-ups of webhook deliveries run: a stalling resolver held the
+    old `stop()` until its timeout) nor the threads where outputs render. What they were doing
+    is abandoned; on a busy machine it could take longer than anyone wants `stop()` to wait.
     """
     try:
         tasks = asyncio.all_tasks(loop)
