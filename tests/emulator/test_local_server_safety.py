@@ -305,7 +305,10 @@ def test_a_chunked_body_is_counted_as_it_is_read(emu: Emulator, host: str) -> No
 def subprocess_emulator() -> Iterator[tuple[subprocess.Popen[str], int]]:
     """`python -m skytells.emulator` in its own process (its memory measured apart from ours)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "skytells.emulator", "--port", "0", "--time-scale", "0"],
+        [
+            *[sys.executable, "-m", "skytells.emulator", "--port", "0", "--time-scale", "0"],
+            *["--allowed-host", "emulator.test"],
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -358,6 +361,15 @@ def test_a_1_gib_body_does_not_grow_the_servers_memory(
     assert _peak_rss(process.pid) - before < 64 * MiB
 
 
+def test_the_command_line_adds_host_names(
+    subprocess_emulator: tuple[subprocess.Popen[str], int],
+) -> None:
+    _, port = subprocess_emulator
+    key = {"x-api-key": "sk-emulator-0000000000000000"}
+    for name, status in [("emulator.test", 200), ("localhost", 200), ("other.test", 421)]:
+        assert _exchange(port, _request("GET", "/v1/models", f"{name}:{port}", key))[0] == status
+
+
 def test_the_large_output_endpoint_is_bounded(
     control: httpx.Client, anon: httpx.Client, emu: Emulator
 ) -> None:
@@ -401,6 +413,9 @@ def test_connections_that_never_finish_their_headers_are_closed(impatient: Emula
             sock.close()
 
 
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="file handle limits are POSIX")
+
+
 def _emulator_process(
     log: Path, file_handles: int, *options: str
 ) -> tuple[subprocess.Popen[str], int]:
@@ -425,6 +440,7 @@ def _emulator_process(
     return process, int(match.group(1))
 
 
+@posix_only
 def test_too_many_waiting_connections_make_room_for_new_ones(tmp_path: Path) -> None:
     # 600 file handles: at most 300 connections may wait for headers at once; the timeout is
     # far away, so only making room can close any of them.
@@ -476,6 +492,7 @@ def test_a_stalled_body_is_answered_408_and_closed(impatient: Emulator) -> None:
         assert _closed_by_server(sock, time.monotonic() + 30)
 
 
+@posix_only
 def test_exhausted_file_handles_keep_the_log_bounded_and_the_server_recovers(
     tmp_path: Path,
 ) -> None:

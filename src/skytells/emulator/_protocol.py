@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import resource
 import threading
 import time
 from collections import OrderedDict
@@ -35,6 +34,10 @@ LOG_INTERVAL_SECONDS = 30.0
 def max_pending_connections() -> int:
     """How many connections may wait for their headers at once: half the process's file handle
     limit, between 256 (a burst of new client connections must fit) and 1024."""
+    try:
+        import resource  # POSIX only
+    except ImportError:  # pragma: no cover - Windows
+        return 1024
     try:
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (OSError, ValueError):  # pragma: no cover - no limit to read
