@@ -33,9 +33,11 @@ def emulator(response_checker: ResponseChecker) -> Iterator[Emulator]:
     """The session's emulator at time_scale 0 (use `emu` in tests: it is reset first).
 
     It validates every response it sends against its OpenAPI document (`response_checker`),
-    whatever the client, so tests may use any client, the SDK's default one included.
+    whatever the client, so tests may use any client, the SDK's default one included. A
+    generous stop_timeout: stopping is bounded by the server, but a busy machine may starve
+    its thread for a while (a teardown must not fail an otherwise green run).
     """
-    emulator = Emulator(time_scale=0.0)
+    emulator = Emulator(time_scale=0.0, stop_timeout=60.0)
     install(emulator.app, response_checker)
     with emulator as running:
         yield running
@@ -78,9 +80,21 @@ def http(emu: Emulator) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def anon(emu: Emulator) -> Iterator[httpx.Client]:
-    """A client on the server origin without an API key (files, control API)."""
+    """A client on the server origin without an API key (output files)."""
     with httpx.Client(
         base_url=emu.root_url, event_hooks=response_validator_hooks(), timeout=30
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def control(emu: Emulator) -> Iterator[httpx.Client]:
+    """A client of the control API (`/_emulator/...`) on the server origin, with the key."""
+    with httpx.Client(
+        base_url=emu.root_url,
+        headers={"x-api-key": emu.api_key},
+        event_hooks=response_validator_hooks(),
+        timeout=30,
     ) as client:
         yield client
 

@@ -87,7 +87,11 @@ def test_configured_keys_replace_the_default() -> None:
         assert_unauthorized(client.get("/models", headers={"x-api-key": DEFAULT_API_KEY}))
 
 
-def test_files_and_control_api_need_no_key(anon: httpx.Client) -> None:
-    assert anon.get("/_emulator/state").status_code == 200
+def test_files_need_no_key_the_control_api_does(anon: httpx.Client, emu: Emulator) -> None:
+    assert_unauthorized(anon.get("/_emulator/state"))
+    assert_unauthorized(anon.post("/_emulator/reset", headers={"x-api-key": "sk-wrong"}))
+    assert anon.get("/_emulator/state", headers={"x-api-key": emu.api_key}).status_code == 200
+    bearer = {"Authorization": f"Bearer {emu.api_key}"}
+    assert anon.get("/_emulator/state", headers=bearer).status_code == 200
     response = anon.get("/files/unknown/out-0.webp")
     assert response.status_code == 404  # not 401: files are public, like a CDN

@@ -17,15 +17,15 @@ def create(http: httpx.Client, model: str = "flux-edge") -> dict[str, Any]:
     return dict(http.post("/predict", json={"model": model, "input": {"prompt": "x"}}).json())
 
 
-def test_config_get_patch_and_reset(anon: httpx.Client, emu: Emulator) -> None:
-    config = anon.get("/_emulator/config").json()
+def test_config_get_patch_and_reset(control: httpx.Client, emu: Emulator) -> None:
+    config = control.get("/_emulator/config").json()
     assert config["time_scale"] == 0.0 and config["rate_limit"] is None
-    patched = anon.patch(
+    patched = control.patch(
         "/_emulator/config", json={"time_scale": 0.5, "rate_limit": 10, "await_limit": 2}
     )
     assert patched.status_code == 200
     assert patched.json()["time_scale"] == 0.5 and emu.config.rate_limit == 10
-    reset = anon.post("/_emulator/reset").json()
+    reset = control.post("/_emulator/reset").json()
     assert reset["ok"] is True and reset["config"]["time_scale"] == 0.0
     assert emu.config.rate_limit is None
 
@@ -33,51 +33,51 @@ def test_config_get_patch_and_reset(anon: httpx.Client, emu: Emulator) -> None:
 @pytest.mark.parametrize(
     "body", [{"time_scale": -1}, {"rate_limit": 0}, {"api_keys": ["x"]}, {"speed": 2}, [1]]
 )
-def test_bad_config_is_400(anon: httpx.Client, body: Any) -> None:
-    response = anon.patch("/_emulator/config", json=body)
+def test_bad_config_is_400(control: httpx.Client, body: Any) -> None:
+    response = control.patch("/_emulator/config", json=body)
     assert response.status_code == 400
     assert response.json()["error"]["error_id"] in ("INVALID_PARAMETER", "INVALID_REQUEST")
 
 
-def test_failures_over_http(http: httpx.Client, anon: httpx.Client, wait_for: Wait) -> None:
-    response = anon.post(
+def test_failures_over_http(http: httpx.Client, control: httpx.Client, wait_for: Wait) -> None:
+    response = control.post(
         "/_emulator/failures", json={"count": 1, "model": "flux-edge", "message": "Custom."}
     )
     assert response.status_code == 200
     assert response.json()["rule"] == {"remaining": 1, "model": "flux-edge", "message": "Custom."}
     failed = wait_for(create(http)["id"])
     assert failed["status"] == "failed" and failed["error"] == "Custom."
-    assert anon.get("/_emulator/state").json()["failure_rules"] == []
+    assert control.get("/_emulator/state").json()["failure_rules"] == []
 
 
 @pytest.mark.parametrize(
     ("body", "status"),
     [({"count": 0}, 400), ({"count": "2"}, 400), ({"model": "nope"}, 404), ({"message": 3}, 400)],
 )
-def test_bad_failure_rules(anon: httpx.Client, body: dict[str, Any], status: int) -> None:
-    assert anon.post("/_emulator/failures", json=body).status_code == status
+def test_bad_failure_rules(control: httpx.Client, body: dict[str, Any], status: int) -> None:
+    assert control.post("/_emulator/failures", json=body).status_code == status
 
 
 def test_fail_a_running_prediction_over_http(
-    http: httpx.Client, anon: httpx.Client, emu: Emulator
+    http: httpx.Client, control: httpx.Client, emu: Emulator
 ) -> None:
     emu.configure(time_scale=1.0)
     created = create(http, "mera")
-    response = anon.post(f"/_emulator/predictions/{created['id']}/fail", json={})
+    response = control.post(f"/_emulator/predictions/{created['id']}/fail", json={})
     assert response.status_code == 200
     assert response.json()["error"] == "Failed to generate image."
-    again = anon.post(f"/_emulator/predictions/{created['id']}/fail")
+    again = control.post(f"/_emulator/predictions/{created['id']}/fail")
     assert again.status_code == 409
-    assert anon.post("/_emulator/predictions/nope/fail").status_code == 502
+    assert control.post("/_emulator/predictions/nope/fail").status_code == 502
 
 
 def test_state_counts_requests_and_predictions(
-    http: httpx.Client, anon: httpx.Client, emu: Emulator, wait_for: Wait
+    http: httpx.Client, control: httpx.Client, emu: Emulator, wait_for: Wait
 ) -> None:
     created = create(http)
     wait_for(created["id"])
     http.get("/models/nope")
-    state = anon.get("/_emulator/state").json()
+    state = control.get("/_emulator/state").json()
     assert state["predictions_created"] == 1 and state["errors"] == 1
     assert state["requests"] == sum(state["requests_by_endpoint"].values())
     assert state["requests_by_endpoint"]["create"] == 1
@@ -86,7 +86,7 @@ def test_state_counts_requests_and_predictions(
     assert entry["id"] == created["id"] and entry["status"] == "succeeded"
     assert entry["events"] > 10 and entry["running"] is False
     assert emu.state()["requests"] == state["requests"]
-    listed = anon.get("/_emulator/predictions").json()
+    listed = control.get("/_emulator/predictions").json()
     assert [p["id"] for p in listed] == [p["id"] for p in emu.predictions()] == [created["id"]]
 
 

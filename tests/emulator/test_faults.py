@@ -199,9 +199,9 @@ def test_rules_match_the_model_of_a_create(raw: httpx.Client, emu: Emulator) -> 
     assert raw.get("/models").status_code == 200  # no body, no model: no match
 
 
-def test_the_control_api_is_never_faulted(anon: httpx.Client, emu: Emulator) -> None:
+def test_the_control_api_is_never_faulted(control: httpx.Client, emu: Emulator) -> None:
     emu.add_fault("drop", path="/*")
-    assert anon.get("/_emulator/state").status_code == 200
+    assert control.get("/_emulator/state").status_code == 200
 
 
 def _pattern(raw: httpx.Client, emu: Emulator, seed: int) -> list[int]:
@@ -236,18 +236,18 @@ def test_first_matching_rule_wins_after_latencies(raw: httpx.Client, emu: Emulat
 
 
 def test_control_api_adds_lists_and_clears_rules(
-    anon: httpx.Client, raw: httpx.Client, emu: Emulator
+    control: httpx.Client, raw: httpx.Client, emu: Emulator
 ) -> None:
-    added = anon.post("/_emulator/faults", json={"kind": "status", "status": 504, "count": 2})
+    added = control.post("/_emulator/faults", json={"kind": "status", "status": 504, "count": 2})
     assert added.status_code == 200
     rule = added.json()
     assert rule["id"] and rule["kind"] == "status" and rule["remaining"] == 2
     assert raw.get("/models").status_code == 504
-    listed = anon.get("/_emulator/faults").json()
+    listed = control.get("/_emulator/faults").json()
     assert [r["id"] for r in listed] == [rule["id"]] and listed[0]["fired"] == 1
-    assert anon.get("/_emulator/state").json()["faults"] == listed
-    assert anon.delete("/_emulator/faults").json() == {"ok": True, "cleared": 1}
-    assert anon.get("/_emulator/faults").json() == [] and emu.faults() == []
+    assert control.get("/_emulator/state").json()["faults"] == listed
+    assert control.delete("/_emulator/faults").json() == {"ok": True, "cleared": 1}
+    assert control.get("/_emulator/faults").json() == [] and emu.faults() == []
     assert raw.get("/models").status_code == 200
 
 
@@ -264,8 +264,8 @@ def test_control_api_adds_lists_and_clears_rules(
         {"kind": "drop", "colour": "red"},
     ],
 )
-def test_invalid_rules_are_refused(anon: httpx.Client, body: dict[str, Any]) -> None:
-    response = anon.post("/_emulator/faults", json=body)
+def test_invalid_rules_are_refused(control: httpx.Client, body: dict[str, Any]) -> None:
+    response = control.post("/_emulator/faults", json=body)
     assert response.status_code == 400
     assert response.json()["error"]["error_id"] == "INVALID_PARAMETER"
 

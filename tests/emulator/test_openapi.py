@@ -275,7 +275,8 @@ def test_real_traffic_conforms_to_the_document(client: httpx.Client) -> None:
 
 def test_rate_limited_responses_conform(client: httpx.Client) -> None:
     before = validated_count()
-    assert client.patch("/_emulator/config", json={"rate_limit": 2}).status_code == 200
+    patched = client.patch("/_emulator/config", json={"rate_limit": 2}, headers=AUTH)
+    assert patched.status_code == 200
     assert validated_count() == before  # the control API is not validated
     statuses = [client.get("/v1/models", headers=AUTH).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
@@ -434,7 +435,7 @@ class _Workflow(schema.as_state_machine()):  # type: ignore[misc]
     def setup(self) -> None:
         # Every run starts from an empty emulator, so a replayed run sees the same responses.
         with schemathesis_asgi.get_client(schema.app) as control:
-            assert control.post("/_emulator/reset").status_code == 200
+            assert control.post("/_emulator/reset", headers=AUTH).status_code == 200
 
     def validate_response(
         self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any

@@ -142,16 +142,16 @@ def test_an_unreachable_receiver_is_given_up_after_the_last_attempt(
 
 
 def test_a_non_loopback_receiver_is_skipped_and_logged(
-    emu: Emulator, http: httpx.Client, anon: httpx.Client, poll: Callable[..., Any]
+    emu: Emulator, http: httpx.Client, control: httpx.Client, poll: Callable[..., Any]
 ) -> None:
     created = _create(http, {"url": "https://your-server.com/skytells-webhook"})
     (entry,) = _deliveries(emu, poll, created["id"], lambda log: len(log) == 1)
     assert entry["outcome"] == "skipped" and entry["attempt"] == 0
     assert entry["event"] == "completed" and "loopback" in entry["skipped"]
     assert entry["status_code"] is None and entry["error"] is None
-    listed = anon.get("/_emulator/webhooks", params={"prediction_id": created["id"]}).json()
+    listed = control.get("/_emulator/webhooks", params={"prediction_id": created["id"]}).json()
     assert listed == [entry]
-    assert anon.get("/_emulator/webhooks").json() == emu.webhook_deliveries()
+    assert control.get("/_emulator/webhooks").json() == emu.webhook_deliveries()
 
 
 def test_reset_stops_deliveries_in_progress(

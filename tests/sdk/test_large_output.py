@@ -25,14 +25,16 @@ def test_attach_large_output_and_save_it(client: SkytellsClient, emu: Any, tmp_p
         assert audio.getnframes() == (size - 44) // 2
 
 
-def test_large_output_over_the_control_api(anon: httpx.Client, client: SkytellsClient) -> None:
+def test_large_output_over_the_control_api(
+    anon: httpx.Client, control: httpx.Client, client: SkytellsClient
+) -> None:
     prediction = client.run("skytells-tts", input={"text": "hi"})
-    response = anon.post(
+    response = control.post(
         f"/_emulator/predictions/{prediction.id}/large-output", json={"bytes": 1000}
     )
     assert response.status_code == 200
     assert anon.get(response.json()["output"]).content[:4] == b"RIFF"
-    bad = anon.post(f"/_emulator/predictions/{prediction.id}/large-output", json={"bytes": 3})
+    bad = control.post(f"/_emulator/predictions/{prediction.id}/large-output", json={"bytes": 3})
     assert bad.status_code == 400
 
 

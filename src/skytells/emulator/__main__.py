@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from ._config import DEFAULT_API_KEY
+from ._config import DEFAULT_API_KEY, REQUEST_TIMEOUT_SECONDS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,6 +43,21 @@ def _parser() -> argparse.ArgumentParser:
         "--webhook-secret", metavar="SECRET", help="sign webhooks with this (default: the API key)"
     )
     parser.add_argument(
+        "--allowed-host",
+        action="append",
+        dest="allowed_hosts",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host is NAME (repeatable; default: loopback names only)",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=REQUEST_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="close connections slower than this to send a request's headers or body",
+    )
+    parser.add_argument(
         "--allow-remote-webhooks",
         action="store_true",
         help="deliver webhooks to any host (default: loopback receivers only)",
@@ -67,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             allow_remote=args.allow_remote,
             webhook_secret=args.webhook_secret,
             allow_remote_webhooks=args.allow_remote_webhooks,
+            allowed_hosts=args.allowed_hosts,
+            request_timeout=args.request_timeout,
         ).start()
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -80,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     print(f"Skytells emulator listening on {emulator.base_url}", flush=True)
     print(f"API key: {emulator.api_key}", flush=True)
+    print("The control API under /_emulator/ needs the key too.", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     stop.wait()
     emulator.stop()

@@ -22,6 +22,7 @@ from ._control import control_routes
 from ._errors import ApiError, invalid_parameter, json_response, model_not_found
 from ._event_stream import event_stream_response
 from ._faults import FaultMiddleware
+from ._guard import guard
 from ._http import EncodedPathMiddleware, path_param, read_json
 from ._idempotency import idempotent
 from ._openapi import openapi_bytes
@@ -52,8 +53,9 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     )
     app.router.redirect_slashes = False
     app.state.store = store
-    # Faults wrap everything, so that they get the server's own `send` (and its socket).
-    app.middleware_stack = FaultMiddleware(app.build_middleware_stack(), store.faults)
+    # Faults wrap everything, so that they get the server's own `send` (and its socket); the
+    # guard (host check, body limits, the control API's key) comes first and passes `send` on.
+    app.middleware_stack = guard(FaultMiddleware(app.build_middleware_stack(), store.faults), store)
     return app
 
 

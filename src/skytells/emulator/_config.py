@@ -33,6 +33,9 @@ _TUNABLE = (
     "webhook_secret",
 )
 
+REQUEST_TIMEOUT_SECONDS = 15.0
+"""Wall seconds a client may take over a request's headers, or leave its body stalled."""
+
 SSE_KEEPALIVE_SECONDS = 15.0
 """Wall seconds between keep-alive comments on a quiet event stream."""
 
@@ -56,6 +59,10 @@ class EmulatorConfig:
       the prediction (as the service does for accounts without a dedicated secret).
     - `allow_remote_webhooks`: deliver webhooks to any host; by default only to loopback ones
       (others are logged as skipped). Not tunable at run time.
+    - `allowed_hosts`: host names the emulator answers to besides 127.0.0.1, localhost, ::1 and
+      its own address (the `Host` check against DNS rebinding). Not tunable at run time.
+    - `request_timeout`: wall seconds a client may take to send a request's headers, or leave
+      its body stalled, before the server closes the connection. Not tunable at run time.
     """
 
     api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
@@ -68,6 +75,8 @@ class EmulatorConfig:
     sse_keepalive: float = SSE_KEEPALIVE_SECONDS
     webhook_secret: str | None = field(default=None, repr=False)
     allow_remote_webhooks: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    request_timeout: float = REQUEST_TIMEOUT_SECONDS
 
     def __post_init__(self) -> None:
         keys = tuple(self.api_keys)
@@ -96,6 +105,13 @@ class EmulatorConfig:
             not isinstance(self.webhook_secret, str) or not self.webhook_secret
         ):
             raise ValueError("webhook_secret must be a non-empty string or None")
+        hosts = tuple(self.allowed_hosts)
+        if not all(isinstance(host, str) and host.strip() for host in hosts):
+            raise ValueError("allowed_hosts must be a list of non-empty host names")
+        object.__setattr__(self, "allowed_hosts", hosts)
+        _check_number("request_timeout", self.request_timeout)
+        if self.request_timeout <= 0:
+            raise ValueError("request_timeout must be a number > 0")
 
     @property
     def retention_wall_seconds(self) -> float:

@@ -1,7 +1,13 @@
-"""The control API under /_emulator/ (no API key): reset, config, failures on demand, state."""
+"""The control API under /_emulator/: reset, config, failures on demand, faults, state.
+
+Every request needs one of the emulator's API keys and must not come from a web page: the guard
+(`_guard.py`) checks both before these handlers run.
+"""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,6 +18,11 @@ from starlette.routing import BaseRoute, Route
 from ._errors import ApiError, invalid_parameter, json_response
 from ._http import path_param, read_json
 from ._store import Store
+
+MAX_LARGE_OUTPUT = 2 << 30
+"""The largest file `large-output` writes (2 GiB: a long video's worth)."""
+DISK_RESERVE = 512 << 20
+"""Disk space `large-output` always leaves free."""
 
 
 def control_routes(store: Store) -> list[BaseRoute]:
@@ -49,8 +60,17 @@ def control_routes(store: Store) -> list[BaseRoute]:
 
     async def attach_large_output(request: Request) -> Any:
         size = (await _object_body(request)).get("bytes")
-        if isinstance(size, bool) or not isinstance(size, int) or not 46 <= size <= 8 << 30:
-            raise invalid_parameter("bytes", "bytes must be an integer from 46 to 8 GiB")
+        if (
+            isinstance(size, bool)
+            or not isinstance(size, int)
+            or not 46 <= size <= MAX_LARGE_OUTPUT
+        ):
+            raise invalid_parameter("bytes", "bytes must be an integer from 46 to 2 GiB")
+        free = shutil.disk_usage(tempfile.gettempdir()).free  # where outputs are written
+        if size > free - DISK_RESERVE:
+            raise ApiError(
+                507, "INSUFFICIENT_STORAGE", "Not enough free disk space for a file of that size"
+            )
         record = await store.attach_large_output(path_param(request, "id"), size)
         return record.to_json()
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import logging
 import socket
 import threading
 import time
@@ -17,12 +19,57 @@ from ._app import create_app
 from ._config import (
     FAILURE_TEXTS,
     RATE_LIMIT_WINDOW_SECONDS,
+    REQUEST_TIMEOUT_SECONDS,
     SSE_KEEPALIVE_SECONDS,
     EmulatorConfig,
 )
+from ._protocol import RateLimitedLog, guarded_protocol, max_pending_connections
 from ._store import Store
 
 _T = TypeVar("_T")
+
+SHUTDOWN_GRACE_SECONDS = 0.5
+"""At stop, how long requests still in progress may take to finish before they are cancelled
+and their connections closed; then how long cancelled work is waited for. Neither depends on
+clients: a render in a worker thread that outlives it finishes on its own and is discarded."""
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, whose shutdown closes every connection still open from the server side
+    (uvicorn closes idle ones and cancels requests, but leaves the connections of cancelled
+    requests to their clients)."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left on the emulator's loop, wait a bounded time for it, close the loop.
+
+    Unlike `asyncio.run`, this never waits for worker threads: neither asyncio's default
+    executor (where the DNS look-ups of webhook deliveries run: a stalling resolver held the
+    old `stop()` until its timeout) nor the threads where outputs render. What they were doing
+    is abandoned; on a busy machine it could take longer than anyone wants `stop()` to wait.
+    """
+    try:
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = loop.run_until_complete(
+                asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+            )
+            for task in pending:  # abandoned on purpose: no "Task was destroyed" warning
+                task._log_destroy_pending = False  # type: ignore[attr-defined]
+        loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(), SHUTDOWN_GRACE_SECONDS))
+    except (asyncio.TimeoutError, RuntimeError):  # bounded: give up on what is left
+        pass
+    finally:
+        loop.close()
 
 
 def check_host(host: str, allow_remote: bool) -> None:
@@ -36,7 +83,7 @@ def check_host(host: str, allow_remote: bool) -> None:
     if not loopback:
         raise ValueError(
             f"refusing to serve the emulator on non-loopback host {host!r}: it accepts a "
-            "well-known key and has an unauthenticated control API; pass allow_remote=True "
+            "well-known key (which also opens its control API); pass allow_remote=True "
             "(command line: --allow-remote) to expose it anyway"
         )
 
@@ -47,6 +94,11 @@ class Emulator:
     Use it as a context manager (`with Emulator(time_scale=0) as emu:`) or call `start()` and
     `stop()`. Point a client at `base_url` with `api_key`. The control methods (`reset`,
     `configure`, `fail_next`, ...) may be called from any thread while it runs.
+
+    As a local server it answers only requests whose `Host` names it (127.0.0.1, localhost,
+    ::1, its address, or one of `allowed_hosts`), needs the API key on its control API too
+    (`/_emulator/...`, which also refuses requests from web pages), bounds request bodies, and
+    closes connections that take over `request_timeout` seconds to send a request.
     """
 
     def __init__(
@@ -65,6 +117,8 @@ class Emulator:
         webhook_secret: str | None = None,
         allow_remote_webhooks: bool = False,
         sse_keepalive: float = SSE_KEEPALIVE_SECONDS,
+        allowed_hosts: Sequence[str] = (),
+        request_timeout: float = REQUEST_TIMEOUT_SECONDS,
         start_timeout: float = 10.0,
         stop_timeout: float = 10.0,
     ) -> None:
@@ -80,6 +134,8 @@ class Emulator:
             webhook_secret=webhook_secret,
             allow_remote_webhooks=allow_remote_webhooks,
             sse_keepalive=sse_keepalive,
+            allowed_hosts=tuple(allowed_hosts),
+            request_timeout=request_timeout,
             **keys,
         )
         self.host = "127.0.0.1" if host == "localhost" else host
@@ -88,7 +144,7 @@ class Emulator:
         self.stop_timeout = stop_timeout
         self.app = create_app(config)
         self._store: Store = self.app.state.store
-        self._server: uvicorn.Server | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failure: BaseException | None = None
@@ -146,14 +202,15 @@ class Emulator:
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,
+            http=guarded_protocol(self.config.request_timeout, max_pending_connections()),
             log_level="warning",
             access_log=False,
             lifespan="on",
             loop="asyncio",
             ws="none",
-            timeout_graceful_shutdown=2,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,  # type: ignore[arg-type]
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
         self._server, self._failure = server, None
         self._store.open_connections = lambda: len(server.server_state.connections)
         self._thread = threading.Thread(
@@ -174,27 +231,41 @@ class Emulator:
             time.sleep(0.005)
         return self
 
-    def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
-        async def serve() -> None:
-            self._loop = asyncio.get_running_loop()
-            await server.serve(sockets=[sock])
-
+    def _serve(self, server: _Server, sock: socket.socket) -> None:
+        limiter = RateLimitedLog(threading.current_thread().name)
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        uvicorn_log.addFilter(limiter)
+        loop = asyncio.new_event_loop()
+        loop.set_exception_handler(limiter.loop_exception)
+        self._loop = loop
         try:
-            asyncio.run(serve())
+            loop.run_until_complete(server.serve(sockets=[sock]))
         except BaseException as exc:  # reported by start(); a thread must not raise
             self._failure = exc
         finally:
             self._loop = None
-            sock.close()
+            try:
+                _close_loop(loop)
+            finally:
+                sock.close()
+                uvicorn_log.removeFilter(limiter)
 
     def stop(self) -> None:
-        """Stop serving and wait for the thread (TimeoutError if it does not end in time)."""
+        """Stop serving and wait for the thread (TimeoutError if it does not end in time).
+
+        Stopping does not wait for clients: held creates, event streams and hung requests are
+        ended, requests still in progress get a short grace, then every connection is closed
+        from the server side.
+        """
         thread, server = self._thread, self._server
         if thread is None or server is None:
             return
-        if self._loop is not None and server.started and thread.is_alive():
-            # Release requests held by `await` first, so that shutdown need not wait for them.
-            self._call(self._store.close)
+        loop = self._loop
+        if loop is not None and server.started and thread.is_alive():
+            # Release requests held by `await`, event streams and hangs first, so that shutdown
+            # need not wait for them (not waited for: a busy loop must not make stop() fail).
+            with contextlib.suppress(RuntimeError):  # the loop has just closed
+                loop.call_soon_threadsafe(self._store.close)
         server.should_exit = True
         thread.join(self.stop_timeout)
         if thread.is_alive():

@@ -39,7 +39,9 @@ def skytells_emulator_server(pytestconfig: pytest.Config) -> Iterator[Emulator]:
     from skytells.emulator import Emulator
 
     time_scale = float(str(pytestconfig.getini(_INI_TIME_SCALE)))
-    with Emulator(time_scale=time_scale) as emulator:
+    # Stopping is bounded by the server itself; the generous timeout only covers a machine so
+    # busy that the server's thread is starved (a teardown must not fail a green run).
+    with Emulator(time_scale=time_scale, stop_timeout=60.0) as emulator:
         yield emulator
 
 
