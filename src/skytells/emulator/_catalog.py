@@ -259,7 +259,7 @@ def _build(entry: tuple[Any, ...]) -> CatalogModel:
 
 
 _FORMATS = FormatChecker()
-_DATA_URI = re.compile(r"data:[\w.+-]+/[\w.+-]+(;[\w.+-]+=[\w.+-]+)*(;base64)?,.+", re.DOTALL)
+_DATA_URI = re.compile(r"data:([\w.+-]+/[\w.+-]+)?(;[\w.+-]+=[\w.+-]+)*(;base64)?,.+", re.DOTALL)
 
 
 def _fetchable_uri(value: object) -> bool:

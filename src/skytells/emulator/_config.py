@@ -51,7 +51,10 @@ class EmulatorConfig:
     """Settings of one emulator instance; immutable, changed with `replace`.
 
     - `time_scale` multiplies every modelled duration: 1.0 is real time, 0.01 makes a 10 s model
-      take 0.1 s, 0 makes predictions terminal effectively at once.
+      take 0.1 s, 0 makes predictions terminal effectively at once (once their output files
+      exist: success states their sizes, so the first prediction of a model and input renders
+      them, some 0.05 s for an image and up to a second for a long video; later ones with the
+      same input reuse the sizes).
     - `await_limit`: wall seconds a create with `await: true` may be held.
     - `retention_seconds`: wall seconds outputs are kept after completion. None (the default)
       means 300 s scaled by `max(time_scale, 1)`: a fast emulator never purges sooner than the

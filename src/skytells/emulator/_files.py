@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -38,27 +39,43 @@ class OutputFiles:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._renders: dict[tuple[str, str], asyncio.Task[Path]] = {}
         self._sizes: OrderedDict[_SizeKey, int] = OrderedDict()
+        self._sizing: dict[_SizeKey, asyncio.Future[int]] = {}
 
     async def plan(self, record: PredictionRecord) -> list[StoredFile]:
-        """The output files of `record` (about to succeed), each with its size in bytes."""
+        """The output files of `record` (about to succeed), each with its size in bytes.
+
+        A size not in the cache is found by rendering the file into the prediction's directory
+        (predictions needing the same file at the same time share one rendering; those that
+        did not render it get it rendered on first download).
+        """
         model = record.model
         planned = _outputs.plan_outputs(model.type, model.slug, record.input)
         canonical = json.dumps(record.input, sort_keys=True, separators=(",", ":"), default=str)
         files: list[StoredFile] = []
         for index, output in enumerate(planned):
             key = (model.type, model.slug, canonical, index)
-            size = self._sizes.get(key)
-            rendered = size is None
-            if size is None:
-                path = self._directory(record.id) / output.filename
-                size = await run_in_threadpool(
-                    _render_file, model.type, model.slug, record.input, index, path
-                )
-                self._remember(key, size)
-            else:
+            size, rendered = self._sizes.get(key), False
+            if size is not None:
                 self._sizes.move_to_end(key)
+            elif key in self._sizing:
+                size = await asyncio.shield(self._sizing[key])
+            else:
+                path = self._directory(record.id) / output.filename
+                task = asyncio.ensure_future(
+                    run_in_threadpool(
+                        _render_file, model.type, model.slug, record.input, index, path
+                    )
+                )
+                self._sizing[key] = task
+                task.add_done_callback(functools.partial(self._sized, key))
+                size, rendered = await asyncio.shield(task), True
             files.append(StoredFile(output.filename, output.content_type, size, rendered))
         return files
+
+    def _sized(self, key: _SizeKey, task: asyncio.Future[int]) -> None:
+        self._sizing.pop(key, None)
+        if not task.cancelled() and task.exception() is None:
+            self._remember(key, task.result())
 
     def _remember(self, key: _SizeKey, size: int) -> None:
         self._sizes[key] = size

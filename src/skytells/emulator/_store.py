@@ -293,12 +293,17 @@ class Store:
     async def _drive(self, record: PredictionRecord) -> None:
         """pending -> starting -> processing (progress steps) -> succeeded or failed."""
         model = record.model
+        files: asyncio.Future[list[StoredFile]] | None = None
         try:
             await self.clock.pause(model.timing.pending)
             self._advance(record, "starting", "Loading model weights")
             await self.clock.pause(model.timing.starting)
             self._advance(record, "processing", f"Generating with {model.slug}")
             self._event(record, "progress", progress=0)
+            if model.type != "text" and record.planned_failure is None:
+                # The outputs are made while the prediction processes: a succeeded prediction
+                # states every file's size, so success waits for them (see OutputFiles.plan).
+                files = asyncio.ensure_future(self.files.plan(record))
             pieces = (
                 _outputs.generate_text(model.slug, record.input) if model.type == "text" else []
             )
@@ -318,11 +323,12 @@ class Store:
                 record.progress = number * 100 // PROGRESS_STEPS
                 self._event(record, "progress", progress=record.progress)
             self._event(record, "log", message="Saving outputs")
-            files = await self.files.plan(record) if model.type != "text" else []
-            self._succeed(record, pieces, files)
+            self._succeed(record, pieces, await files if files is not None else [])
         except Exception as exc:  # a bug must fail the prediction, not leave it running forever
             self._finish(record, "failed", f"Internal emulator error: {exc}")
         finally:
+            if files is not None and not files.done():
+                files.cancel()
             if record.task is asyncio.current_task():
                 record.task = None
 
