@@ -167,9 +167,7 @@ def _check_number(name: str, value: object) -> None:
 
 
 def _variants(value: object) -> tuple[str, ...]:
-    """The variants as a sorted tuple of known names (a comma-joined string is accepted)."""
-    if isinstance(value, str):
-        value = [name.strip() for name in value.split(",") if name.strip()]
+    """The variants as a sorted tuple of known names (ValueError otherwise)."""
     if not isinstance(value, (list, tuple, set, frozenset)) or not all(
         isinstance(name, str) for name in value
     ):
