@@ -76,7 +76,9 @@ def chaos_run(
     """Run the chaos scenario; returns its figures (see the module docstring)."""
     started = time.monotonic()
     deadline = started + budget
-    with Emulator(time_scale=time_scale) as emu:
+    # Idempotency keys honoured: the real service documents none (and the emulator ignores them
+    # by default); the exactly-once (reconcile) issue will run this with them off.
+    with Emulator(time_scale=time_scale, honour_idempotency=True) as emu:
         arm_faults(emu, fault_rate, seed)
         client = SkytellsClient(
             emu.api_key,

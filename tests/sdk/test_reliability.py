@@ -1,4 +1,8 @@
-"""The SDK against the emulator with faults: every kind is retried, creates happen exactly once."""
+"""The SDK against the emulator with faults: every kind is retried, creates happen exactly once.
+
+The exactly-once tests turn on the emulator's `Idempotency-Key` support (`honour_idempotency`,
+off by default as on the real service): see that fixture in conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ def sdk(emu: Emulator) -> Iterator[SkytellsClient]:
         yield client
 
 
+@pytest.mark.usefixtures("honour_idempotency")
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_a_faulted_create_is_retried_and_creates_once(
     sdk: SkytellsClient, emu: Emulator, fault: str
@@ -59,6 +64,7 @@ def test_a_faulted_read_is_retried(sdk: SkytellsClient, emu: Emulator, fault: st
     assert emu.faults()[0]["fired"] == 1
 
 
+@pytest.mark.usefixtures("honour_idempotency")
 def test_a_create_whose_answer_was_lost_is_replayed_not_repeated(
     sdk: SkytellsClient, emu: Emulator
 ) -> None:
@@ -71,6 +77,7 @@ def test_a_create_whose_answer_was_lost_is_replayed_not_repeated(
     assert [p["id"] for p in emu.predictions()] == [prediction.id]
 
 
+@pytest.mark.usefixtures("honour_idempotency")
 def test_a_retry_while_the_first_create_is_held_waits_for_it(emu: Emulator) -> None:
     # The first attempt is held by `await` past the client's timeout; the retry with the same key
     # answers 409 IDEMPOTENCY_REQUEST_IN_PROGRESS until the first finishes, then replays it.
@@ -83,6 +90,7 @@ def test_a_retry_while_the_first_create_is_held_waits_for_it(emu: Emulator) -> N
     assert state["predictions_created"] == 1 and state["requests_by_endpoint"]["create"] >= 3
 
 
+@pytest.mark.usefixtures("honour_idempotency")
 @pytest.mark.parametrize(
     "concurrency",
     [32, 8],

@@ -68,9 +68,16 @@ class OutputFiles:
                 )
                 self._sizing[key] = task
                 task.add_done_callback(functools.partial(self._sized, key))
+                task.add_done_callback(functools.partial(self._settle, record, path.parent))
                 size, rendered = await asyncio.shield(task), True
             files.append(StoredFile(output.filename, output.content_type, size, rendered))
         return files
+
+    def _settle(self, record: PredictionRecord, directory: Path, _: asyncio.Future[int]) -> None:
+        """After a rendering for `plan`: drop its file if the prediction will never serve it
+        (cancelled, failed, deleted or reset while it rendered)."""
+        if record.data_removed or (record.terminal and record.status != "succeeded"):
+            self._discard(directory)
 
     def _sized(self, key: _SizeKey, task: asyncio.Future[int]) -> None:
         self._sizing.pop(key, None)
@@ -84,7 +91,11 @@ class OutputFiles:
 
     def _directory(self, prediction_id: str) -> Path:
         if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="skytells-emulator-")
+            # A worker thread may still be writing into it when it is cleared (a reset while a
+            # prediction's outputs render): what it leaves is removed by `_settle`.
+            self._tmp = tempfile.TemporaryDirectory(
+                prefix="skytells-emulator-", ignore_cleanup_errors=True
+            )
         return Path(self._tmp.name) / prediction_id
 
     async def ensure(self, record: PredictionRecord, index: int) -> Path:
