@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from skytells.emulator import Emulator
+from skytells.emulator import Emulator, EmulatorConfig
+from skytells.emulator._config import DEFAULT_AWAIT_LIMIT
 
 ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 """The real answers' form: microseconds and a Z (`2026-01-01T00:00:00.000000Z`)."""
@@ -102,6 +103,13 @@ def test_await_is_bounded_by_await_limit(http: httpx.Client, emu: Emulator) -> N
     emu.configure(time_scale=1.0, await_limit=0.2)
     body = create(http, {"model": "truefusion", "input": {"prompt": "x"}, "await": True}).json()
     assert body["status"] in ("pending", "starting", "processing")
+
+
+def test_the_default_hold_answers_before_the_official_clients_60_s_timeout() -> None:
+    # The official clients give up after 60 s: a hold as long as that ends unpredictably for
+    # them, so the emulator answers a held create (still running, then) well before.
+    assert EmulatorConfig().await_limit == Emulator().config.await_limit == 50.0
+    assert DEFAULT_AWAIT_LIMIT <= 60.0 - 10.0
 
 
 def test_video_ignores_await(http: httpx.Client, emu: Emulator) -> None:
