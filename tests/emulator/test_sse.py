@@ -224,10 +224,11 @@ def test_urls_stream_is_the_stream_path_and_answers_json_unless_asked_for_events
         headers = {"accept": accept} if accept else {}
         answer = http.get(url, headers=headers)
         assert answer.headers["content-type"].startswith("application/json"), accept
-        assert answer.json()["id"] == created["id"]
+        assert answer.json()["id"] == created["id"] and answer.headers["vary"] == "Accept"
     preferred = "application/json;q=0.5, text/event-stream"
     with http.stream("GET", url, headers={"accept": preferred}, timeout=TIMEOUT) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["vary"] == "Accept"
         assert b"event: done" in response.read()
     # The address `urls.stream` had before stays an alias that always streams.
     alias = f"/predictions/{created['id']}/events"

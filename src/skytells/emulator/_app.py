@@ -199,8 +199,11 @@ class _Api:
         """GET /v1/predictions/{id}/stream (`urls.stream`): Server-Sent Events when the request's
         `Accept` asks for `text/event-stream`, the prediction JSON otherwise (spec section 6)."""
         if wants_event_stream(request.headers.get("accept", "")):
-            return await self.events(request)
-        return await self.get(request)
+            response = await self.events(request)
+        else:
+            response = json_response(await self.get(request))
+        response.headers["vary"] = "Accept"  # one URL, two representations
+        return response
 
     async def events(self, request: Request) -> Any:
         """GET /v1/predictions/{id}/events: the prediction's Server-Sent Events, whatever the
