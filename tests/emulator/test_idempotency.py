@@ -45,13 +45,14 @@ def test_keys_are_ignored_by_default(http: httpx.Client, emu: Emulator) -> None:
 def test_honouring_keys_is_a_setting_of_the_control_api(
     http: httpx.Client, anon: httpx.Client, emu: Emulator
 ) -> None:
-    switched = anon.patch("/_emulator/config", json={"honour_idempotency": True})
+    key = {"x-api-key": emu.api_key}
+    switched = anon.patch("/_emulator/config", json={"honour_idempotency": True}, headers=key)
     assert switched.status_code == 200 and switched.json()["honour_idempotency"] is True
     first = http.post("/predict", json=CREATE, headers=_key("k-c"))
     again = http.post("/predict", json=CREATE, headers=_key("k-c"))
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
-    refused = anon.patch("/_emulator/config", json={"honour_idempotency": "yes"})
+    refused = anon.patch("/_emulator/config", json={"honour_idempotency": "yes"}, headers=key)
     assert refused.status_code == 400
 
 
