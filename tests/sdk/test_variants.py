@@ -92,6 +92,22 @@ def test_cancel_wait_and_delete(client: SkytellsClient, emu: Emulator, variant: 
     assert isinstance(deleted, dict) and emu.predictions() == []
 
 
+def test_stream_and_progress_end_whatever_the_shape(
+    client: SkytellsClient, emu: Emulator, variant: str
+) -> None:
+    seen: list[str] = []
+    done = client.run(
+        "flux-edge", input={"prompt": "x"}, on_progress=lambda p: seen.append(p["status"])
+    )
+    assert done.status == "succeeded" and seen[-1] == "succeeded"
+    _slow(emu)
+    created = client.predictions.create(IMAGE)
+    client.cancel_prediction(created["id"])
+    events = list(client.stream(created["id"]))
+    assert events[-1].terminal and events[-1].status == "cancelled"  # spelled canonically
+    assert [e.status for e in events if e.event == "status"][0] == "pending"
+
+
 def test_run_of_a_cancelled_prediction_raises(
     client: SkytellsClient, emu: Emulator, variant: str, canceller: threading.Thread
 ) -> None:
