@@ -162,7 +162,9 @@ def install(app: Any, checker: ResponseChecker | None = None) -> ResponseChecker
     """Put `checker` (default: a new one) inside an emulator application, under its fault
     middleware, which must stay outermost; returns it."""
     outer = app.middleware_stack
-    assert outer is not None and hasattr(outer, "app"), "not an emulator application"
+    while outer is not None and type(outer).__name__ != "FaultMiddleware":
+        outer = getattr(outer, "app", None)  # past the guard, down to the fault middleware
+    assert outer is not None, "not an emulator application"
     checker = checker or ResponseChecker(None)
     checker.app, outer.app = outer.app, checker
     return checker

@@ -12,6 +12,8 @@ import httpx
 
 from tests.openapi_hook import response_validator_hooks
 
+DEFAULT_KEY = "sk-emulator-0000000000000000"
+
 
 def test_serves_until_sigint_then_exits_zero() -> None:
     process = subprocess.Popen(
@@ -55,3 +57,43 @@ def test_refuses_a_remote_host_without_allow_remote() -> None:
     )
     assert result.returncode == 2
     assert "--allow-remote" in result.stderr
+
+
+def test_skytells_emulator_takes_the_variant_and_idempotency_flags() -> None:
+    """`skytells emulator` (the CLI's subcommand, which runs `python -m skytells.emulator`)."""
+    code = "import sys; from skytells.cli import main; sys.exit(main())"
+    flags = ["--variant", "canceled", "--variant", "bare_list", "--honour-idempotency"]
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "emulator", "--port", "0", "--time-scale", "0", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", first)
+        assert url, first
+        with httpx.Client(base_url=url.group(), timeout=30) as client:
+            config = client.get("/_emulator/config", headers={"x-api-key": DEFAULT_KEY}).json()
+            listed = client.get("/v1/predictions", headers={"x-api-key": DEFAULT_KEY}).json()
+        assert config["variants"] == ["bare_list", "canceled"]
+        assert config["honour_idempotency"] is True
+        assert config["await_limit"] == 50.0  # the default hold: below a 60 s client timeout
+        assert listed == []  # the bare-array list
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def test_an_unknown_variant_is_refused() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "skytells.emulator", "--variant", "nope", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "canceled" in result.stderr  # argparse lists the choices

@@ -10,9 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from skytells.emulator import Emulator
+from skytells.emulator import Emulator, EmulatorConfig
+from skytells.emulator._config import DEFAULT_AWAIT_LIMIT
 
-ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
+ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+"""The real answers' form: microseconds and a Z (`2026-01-01T00:00:00.000000Z`)."""
 PREDICTION_KEYS = {
     "id",
     "status",
@@ -70,12 +72,12 @@ def test_create_answers_a_pending_prediction(http: httpx.Client, emu: Emulator, 
     assert body["urls"] == {
         "get": base,
         "cancel": f"{base}/cancel",
-        "stream": f"{base}/events",
+        "stream": f"{base}/stream",
         "delete": f"{base}/delete",
     }
 
 
-def test_await_holds_until_succeeded(http: httpx.Client, emu: Emulator) -> None:
+def test_await_holds_until_succeeded(http: httpx.Client, anon: httpx.Client, emu: Emulator) -> None:
     emu.configure(time_scale=0.01)
     body = create(
         http, {"model": "truefusion-pro", "input": {"prompt": "x", "num_outputs": 2}, "await": True}
@@ -85,19 +87,29 @@ def test_await_holds_until_succeeded(http: httpx.Client, emu: Emulator) -> None:
     assert len(body["output"]) == 2
     assert all(url.startswith(f"{emu.root_url}/files/{body['id']}/") for url in body["output"])
     metrics = body["metrics"]
-    assert metrics["progress"] == 100 and metrics["image_count"] == 2
+    assert metrics["progress"] == 100 and metrics["image_count"] == metrics["asset_count"] == 2
     assert metrics["total_time"] >= metrics["predict_time"] >= 0
     assert body["metadata"]["billing"]["credits_used"] == pytest.approx(0.10)
     files = body["metadata"]["storage"]["files"]
     assert [f["url"] for f in files] == body["output"]
-    assert all(f["type"] == "image/webp" and f["size"] is None for f in files)
+    assert all(f["type"] == "image/webp" for f in files)
     assert body["metadata"]["data_available"] is True
+    # Sizes are integers from the moment of success, and exact: typed clients decode them.
+    assert all(type(f["size"]) is int and f["size"] > 0 for f in files)
+    assert [len(anon.get(f["url"]).content) for f in files] == [f["size"] for f in files]
 
 
 def test_await_is_bounded_by_await_limit(http: httpx.Client, emu: Emulator) -> None:
     emu.configure(time_scale=1.0, await_limit=0.2)
     body = create(http, {"model": "truefusion", "input": {"prompt": "x"}, "await": True}).json()
     assert body["status"] in ("pending", "starting", "processing")
+
+
+def test_the_default_hold_answers_before_the_official_clients_60_s_timeout() -> None:
+    # The official clients give up after 60 s: a hold as long as that ends unpredictably for
+    # them, so the emulator answers a held create (still running, then) well before.
+    assert EmulatorConfig().await_limit == Emulator().config.await_limit == 50.0
+    assert DEFAULT_AWAIT_LIMIT <= 60.0 - 10.0
 
 
 def test_video_ignores_await(http: httpx.Client, emu: Emulator) -> None:
@@ -110,9 +122,10 @@ def test_video_ignores_await(http: httpx.Client, emu: Emulator) -> None:
     ("model", "input", "output_kind", "credits"),
     [
         ("flux-edge", {"prompt": "x", "num_outputs": 3}, list, 0.009),
-        ("mera", {"prompt": "x", "seconds": "8"}, str, 3.42),
-        ("beatfusion-2.0", {"prompt": "x", "lyrics": "la la", "duration": 20}, str, 0.4),
-        ("skytells-tts", {"text": "hello there"}, str, 11 * 0.000015),
+        # File outputs are arrays of URLs, audio and video included (as in the real answers).
+        ("mera", {"prompt": "x", "seconds": "8"}, list, 3.42),
+        ("beatfusion-2.0", {"prompt": "x", "lyrics": "la la", "duration": 20}, list, 0.4),
+        ("skytells-tts", {"text": "hello there"}, list, 11 * 0.000015),
         ("skytells-chat", {"prompt": "hi", "max_tokens": 8}, str, 8 * 0.000002),
     ],
 )
@@ -132,8 +145,11 @@ def test_outputs_and_billing_by_model_type(
     if model == "skytells-chat":
         assert done["output"] and not done["output"].startswith("http")
         assert done["metadata"]["storage"]["files"] == [] and done["metrics"]["asset_count"] == 0
-    elif model != "flux-edge":
-        assert done["output"].startswith("http") and done["metrics"]["asset_count"] == 1
+    else:
+        files = done["metadata"]["storage"]["files"]
+        assert done["output"] == [f["url"] for f in files]
+        assert done["metrics"]["asset_count"] == len(files) == (3 if model == "flux-edge" else 1)
+        assert all(type(f["size"]) is int and f["size"] > 0 for f in files)
 
 
 def test_webhook_as_object_or_bare_url_and_stream_flag(http: httpx.Client) -> None:
@@ -201,6 +217,31 @@ def test_image_input_only_where_image_to_image_is_supported(http: httpx.Client) 
     assert ok.status_code == 200
     refused = create(http, {"model": "truefusion-edge", "input": {"prompt": "x", "image": url}})
     assert set(error_of(refused, 422, "INVALID_INPUT")["details"]["fields"]) == {"image"}
+
+
+PNG_DATA = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+
+
+def test_a_uri_input_takes_http_urls_and_data_uris_not_local_files(http: httpx.Client) -> None:
+    """`format: uri` (the image of image-to-image): a URL the service can fetch, or the file
+    itself in a `data:` URI; a path or a `file:` URL names a file only the caller can read."""
+    accepted = ["https://example.com/in.png", "http://127.0.0.1:9/in.webp?x=1", PNG_DATA, "data:,a"]
+    refused = [
+        "/home/me/in.png",
+        "in.png",
+        "file:///etc/passwd",
+        "file://localhost/tmp/in.png",
+        "ftp://example.com/in.png",
+        "https://",
+        "data:image/png;base64",
+        "C:\\images\\in.png",
+    ]
+    for url in accepted:
+        ok = create(http, {"model": "truefusion-pro", "input": {"prompt": "x", "image": url}})
+        assert ok.status_code == 200, (url, ok.text)
+    for url in refused:
+        answer = create(http, {"model": "truefusion-pro", "input": {"prompt": "x", "image": url}})
+        assert set(error_of(answer, 422, "INVALID_INPUT")["details"]["fields"]) == {"image"}, url
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -48,8 +49,11 @@ def test_pages_newest_first(http: httpx.Client) -> None:
     assert len(listing(http, per_page=50)["data"]) == 7
 
 
-def test_filters_by_model_and_status(http: httpx.Client, emu: Emulator) -> None:
-    create_many(http, ["flux-edge", "truefusion", "flux-edge"])
+def test_filters_by_model_and_status(
+    http: httpx.Client, emu: Emulator, wait_for: Callable[..., dict[str, Any]]
+) -> None:
+    for created in create_many(http, ["flux-edge", "truefusion", "flux-edge"]):
+        wait_for(created)  # done before the scale changes (rendering outputs takes a moment)
     emu.configure(time_scale=1.0)
     running = create_many(http, ["mera"])
     flux = listing(http, model="flux-edge")

@@ -36,7 +36,7 @@ def test_get_and_stream_return_the_prediction(
     streamed = http.get(f"/predictions/{created['id']}/stream")
     assert streamed.status_code == 200
     assert streamed.json() == http.get(f"/predictions/{created['id']}").json()
-    assert streamed.json()["urls"]["stream"] == f"{emu.base_url}/predictions/{created['id']}/events"
+    assert streamed.json()["urls"]["stream"] == f"{emu.base_url}/predictions/{created['id']}/stream"
 
 
 def test_cancel_a_running_prediction(http: httpx.Client, emu: Emulator) -> None:
@@ -49,15 +49,15 @@ def test_cancel_a_running_prediction(http: httpx.Client, emu: Emulator) -> None:
     assert http.get(f"/predictions/{created['id']}").json()["status"] == "cancelled"
 
 
-def test_cancel_a_terminal_prediction_is_409(
+def test_cancel_a_terminal_prediction_is_400_invalid_request(
     http: httpx.Client, wait_for: Callable[..., dict[str, Any]]
 ) -> None:
     created = start(http)
     wait_for(created["id"])
     response = http.post(f"/predictions/{created['id']}/cancel")
-    assert response.status_code == 409
+    assert response.status_code == 400  # the spec's table: INVALID_REQUEST is a 400
     error = response.json()["error"]
-    assert error["error_id"] == "INVALID_REQUEST" and error["http_status"] == 409
+    assert error["error_id"] == "INVALID_REQUEST" and error["http_status"] == 400
     assert error["message"] == (
         f"Prediction {created['id']} is already succeeded and cannot be cancelled"
     )

@@ -67,7 +67,7 @@ def test_fail_a_running_prediction_over_http(
     assert response.status_code == 200
     assert response.json()["error"] == "Failed to generate image."
     again = control.post(f"/_emulator/predictions/{created['id']}/fail")
-    assert again.status_code == 409
+    assert again.status_code == 400 and again.json()["error"]["error_id"] == "INVALID_REQUEST"
     assert control.post("/_emulator/predictions/nope/fail").status_code == 502
 
 

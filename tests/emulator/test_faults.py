@@ -34,10 +34,19 @@ def _created(emu: Emulator) -> int:
 @pytest.mark.parametrize(
     ("status", "error_id"),
     [
+        # The spec's table of ids and statuses (section 3).
+        (400, "INVALID_REQUEST"),
+        (401, "UNAUTHORIZED"),
+        (402, "PAYMENT_REQUIRED"),
+        (403, "FORBIDDEN"),
+        (404, "ENDPOINT_NOT_FOUND"),
+        (422, "VALIDATION_ERROR"),
+        (451, "CONTENT_POLICY_VIOLATION"),
         (500, "INTERNAL_ERROR"),
-        (502, "BAD_GATEWAY"),
         (503, "SERVICE_UNAVAILABLE"),
         (504, "INFERENCE_TIMEOUT"),
+        # Not in the table (the spec is silent): the id of the status's class.
+        (409, "INVALID_REQUEST"),
     ],
 )
 def test_status_answers_the_error_envelope(
@@ -50,6 +59,19 @@ def test_status_answers_the_error_envelope(
     assert error["error_id"] == error_id and error["http_status"] == status
     assert error["details"] == {"fault": rule["id"]}
     assert http.get("/models").status_code == 200  # count=1: it fired once
+
+
+def test_502_answers_as_a_failing_gateway_does(http: httpx.Client, emu: Emulator) -> None:
+    # The spec's only 502 id, PREDICTION_FAILED, is the API's definitive answer to an unknown
+    # prediction id; a fault stands for a gateway, whose body is not the API's JSON.
+    emu.add_fault("status", status=502, path="/v1/models", count=1)
+    faulted = http.get("/models")
+    assert faulted.status_code == 502
+    assert faulted.headers["content-type"].startswith("text/html")
+    assert "502 Bad Gateway" in faulted.text
+    emu.add_fault("status", status=502, error_id="PREDICTION_FAILED", path="/v1/models", count=1)
+    chosen = http.get("/models")
+    assert chosen.json()["error"] == {**chosen.json()["error"], "error_id": "PREDICTION_FAILED"}
 
 
 def test_429_carries_retry_after_in_seconds_and_milliseconds(

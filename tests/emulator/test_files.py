@@ -24,6 +24,17 @@ def run(http: httpx.Client, wait_for: Wait, model: str, input: dict[str, Any]) -
     return done
 
 
+def only_file(anon: httpx.Client, done: dict[str, Any]) -> httpx.Response:
+    """The one output of an audio or video prediction (an array of one URL), downloaded; its
+    size is the one the prediction stated when it succeeded."""
+    (url,) = done["output"]
+    (stated,) = done["metadata"]["storage"]["files"]
+    response = anon.get(url)
+    assert response.status_code == 200 and stated["url"] == url
+    assert type(stated["size"]) is int and stated["size"] == len(response.content)
+    return response
+
+
 @pytest.mark.parametrize(
     ("output_format", "aspect_ratio", "pil_format", "content_type", "size"),
     [
@@ -51,14 +62,14 @@ def test_images(
         assert response.headers["content-type"] == content_type
         image = Image.open(io.BytesIO(response.content))
         assert image.format == pil_format and image.size == size
-    files = http.get(f"/predictions/{done['id']}").json()["metadata"]["storage"]["files"]
+    files = done["metadata"]["storage"]["files"]  # sizes as stated at success, before any download
     assert [f["size"] for f in files] == [len(anon.get(url).content) for url in done["output"]]
 
 
 def test_speech_is_a_wav(http: httpx.Client, anon: httpx.Client, wait_for: Wait) -> None:
     done = run(http, wait_for, "skytells-tts", {"text": "Hello from the emulator."})
-    response = anon.get(done["output"])
-    assert response.status_code == 200 and response.headers["content-type"] == "audio/wav"
+    response = only_file(anon, done)
+    assert response.headers["content-type"] == "audio/wav"
     with wave.open(io.BytesIO(response.content)) as audio:
         assert audio.getnchannels() == 1 and audio.getsampwidth() == 2
         assert audio.getnframes() / audio.getframerate() > 0.5
@@ -66,7 +77,7 @@ def test_speech_is_a_wav(http: httpx.Client, anon: httpx.Client, wait_for: Wait)
 
 def test_music_lasts_its_duration(http: httpx.Client, anon: httpx.Client, wait_for: Wait) -> None:
     done = run(http, wait_for, "beatfusion-2.0", {"prompt": "lofi", "lyrics": "la", "duration": 5})
-    with wave.open(io.BytesIO(anon.get(done["output"]).content)) as audio:
+    with wave.open(io.BytesIO(only_file(anon, done).content)) as audio:
         assert audio.getnframes() / audio.getframerate() == pytest.approx(5, abs=0.1)
 
 
@@ -74,8 +85,8 @@ def test_video_is_an_mp4_of_the_requested_length(
     http: httpx.Client, anon: httpx.Client, wait_for: Wait
 ) -> None:
     done = run(http, wait_for, "mera", {"prompt": "drone shot", "seconds": "4", "size": "640x360"})
-    response = anon.get(done["output"])
-    assert response.status_code == 200 and response.headers["content-type"] == "video/mp4"
+    response = only_file(anon, done)
+    assert response.headers["content-type"] == "video/mp4"
     with av.open(io.BytesIO(response.content)) as container:
         stream = container.streams.video[0]
         assert stream.type == "video"

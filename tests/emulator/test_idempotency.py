@@ -1,4 +1,5 @@
-"""Idempotent creates: replay, a reused key, a request in progress, keys scoped per API key."""
+"""Idempotent creates: ignored by default (as by the documented service); when honoured: replay, a
+reused key, a request in progress, keys scoped per API key."""
 
 from __future__ import annotations
 
@@ -21,7 +22,43 @@ def _key(name: str) -> dict[str, str]:
     return {"idempotency-key": name}
 
 
-def test_same_key_and_body_replays_the_first_response(http: httpx.Client, emu: Emulator) -> None:
+@pytest.fixture
+def honouring(emu: Emulator) -> Emulator:
+    """The session emulator, honouring idempotency keys (the next reset turns it off again)."""
+    emu.configure(honour_idempotency=True)
+    return emu
+
+
+def test_keys_are_ignored_by_default(http: httpx.Client, emu: Emulator) -> None:
+    assert emu.config.honour_idempotency is False
+    first = http.post("/predict", json=CREATE, headers=_key("k-0"))
+    again = http.post("/predict", json=CREATE, headers=_key("k-0"))
+    assert first.status_code == again.status_code == 200
+    assert "idempotent-replayed" not in again.headers
+    assert first.json()["id"] != again.json()["id"]  # a duplicate, as the real service makes
+    other = http.post("/predict", json={**CREATE, "input": {"prompt": "y"}}, headers=_key("k-0"))
+    assert other.status_code == 200
+    assert http.post("/predict", json=CREATE, headers=_key("k" * 256)).status_code == 200
+    assert emu.state()["predictions_created"] == 4
+
+
+def test_honouring_keys_is_a_setting_of_the_control_api(
+    http: httpx.Client, anon: httpx.Client, emu: Emulator
+) -> None:
+    key = {"x-api-key": emu.api_key}
+    switched = anon.patch("/_emulator/config", json={"honour_idempotency": True}, headers=key)
+    assert switched.status_code == 200 and switched.json()["honour_idempotency"] is True
+    first = http.post("/predict", json=CREATE, headers=_key("k-c"))
+    again = http.post("/predict", json=CREATE, headers=_key("k-c"))
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    refused = anon.patch("/_emulator/config", json={"honour_idempotency": "yes"}, headers=key)
+    assert refused.status_code == 400
+
+
+def test_same_key_and_body_replays_the_first_response(
+    http: httpx.Client, emu: Emulator, honouring: Emulator
+) -> None:
     first = http.post("/predict", json=CREATE, headers=_key("k-1"))
     assert first.status_code == 200 and "idempotent-replayed" not in first.headers
     # The same payload serialised differently, on the other spelling of the endpoint.
@@ -39,7 +76,9 @@ def test_same_key_and_body_replays_the_first_response(http: httpx.Client, emu: E
     assert state["predictions_created"] == 1 and len(state["predictions"]) == 1
 
 
-def test_same_key_with_another_body_is_refused(http: httpx.Client, emu: Emulator) -> None:
+def test_same_key_with_another_body_is_refused(
+    http: httpx.Client, emu: Emulator, honouring: Emulator
+) -> None:
     assert http.post("/predict", json=CREATE, headers=_key("k-2")).status_code == 200
     other = {**CREATE, "input": {"prompt": "a different lighthouse"}}
     refused = http.post("/predict", json=other, headers=_key("k-2"))
@@ -51,8 +90,9 @@ def test_same_key_with_another_body_is_refused(http: httpx.Client, emu: Emulator
 
 
 def test_a_request_in_progress_answers_409(
-    http: httpx.Client, emu: Emulator, poll: Callable[..., Any]
+    http: httpx.Client, honouring: Emulator, poll: Callable[..., Any]
 ) -> None:
+    emu = honouring
     emu.configure(time_scale=1.0)  # flux-pro takes seconds: the first create is held
     held: list[httpx.Response] = []
     body = {**CREATE, "await": True}
@@ -77,7 +117,11 @@ def test_a_request_in_progress_answers_409(
 
 def test_keys_are_scoped_per_api_key() -> None:
     with (
-        Emulator(time_scale=0, api_keys=["sk-first-account", "sk-other-account"]) as emu,
+        Emulator(
+            time_scale=0,
+            api_keys=["sk-first-account", "sk-other-account"],
+            honour_idempotency=True,
+        ) as emu,
         httpx.Client(base_url=emu.base_url, event_hooks=response_validator_hooks()) as client,
     ):
         ids = {
@@ -93,7 +137,7 @@ def test_keys_are_scoped_per_api_key() -> None:
         assert replay.headers["idempotent-replayed"] == "true" and replay.json()["id"] in ids
 
 
-def test_errors_are_not_kept(http: httpx.Client, emu: Emulator) -> None:
+def test_errors_are_not_kept(http: httpx.Client, emu: Emulator, honouring: Emulator) -> None:
     invalid = http.post("/predict", json={"model": "flux-pro"}, headers=_key("k-4"))
     assert invalid.status_code == 422 and invalid.json()["error"]["error_id"] == "VALIDATION_ERROR"
     fixed = http.post("/predict", json=CREATE, headers=_key("k-4"))
@@ -106,14 +150,15 @@ def test_without_a_key_every_create_creates(http: httpx.Client, emu: Emulator) -
     assert emu.state()["predictions_created"] == 2
 
 
-def test_reset_forgets_every_key(http: httpx.Client, emu: Emulator) -> None:
+def test_reset_forgets_every_key(http: httpx.Client, emu: Emulator, honouring: Emulator) -> None:
     first = http.post("/predict", json=CREATE, headers=_key("k-5")).json()
     emu.reset()
+    emu.configure(honour_idempotency=True)
     again = http.post("/predict", json=CREATE, headers=_key("k-5"))
     assert "idempotent-replayed" not in again.headers and again.json()["id"] != first["id"]
 
 
-def test_an_overlong_key_is_refused(http: httpx.Client) -> None:
+def test_an_overlong_key_is_refused(http: httpx.Client, honouring: Emulator) -> None:
     response = http.post("/predict", json=CREATE, headers=_key("k" * 256))
     assert response.status_code == 400
     assert response.json()["error"]["details"] == {"parameter": "Idempotency-Key"}

@@ -13,6 +13,8 @@ from skytells._client._sse import ServerSentEvent, SSEDecoder
 from skytells.emulator import Emulator
 
 TIMEOUT = httpx.Timeout(30.0)
+SSE = {"accept": "text/event-stream"}
+"""`urls.stream` answers Server-Sent Events to a request that asks for them (JSON otherwise)."""
 
 
 def _create(http: httpx.Client, model: str = "truefusion", **extra: Any) -> dict[str, Any]:
@@ -26,7 +28,7 @@ def _read_all(http: httpx.Client, url: str, **headers: str | bytes) -> list[Serv
     """Every event of a stream, read to its end (the prediction must end)."""
     decoder = SSEDecoder()
     events: list[ServerSentEvent] = []
-    with http.stream("GET", url, headers=headers, timeout=TIMEOUT) as response:
+    with http.stream("GET", url, headers={**SSE, **headers}, timeout=TIMEOUT) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["cache-control"] == "no-cache"
@@ -57,7 +59,7 @@ def test_every_logged_event_then_done_with_the_final_prediction(
     pieces = [json.loads(e.data)["text"] for e in events if e.event == "output"]
     assert len(pieces) > 1 and "".join(pieces) == json.loads(done.data)["output"]
     state = emu.state()
-    assert state["requests_by_endpoint"]["events"] == 1 and state["open_streams"] == 0
+    assert state["requests_by_endpoint"]["stream"] == 1 and state["open_streams"] == 0
 
 
 def test_last_event_id_resumes_after_that_event(
@@ -98,7 +100,7 @@ def test_first_events_arrive_while_the_prediction_runs_and_cancel_ends_it(
     created = _create(http, "mera")  # about a minute at this scale
     decoder = SSEDecoder()
     seen: list[ServerSentEvent] = []
-    with http.stream("GET", created["urls"]["stream"], timeout=TIMEOUT) as response:
+    with http.stream("GET", created["urls"]["stream"], headers=SSE, timeout=TIMEOUT) as response:
         chunks = response.iter_bytes()
         while not seen:
             seen.extend(decoder.feed(next(chunks)))
@@ -120,7 +122,7 @@ def test_a_quiet_stream_gets_keep_alive_comments(emu: Emulator, http: httpx.Clie
     emu.configure(time_scale=1000.0, sse_keepalive=0.02)  # pending for a long while
     created = _create(http)
     decoder = SSEDecoder()
-    with http.stream("GET", created["urls"]["stream"], timeout=TIMEOUT) as response:
+    with http.stream("GET", created["urls"]["stream"], headers=SSE, timeout=TIMEOUT) as response:
         received = b""
         for chunk in response.iter_bytes():
             received += chunk
@@ -136,7 +138,7 @@ def test_a_client_that_disconnects_ends_its_stream(
 ) -> None:
     emu.configure(time_scale=1000.0)
     created = _create(http)
-    with http.stream("GET", created["urls"]["stream"], timeout=TIMEOUT) as response:
+    with http.stream("GET", created["urls"]["stream"], headers=SSE, timeout=TIMEOUT) as response:
         chunks = response.iter_bytes()  # kept: a dropped iterator would close the response
         next(chunks)
         assert emu.state()["open_streams"] == 1
@@ -146,7 +148,7 @@ def test_a_client_that_disconnects_ends_its_stream(
 def test_head_answers_the_headers_and_opens_no_stream(emu: Emulator, http: httpx.Client) -> None:
     emu.configure(time_scale=1000.0)  # pending for a long while: a GET would stay open
     created = _create(http)
-    response = http.head(created["urls"]["stream"], timeout=TIMEOUT)
+    response = http.head(created["urls"]["stream"], headers=SSE, timeout=TIMEOUT)
     assert response.status_code == 200 and response.content == b""
     assert response.headers["content-type"].startswith("text/event-stream")
     assert "content-length" not in response.headers  # the headers a GET would get
@@ -157,7 +159,7 @@ def test_head_answers_the_headers_and_opens_no_stream(emu: Emulator, http: httpx
 def test_reset_ends_open_streams(emu: Emulator, http: httpx.Client) -> None:
     emu.configure(time_scale=1000.0)
     created = _create(http)
-    with http.stream("GET", created["urls"]["stream"], timeout=TIMEOUT) as response:
+    with http.stream("GET", created["urls"]["stream"], headers=SSE, timeout=TIMEOUT) as response:
         chunks = response.iter_bytes()
         next(chunks)
         emu.reset()
@@ -172,7 +174,7 @@ def test_the_stream_is_authenticated_like_the_api(
     url = created["urls"]["stream"]
     refused = anon.get(url)
     assert refused.status_code == 401 and refused.json()["error"]["error_id"] == "UNAUTHORIZED"
-    bearer = {"authorization": f"Bearer {emu.api_key}"}
+    bearer = {"authorization": f"Bearer {emu.api_key}", **SSE}
     with anon.stream("GET", url, headers=bearer, timeout=TIMEOUT) as response:
         assert response.status_code == 200
         assert response.headers["x-skytells-ratelimit-limit-requests"] == "-"
@@ -209,3 +211,41 @@ def test_the_decoder_handles_any_chunking_and_line_ending() -> None:
             ServerSentEvent("x", "", ""),  # its id line had a NUL: ignored
         ], size
         assert decoder.comments == 1
+
+
+def test_urls_stream_is_the_stream_path_and_answers_json_unless_asked_for_events(
+    emu: Emulator, http: httpx.Client, anon: httpx.Client
+) -> None:
+    created = _create(http, stream=True)
+    url = created["urls"]["stream"]
+    assert url == f"{emu.base_url}/predictions/{created['id']}/stream"
+    # What the official TypeScript SDK does: GET it and parse JSON (validated by the hook).
+    for accept in (None, "application/json", "*/*", "text/*", "text/event-stream;q=0"):
+        headers = {"accept": accept} if accept else {}
+        answer = http.get(url, headers=headers)
+        assert answer.headers["content-type"].startswith("application/json"), accept
+        assert answer.json()["id"] == created["id"] and answer.headers["vary"] == "Accept"
+    preferred = "application/json;q=0.5, text/event-stream"
+    with http.stream("GET", url, headers={"accept": preferred}, timeout=TIMEOUT) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["vary"] == "Accept"
+        assert b"event: done" in response.read()
+    # The address `urls.stream` had before stays an alias that always streams.
+    alias = f"/predictions/{created['id']}/events"
+    with http.stream("GET", alias, headers={"accept": "application/json"}) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert b"event: done" in response.read()
+    assert emu.state()["requests_by_endpoint"]["events"] == 1
+
+
+def test_statuses_in_the_stream_follow_the_spelling_variants(
+    emu: Emulator, http: httpx.Client, stream_of: Callable[..., list[ServerSentEvent]]
+) -> None:
+    emu.configure(variants=["canceled", "queued"], time_scale=1000.0)
+    created = _create(http)
+    assert created["status"] == "queued"
+    http.post(f"/predictions/{created['id']}/cancel")
+    events = stream_of(created["urls"]["stream"])
+    statuses = [json.loads(e.data)["status"] for e in events if e.event == "status"]
+    assert statuses == ["queued", "canceled"]
+    assert events[-1].event == "done" and json.loads(events[-1].data)["status"] == "canceled"

@@ -112,6 +112,17 @@ def test_failed_and_cancelled_predictions_are_delivered(
     assert bodies[running["id"]].json()["status"] == "cancelled"
 
 
+def test_deliveries_have_the_shape_of_the_configured_variants(
+    emu: Emulator, http: httpx.Client, receiver: ScriptedServer, poll: Callable[..., Any]
+) -> None:
+    emu.configure(variants=["canceled", "model_string"], time_scale=1000.0)
+    running = _create(http, {"url": _hook_url(receiver), "events": ["canceled"]})
+    assert http.post(f"/predictions/{running['id']}/cancel").status_code == 200
+    _deliveries(emu, poll, running["id"], lambda log: len(log) == 1)
+    (delivered,) = receiver.requests
+    assert delivered.json()["status"] == "canceled" and delivered.json()["model"] == "truefusion"
+
+
 def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(
     emu: Emulator, http: httpx.Client, receiver: ScriptedServer, poll: Callable[..., Any]
 ) -> None:

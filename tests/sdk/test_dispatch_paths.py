@@ -171,6 +171,7 @@ def test_a_client_closed_fails_alike_on_both_paths(dispatcher: SkytellsClient) -
     assert dispatcher.queued == 3
 
 
+@pytest.mark.usefixtures("honour_idempotency")  # the interrupted creates are resent with their keys
 @pytest.mark.parametrize("chosen", PATHS)
 def test_ctrl_c_stops_dispatch_and_a_second_dispatch_creates_nothing_twice(
     emu: Emulator, chosen: str, poll: Callable[..., Any]

@@ -17,7 +17,9 @@ def test_attach_large_output_and_save_it(client: SkytellsClient, emu: Any, tmp_p
     prediction = client.run("beatfusion-2.0", input={"prompt": "lofi"})
     size = 5 * 1024 * 1024 + 1  # odd on purpose
     updated = emu.attach_large_output(prediction.id, size)
-    assert updated["output"].endswith(".wav")
+    (url,) = updated["output"]  # file outputs are arrays of URLs
+    assert url.endswith(".wav")
+    assert updated["metadata"]["storage"]["files"][0]["size"] == size
     (path,) = client.save_outputs(client.predictions.get(prediction.id), tmp_path)
     assert path.stat().st_size == size
     with wave.open(str(path)) as audio:
@@ -33,7 +35,7 @@ def test_large_output_over_the_control_api(
         f"/_emulator/predictions/{prediction.id}/large-output", json={"bytes": 1000}
     )
     assert response.status_code == 200
-    assert anon.get(response.json()["output"]).content[:4] == b"RIFF"
+    assert anon.get(response.json()["output"][0]).content[:4] == b"RIFF"
     bad = control.post(f"/_emulator/predictions/{prediction.id}/large-output", json={"bytes": 3})
     assert bad.status_code == 400
 
@@ -43,4 +45,4 @@ def test_large_output_needs_a_succeeded_prediction(client: SkytellsClient, emu: 
     running = client.predictions.create({"model": "mera", "input": {"prompt": "x"}})
     with pytest.raises(ApiError) as info:
         emu.attach_large_output(running["id"], 1000)
-    assert info.value.http_status == 409
+    assert (info.value.http_status, info.value.error_id) == (400, "INVALID_REQUEST")

@@ -1,4 +1,8 @@
-"""The SDK against the emulator with faults: every kind is retried, creates happen exactly once."""
+"""The SDK against the emulator with faults: every kind is retried, creates happen exactly once.
+
+The exactly-once tests turn on the emulator's `Idempotency-Key` support (`honour_idempotency`,
+off by default as on the real service): see that fixture in conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ def sdk(emu: Emulator) -> Iterator[SkytellsClient]:
         yield client
 
 
+@pytest.mark.usefixtures("honour_idempotency")
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_a_faulted_create_is_retried_and_creates_once(
     sdk: SkytellsClient, emu: Emulator, fault: str
@@ -61,6 +66,7 @@ def test_a_faulted_read_is_retried(sdk: SkytellsClient, emu: Emulator, fault: st
     assert emu.faults()[0]["fired"] == 1
 
 
+@pytest.mark.usefixtures("honour_idempotency")
 def test_a_create_whose_answer_was_lost_is_replayed_not_repeated(
     sdk: SkytellsClient, emu: Emulator
 ) -> None:
@@ -73,6 +79,7 @@ def test_a_create_whose_answer_was_lost_is_replayed_not_repeated(
     assert [p["id"] for p in emu.predictions()] == [prediction.id]
 
 
+@pytest.mark.usefixtures("honour_idempotency")
 def test_a_run_while_the_same_create_is_held_asks_again_until_it_is_answered(
     emu: Emulator,
 ) -> None:
@@ -94,6 +101,7 @@ def test_a_run_while_the_same_create_is_held_asks_again_until_it_is_answered(
     assert state["predictions_created"] == 1 and state["requests_by_endpoint"]["create"] >= 3
 
 
+@pytest.mark.usefixtures("honour_idempotency")
 @pytest.mark.parametrize(
     "concurrency",
     [32, 8],

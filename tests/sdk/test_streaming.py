@@ -72,7 +72,7 @@ def test_first_events_arrive_before_the_prediction_ends(client: SkytellsClient, 
     progress = [e.progress for e in events if e.event == "progress"]
     assert progress == sorted(progress) and progress[-1] == 100
     assert _seen(events) == _expected(emu, created["id"])  # no gap, no duplicate
-    assert emu.state()["requests_by_endpoint"] == {"create": 1, "events": 1}
+    assert emu.state()["requests_by_endpoint"] == {"create": 1, "stream": 1}
 
 
 def test_a_stream_cut_midway_resumes_without_gap_or_duplicate(
@@ -81,12 +81,12 @@ def test_a_stream_cut_midway_resumes_without_gap_or_duplicate(
     created = fast_client.predictions.create(
         {"model": "skytells-chat", "input": {"prompt": "tell me more"}}
     )
-    emu.add_fault("truncate", path="/v1/predictions/*/events", count=1, fraction=0.5)
+    emu.add_fault("truncate", path="/v1/predictions/*/stream", count=1, fraction=0.5)
     events = list(fast_client.stream(created["id"]))
     assert _seen(events) == _expected(emu, created["id"])
     state = emu.state()
     assert state["faults"][0]["fired"] == 1  # the first stream really was cut
-    assert state["requests_by_endpoint"]["events"] == 2
+    assert state["requests_by_endpoint"]["stream"] == 2
 
 
 @pytest.mark.anyio
@@ -97,11 +97,11 @@ async def test_async_stream_resumes_after_a_cut_too(emu: Any) -> None:
         created = await aclient.predictions.create(
             {"model": "skytells-chat", "input": {"prompt": "tell me more"}}
         )
-        emu.add_fault("truncate", path="/v1/predictions/*/events", count=1, fraction=0.3)
+        emu.add_fault("truncate", path="/v1/predictions/*/stream", count=1, fraction=0.3)
         async with aclient.stream(created) as stream:
             events = [event async for event in stream]
     assert _seen(events) == _expected(emu, created["id"])
-    assert emu.state()["requests_by_endpoint"]["events"] == 2
+    assert emu.state()["requests_by_endpoint"]["stream"] == 2
 
 
 def test_breaking_out_closes_the_connection(
@@ -148,7 +148,7 @@ def test_a_stream_that_keeps_failing_falls_back_to_polling(
 ) -> None:
     emu.configure(time_scale=0.05)
     created = fast_client.predictions.create({"model": "truefusion", "input": {"prompt": "x"}})
-    emu.add_fault("drop", path="/v1/predictions/*/events")
+    emu.add_fault("drop", path="/v1/predictions/*/stream")
     events = list(fast_client.stream(created))
     kinds = {e.event for e in events}
     assert {"status", "done"} <= kinds and kinds <= {"status", "progress", "done"}
@@ -189,7 +189,7 @@ def test_without_an_event_stream_polls_yield_the_same_kinds_of_events(
     scripted: ScriptedServer, polling_client: SkytellsClient
 ) -> None:
     port = scripted.base_url.split(":")[-1].split("/")[0]
-    foreign = f"http://localhost:{port}/v1/predictions/pred_abc123/events"  # another origin
+    foreign = f"http://localhost:{port}/v1/predictions/pred_abc123/stream"  # another origin
     running = prediction("processing", metrics={"progress": 10}, urls={"stream": foreign})
     scripted.script(
         Reply(200, running),
@@ -208,7 +208,7 @@ def test_without_an_event_stream_polls_yield_the_same_kinds_of_events(
     ]
     assert all(e.id is None for e in events)
     stream_request = scripted.requests[1]
-    assert stream_request.path == "/v1/predictions/pred_abc123/events"
+    assert stream_request.path == "/v1/predictions/pred_abc123/stream"
     assert stream_request.headers["accept"] == "text/event-stream"
     assert "x-api-key" not in stream_request.headers  # never sent to another origin
     assert all(seen.headers["x-api-key"] == "sk-test-key" for seen in scripted.requests[::2])
@@ -293,7 +293,7 @@ def _sse(*events: tuple[int, str, Any]) -> bytes:
 def test_a_stream_on_the_api_origin_gets_the_key_and_is_followed(
     scripted: ScriptedServer, polling_client: SkytellsClient
 ) -> None:
-    url = f"{scripted.base_url}/predictions/pred_abc123/events"
+    url = f"{scripted.base_url}/predictions/pred_abc123/stream"
     final = prediction("succeeded", output=["https://cdn.example/a.png"])
     scripted.script(
         Reply(
@@ -313,7 +313,7 @@ def test_a_stream_on_the_api_origin_gets_the_key_and_is_followed(
 
 
 def test_a_dropped_stream_resumes_from_the_last_event_id(scripted: ScriptedServer) -> None:
-    url = f"{scripted.base_url}/predictions/pred_abc123/events"
+    url = f"{scripted.base_url}/predictions/pred_abc123/stream"
     final = prediction("succeeded", output=["https://cdn.example/a.png"])
     first = _sse((1, "status", {"status": "starting"}), (2, "progress", {"progress": 40}))
     scripted.script(
@@ -340,7 +340,7 @@ def test_a_dropped_stream_resumes_from_the_last_event_id(scripted: ScriptedServe
 def test_a_stream_without_ids_is_polled_not_resumed(
     scripted: ScriptedServer, polling_client: SkytellsClient
 ) -> None:
-    url = f"{scripted.base_url}/predictions/pred_abc123/events"
+    url = f"{scripted.base_url}/predictions/pred_abc123/stream"
     scripted.script(
         Reply(
             200,
@@ -357,7 +357,7 @@ def test_a_stream_without_ids_is_polled_not_resumed(
         ("done", None),
     ]
     assert [r.path for r in scripted.requests] == [
-        "/v1/predictions/pred_abc123/events",
+        "/v1/predictions/pred_abc123/stream",
         "/v1/predictions/pred_abc123",
     ]
 
@@ -365,7 +365,7 @@ def test_a_stream_without_ids_is_polled_not_resumed(
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_max_wait_ends_a_stream_that_never_finishes(scripted: ScriptedServer, mode: str) -> None:
-    url = f"{scripted.base_url}/predictions/pred_abc123/events"
+    url = f"{scripted.base_url}/predictions/pred_abc123/stream"
     # Keep-alive comments for minutes: every read returns data, yet the deadline must hold.
     scripted.script(Reply(200, b": k\n\n" * 20000, content_type="text/event-stream", drip=0.002))
     running = prediction("processing", urls={"stream": url})
@@ -396,7 +396,7 @@ def test_waiting_on_a_two_second_prediction_costs_two_requests(
     final = client.wait(created, on_progress=seen.append)
     state = emu.state()
     assert state["requests"] <= 3  # create + stream (+ a final GET if the end lacked the state)
-    assert state["requests_by_endpoint"] == {"create": 1, "events": 1}
+    assert state["requests_by_endpoint"] == {"create": 1, "stream": 1}
     assert final["status"] == "succeeded" and final == client.predictions.get(created["id"])
     progress = [p["metrics"]["progress"] for p in seen]
     assert progress == sorted(progress) and len(seen) > 5
@@ -414,7 +414,7 @@ async def test_async_run_with_progress_follows_the_stream(
     )
     assert result.status == "succeeded"
     assert statuses[0] in ("pending", "starting") and statuses[-1] == "succeeded"
-    assert emu.state()["requests_by_endpoint"] == {"create": 1, "events": 1}
+    assert emu.state()["requests_by_endpoint"] == {"create": 1, "stream": 1}
 
 
 def test_max_wait_is_a_deadline_while_streaming(client: SkytellsClient, emu: Any) -> None:
@@ -429,7 +429,7 @@ def test_max_wait_is_a_deadline_while_streaming(client: SkytellsClient, emu: Any
 def test_stream_prediction_keeps_its_meaning(client: SkytellsClient) -> None:
     created = client.predictions.create({"model": "truefusion", "input": {"prompt": "x"}})
     info = client.stream_prediction(created["id"])
-    assert info["id"] == created["id"] and info["urls"]["stream"].endswith("/events")
+    assert info["id"] == created["id"] and info["urls"]["stream"].endswith("/stream")
     with httpx.Client() as raw:  # the advertised stream is a real event stream
         with raw.stream("GET", info["urls"]["stream"], headers={"x-api-key": "x"}) as response:
             assert response.status_code == 401  # and it needs the key

@@ -1,11 +1,13 @@
 """Following a prediction's event stream: typed events, resumption after a drop, and the events
 a poll stands in for.
 
-A prediction's ``urls.stream`` serves Server-Sent Events (``status``, ``progress``, ``log``,
-``output``, then ``done`` or ``error``, each with an ``id``). `read_stream` follows it; when the
-connection drops it reconnects with ``Last-Event-ID`` (events already seen are dropped, so none
-is lost or repeated), a bounded number of times with the client's retry backoff; when the server
-does not answer with an event stream, or keeps failing, it gives up and the caller polls.
+A prediction's ``urls.stream`` (``/v1/predictions/{id}/stream``) answers Server-Sent Events when
+asked with ``Accept: text/event-stream`` (``status``, ``progress``, ``log``, ``output``, then
+``done`` or ``error``, each with an ``id``), and the prediction JSON otherwise (spec section 6).
+`read_stream` asks for events and follows them; when the connection drops it reconnects with
+``Last-Event-ID`` (events already seen are dropped, so none is lost or repeated), a bounded number
+of times with the client's retry backoff; when the server does not answer with an event stream
+(the JSON answer included), or keeps failing, it gives up and the caller polls.
 `StreamTracker` keeps what the events told so far, and turns polled states into the same kinds
 of events, so a consumer cannot tell (apart from missing ids and log lines) which path was used.
 """

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from ._config import DEFAULT_API_KEY, REQUEST_TIMEOUT_SECONDS
+from ._config import DEFAULT_API_KEY, DEFAULT_AWAIT_LIMIT, REQUEST_TIMEOUT_SECONDS, VARIANTS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,7 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--rate-limit", type=int, metavar="RPM", help="requests per minute per key")
     parser.add_argument(
-        "--await-limit", type=float, default=60.0, help="max seconds a create with await holds"
+        "--await-limit",
+        type=float,
+        default=DEFAULT_AWAIT_LIMIT,
+        help=f"max seconds a create with await holds (default {DEFAULT_AWAIT_LIMIT:g}: "
+        "below the official clients' 60 s timeout)",
     )
     parser.add_argument(
         "--retention", type=float, metavar="SECONDS", help="seconds outputs are kept (wall time)"
@@ -62,6 +66,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="deliver webhooks to any host (default: loopback receivers only)",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        dest="variants",
+        choices=VARIANTS,
+        default=[],
+        help="answer with this documented response variant (repeatable)",
+    )
+    parser.add_argument(
+        "--honour-idempotency",
+        action="store_true",
+        help="honour Idempotency-Key on creates (default: ignored, as the documented service)",
+    )
     return parser
 
 
@@ -84,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             allow_remote_webhooks=args.allow_remote_webhooks,
             allowed_hosts=args.allowed_hosts,
             request_timeout=args.request_timeout,
+            variants=args.variants,
+            honour_idempotency=args.honour_idempotency,
         ).start()
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -20,7 +20,7 @@ from ._catalog import SCHEMA_FIELDS, catalogue, find_model, input_errors
 from ._config import EmulatorConfig
 from ._control import control_routes
 from ._errors import ApiError, invalid_parameter, json_response, model_not_found
-from ._event_stream import event_stream_response
+from ._event_stream import event_stream_response, wants_event_stream
 from ._faults import FaultMiddleware
 from ._guard import guard
 from ._http import EncodedPathMiddleware, path_param, read_json
@@ -104,7 +104,8 @@ class _Api:
     def routes(self) -> list[BaseRoute]:
         """Every route, with both spellings where the service has two."""
         v1 = self._v1
-        create = idempotent(self.store.idempotency, self.create)
+        store = self.store
+        create = idempotent(store.idempotency, self.create, lambda: store.config.honour_idempotency)
         return [
             Route("/v1/predict", v1("create", create), methods=["POST"]),
             Route("/v1/predictions", v1("create", create), methods=["POST"]),
@@ -113,7 +114,7 @@ class _Api:
             Route("/v1/predictions/{id}", v1("delete", self.delete), methods=["DELETE"]),
             Route("/v1/predictions/{id}/delete", v1("delete", self.delete), methods=["DELETE"]),
             Route("/v1/predictions/{id}/cancel", v1("cancel", self.cancel), methods=["POST"]),
-            Route("/v1/predictions/{id}/stream", v1("stream", self.get), methods=["GET"]),
+            Route("/v1/predictions/{id}/stream", v1("stream", self.stream), methods=["GET"]),
             Route("/v1/predictions/{id}/events", v1("events", self.events), methods=["GET"]),
             Route("/v1/models", v1("models", self.models), methods=["GET"]),
             Route("/v1/models/{slug}", v1("model", self.model), methods=["GET"]),
@@ -186,24 +187,45 @@ class _Api:
         )
         if body.get("await") and model.type != "video":
             await self.store.wait_terminal(record, self.store.config.await_limit)
-        return record.to_json()
+        variants = self.store.config.variants
+        if "queued_envelope" in variants and not record.terminal:
+            # The documented queued answer: HTTP 200, `status: false` and the prediction's id.
+            return {"status": False, "id": record.id, "response": "Prediction queued."}
+        return record.to_json(variants)
 
     async def get(self, request: Request) -> Any:
-        """GET /v1/predictions/{id} (and /stream, which answers the same JSON)."""
-        return self.store.get(path_param(request, "id")).to_json()
+        """GET /v1/predictions/{id}."""
+        return self.store.get(path_param(request, "id")).to_json(self.store.config.variants)
+
+    async def stream(self, request: Request) -> Any:
+        """GET /v1/predictions/{id}/stream (`urls.stream`): Server-Sent Events when the request's
+        `Accept` asks for `text/event-stream`, the prediction JSON otherwise (spec section 6)."""
+        if wants_event_stream(request.headers.get("accept", "")):
+            response = await self.events(request)
+        else:
+            response = json_response(await self.get(request))
+        response.headers["vary"] = "Accept"  # one URL, two representations
+        return response
 
     async def events(self, request: Request) -> Any:
-        """GET /v1/predictions/{id}/events: the prediction's Server-Sent Events (`urls.stream`)."""
+        """GET /v1/predictions/{id}/events: the prediction's Server-Sent Events, whatever the
+        `Accept` (the address `urls.stream` had before; kept as an alias)."""
         record = self.store.get(path_param(request, "id"))
         return event_stream_response(self.store, record, request)
 
     async def cancel(self, request: Request) -> Any:
         """POST /v1/predictions/{id}/cancel."""
-        return self.store.cancel(path_param(request, "id")).to_json()
+        record = self.store.cancel(path_param(request, "id"))
+        if "success_flag" in self.store.config.variants:
+            return {"success": True}
+        return record.to_json(self.store.config.variants)
 
     async def delete(self, request: Request) -> Any:
         """DELETE /v1/predictions/{id}/delete and /v1/predictions/{id}."""
-        body = self.store.delete(path_param(request, "id")).to_json()
+        record = self.store.delete(path_param(request, "id"))
+        if "success_flag" in self.store.config.variants:
+            return {"success": True}
+        body = record.to_json(self.store.config.variants)
         body["deleted"] = True
         return body
 
@@ -224,8 +246,12 @@ class _Api:
                 raise invalid_parameter("status", f"Unknown status {query['status']!r}")
         matches = self.store.query(query.get("model") or None, status, day_from, day_to)
         start = (page - 1) * per_page
+        variants = self.store.config.variants
+        data = [record.to_json(variants) for record in matches[start : start + per_page]]
+        if "bare_list" in variants:
+            return data
         return {
-            "data": [record.to_json() for record in matches[start : start + per_page]],
+            "data": data,
             "pagination": {
                 "current_page": page,
                 "per_page": per_page,

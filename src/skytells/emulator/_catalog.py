@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator, FormatChecker
 
@@ -124,9 +126,10 @@ def _image_input(title: str, image_to_image: bool) -> dict[str, Any]:
 _URL = {"type": "string", "format": "uri"}
 _OUTPUT_SCHEMAS: dict[str, dict[str, Any]] = {
     "image": {"type": "array", "items": _URL, "minItems": 1, "maxItems": 4},
-    "video": _URL,
-    "music": _URL,
-    "audio": _URL,
+    # File outputs are arrays of URLs, audio and video included (as in the real answers).
+    "video": {"type": "array", "items": _URL, "minItems": 1, "maxItems": 1},
+    "music": {"type": "array", "items": _URL, "minItems": 1, "maxItems": 1},
+    "audio": {"type": "array", "items": _URL, "minItems": 1, "maxItems": 1},
     "text": {"type": "string"},
 }
 
@@ -251,8 +254,37 @@ def _build(entry: tuple[Any, ...]) -> CatalogModel:
     }
     # Deep copies, so that no response can alias (and a caller mutate) the catalogue.
     info, input_schema = json.loads(json.dumps(info)), json.loads(json.dumps(input_schema))
-    validator = Draft202012Validator(input_schema, format_checker=FormatChecker())
+    validator = Draft202012Validator(input_schema, format_checker=_FORMATS)
     return CatalogModel(slug, kind, info, input_schema, output_schema, timing, validator)
+
+
+_FORMATS = FormatChecker()
+_DATA_URI = re.compile(r"data:([\w.+-]+/[\w.+-]+)?(;[\w.+-]+=[\w.+-]+)*(;base64)?,.+", re.DOTALL)
+
+
+def _fetchable_uri(value: object) -> bool:
+    """`format: uri` in an input schema is a file the service fetches: an http(s) URL with a
+    host, or a `data:` URI carrying the file. A local path or a `file:` URL names a file on the
+    caller's machine, which the service cannot read: rejected (the spec leaves the exact rule
+    open; this is the emulator's choice)."""
+    if not isinstance(value, str):
+        return True  # the `type` keyword reports non-strings
+    if value[:5].lower() == "data:":
+        if not _DATA_URI.fullmatch(value):
+            raise ValueError(f"{value[:40]!r} is not a valid data: URI (data:<type>[;base64],...)")
+        return True
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{value[:80]!r} is not a URL the service can fetch: give an http(s) URL or a data: URI"
+        )
+    return True
+
+
+_FORMATS.checks("uri", raises=ValueError)(_fetchable_uri)
 
 
 @functools.cache

@@ -20,6 +20,13 @@ FAILURE_TEXTS = (
 )
 """The failure texts the service documents; the first is the default for failures on demand."""
 
+DEFAULT_AWAIT_LIMIT = 50.0
+"""Wall seconds a create with `await: true` is held at most: below the official clients' 60 s
+timeout, so that such a client is always answered before it gives up."""
+
+VARIANTS = ("queued_envelope", "bare_list", "model_string", "success_flag", "canceled", "queued")
+"""The documented response variants the emulator can produce on demand (see `EmulatorConfig`)."""
+
 RATE_LIMIT_WINDOW_SECONDS = 60.0
 """Default length of a rate-limit window: `rate_limit` counts requests per key per minute."""
 
@@ -31,6 +38,8 @@ _TUNABLE = (
     "rate_limit_window",
     "sse_keepalive",
     "webhook_secret",
+    "variants",
+    "honour_idempotency",
 )
 
 REQUEST_TIMEOUT_SECONDS = 15.0
@@ -45,7 +54,10 @@ class EmulatorConfig:
     """Settings of one emulator instance; immutable, changed with `replace`.
 
     - `time_scale` multiplies every modelled duration: 1.0 is real time, 0.01 makes a 10 s model
-      take 0.1 s, 0 makes predictions terminal effectively at once.
+      take 0.1 s, 0 makes predictions terminal effectively at once (once their output files
+      exist: success states their sizes, so the first prediction of a model and input renders
+      them, some 0.05 s for an image and up to a second for a long video; later ones with the
+      same input reuse the sizes).
     - `await_limit`: wall seconds a create with `await: true` may be held.
     - `retention_seconds`: wall seconds outputs are kept after completion. None (the default)
       means 300 s scaled by `max(time_scale, 1)`: a fast emulator never purges sooner than the
@@ -57,6 +69,13 @@ class EmulatorConfig:
     - `sse_keepalive`: wall seconds between `: keep-alive` comments on a quiet event stream.
     - `webhook_secret`: the key of webhook signatures; None signs with the API key that created
       the prediction (as the service does for accounts without a dedicated secret).
+    - `variants`: documented response shapes the real service has been seen to send, produced
+      instead of the usual ones (any of `VARIANTS`): `queued_envelope` (a create answers HTTP 200
+      `{"status": false, "id", "response"}`), `bare_list` (the prediction list is a bare array),
+      `model_string` (`model` is the slug string), `success_flag` (cancel and delete answer
+      `{"success": true}`), `canceled` and `queued` (those spellings of `cancelled` and `pending`).
+    - `honour_idempotency`: honour `Idempotency-Key` on creates (Stripe semantics); by default
+      the header is ignored, as the documented service does.
     - `allow_remote_webhooks`: deliver webhooks to any host; by default only to loopback ones
       (others are logged as skipped). Not tunable at run time.
     - `allowed_hosts`: host names the emulator answers to besides 127.0.0.1, localhost, ::1 and
@@ -67,7 +86,7 @@ class EmulatorConfig:
 
     api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
     time_scale: float = 1.0
-    await_limit: float = 60.0
+    await_limit: float = DEFAULT_AWAIT_LIMIT
     retention_seconds: float | None = None
     rate_limit: int | None = None
     rate_limit_window: float = RATE_LIMIT_WINDOW_SECONDS
@@ -77,6 +96,8 @@ class EmulatorConfig:
     allow_remote_webhooks: bool = False
     allowed_hosts: tuple[str, ...] = ()
     request_timeout: float = REQUEST_TIMEOUT_SECONDS
+    variants: tuple[str, ...] = ()
+    honour_idempotency: bool = False
 
     def __post_init__(self) -> None:
         keys = tuple(self.api_keys)
@@ -112,6 +133,9 @@ class EmulatorConfig:
         _check_number("request_timeout", self.request_timeout)
         if self.request_timeout <= 0:
             raise ValueError("request_timeout must be a number > 0")
+        object.__setattr__(self, "variants", _variants(self.variants))
+        if not isinstance(self.honour_idempotency, bool):
+            raise ValueError("honour_idempotency must be a boolean")
 
     @property
     def retention_wall_seconds(self) -> float:
@@ -143,6 +167,8 @@ class EmulatorConfig:
             "sse_keepalive": self.sse_keepalive,
             "webhook_secret_set": self.webhook_secret is not None,
             "allow_remote_webhooks": self.allow_remote_webhooks,
+            "variants": list(self.variants),
+            "honour_idempotency": self.honour_idempotency,
         }
 
 
@@ -154,3 +180,15 @@ def _check_number(name: str, value: object) -> None:
         or value < 0
     ):
         raise ValueError(f"{name} must be a finite number >= 0")
+
+
+def _variants(value: object) -> tuple[str, ...]:
+    """The variants as a sorted tuple of known names (ValueError otherwise)."""
+    if not isinstance(value, (list, tuple, set, frozenset)) or not all(
+        isinstance(name, str) for name in value
+    ):
+        raise ValueError(f"variants must be a list of names among {', '.join(VARIANTS)}")
+    unknown = sorted(set(value) - set(VARIANTS))
+    if unknown:
+        raise ValueError(f"unknown variant(s): {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+    return tuple(sorted(set(value)))

@@ -4,8 +4,10 @@ A rule matches requests by method, path and (for creates) the body's `model`, fi
 probability drawn from its own seeded `random.Random` (so a run is reproducible), at most `count`
 times, and does one of:
 
-- `status`: answer `status` (default 503) with the API's error envelope (or `body`); 429 and 503
-  carry `Retry-After` (whole seconds) and `retry-after-ms` from `retry_after` (default 1 s);
+- `status`: answer `status` (default 503) with the API's error envelope and the spec's error id
+  for that status (see `error_id_for`), or with `body`; 502 answers as a gateway does, with a
+  non-JSON body; 429 and 503 carry `Retry-After` (whole seconds) and `retry-after-ms` from
+  `retry_after` (default 1 s);
 - `latency`: wait `latency_ms` before the request is handled (other rules still apply after it);
 - `drop`: close the connection (FIN) before any response byte;
 - `reset`: abort the connection (RST, via SO_LINGER 0);
@@ -51,15 +53,37 @@ CLOSE_WAIT_SECONDS = 1.0
 """How long a connection fault waits for the server to notice the closed connection."""
 
 STATUS_ERROR_IDS = {
-    408: "REQUEST_TIMEOUT",
-    409: "CONFLICT",
+    400: "INVALID_REQUEST",
+    401: "UNAUTHORIZED",
+    402: "PAYMENT_REQUIRED",
+    403: "FORBIDDEN",
+    404: "ENDPOINT_NOT_FOUND",
+    408: "REQUEST_TIMEOUT",  # the official clients' id for a timeout, with HTTP 408 (spec 6a)
+    422: "VALIDATION_ERROR",
     429: "RATE_LIMIT_EXCEEDED",
+    451: "CONTENT_POLICY_VIOLATION",
     500: "INTERNAL_ERROR",
-    502: "BAD_GATEWAY",
     503: "SERVICE_UNAVAILABLE",
     504: "INFERENCE_TIMEOUT",
 }
-"""The error id of a `status` fault's envelope, by status (`FAULT_INJECTED` otherwise)."""
+"""The error id of a `status` fault's envelope, by status: the spec's table (section 3)."""
+
+GATEWAY_BODY = (
+    "<html><head><title>502 Bad Gateway</title></head><body>502 Bad Gateway</body></html>"
+)
+"""What a 502 fault answers. The spec's only id for 502 is PREDICTION_FAILED, the service's
+definitive answer to an unknown prediction id; a fault stands for a failing gateway instead, which
+answers with a non-JSON body (a variant the spec lists), not with an id of the API."""
+
+
+def error_id_for(status: int) -> str:
+    """The spec's error id for `status`. The spec is silent on the statuses its table lacks
+    (409, 405, 501, ...): those get the id of their class, INVALID_REQUEST for a 4xx and
+    INTERNAL_ERROR for a 5xx, never an id no client knows."""
+    return STATUS_ERROR_IDS.get(status) or (
+        "INTERNAL_ERROR" if status >= 500 else "INVALID_REQUEST"
+    )
+
 
 _SPEC_FIELDS = (
     "kind",
@@ -133,7 +157,9 @@ class FaultRule:
             return Response(self.body, status, headers, media_type="text/plain; charset=utf-8")
         if self.body is not None:
             return Response(json.dumps(self.body), status, headers, media_type="application/json")
-        error_id = self.error_id or STATUS_ERROR_IDS.get(status, "FAULT_INJECTED")
+        if status == 502 and self.error_id is None:
+            return Response(GATEWAY_BODY, status, headers, media_type="text/html; charset=utf-8")
+        error_id = self.error_id or error_id_for(status)
         message = f"Injected fault: HTTP {status}"
         return ApiError(status, error_id, message, {"fault": self.id}, headers).response()
 

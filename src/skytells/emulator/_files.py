@@ -1,12 +1,15 @@
-"""Output files: rendered lazily on first download into a private temporary directory."""
+"""Output files: their sizes known at success, rendered into a private temporary directory."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import os
 import shutil
 import tempfile
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +19,90 @@ from . import _outputs
 from ._large_files import write_wav_of_size
 from ._record import PredictionRecord, StoredFile
 
+SIZE_CACHE_ENTRIES = 4096
+"""How many output sizes are remembered (outputs are a pure function of model and input)."""
+
+_SizeKey = tuple[str, str, str, int]
+
 
 class OutputFiles:
     """Renders each output file once (concurrent downloads share the rendering) and deletes them.
 
-    Completion never renders: a file is drawn, encoded or synthesised in a worker thread on its
-    first request, then served from disk until the prediction is purged or deleted.
+    A succeeded prediction states each file's size (typed clients need an integer), so success
+    needs the sizes: `plan` takes them from a cache of sizes when the same model and input were
+    rendered before (outputs are deterministic), and otherwise renders the files there and then
+    in a worker thread. A file whose size came from the cache is rendered on its first request.
+    Files are served from disk until the prediction is purged or deleted.
     """
 
     def __init__(self) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._renders: dict[tuple[str, str], asyncio.Task[Path]] = {}
+        self._sizes: OrderedDict[_SizeKey, int] = OrderedDict()
+        self._sizing: dict[_SizeKey, asyncio.Future[int]] = {}
+
+    async def plan(self, record: PredictionRecord) -> list[StoredFile]:
+        """The output files of `record` (about to succeed), each with its size in bytes.
+
+        A size not in the cache is found by rendering the file into the prediction's directory
+        (predictions needing the same file at the same time share one rendering; those that
+        did not render it get it rendered on first download).
+        """
+        model = record.model
+        planned = _outputs.plan_outputs(model.type, model.slug, record.input)
+        canonical = json.dumps(record.input, sort_keys=True, separators=(",", ":"), default=str)
+        files: list[StoredFile] = []
+        for index, output in enumerate(planned):
+            key = (model.type, model.slug, canonical, index)
+            size, rendered = self._sizes.get(key), False
+            if size is not None:
+                self._sizes.move_to_end(key)
+            elif key in self._sizing:
+                size = await asyncio.shield(self._sizing[key])
+            else:
+                path = self._directory(record.id) / output.filename
+                task = asyncio.ensure_future(
+                    run_in_threadpool(
+                        _render_file, model.type, model.slug, record.input, index, path
+                    )
+                )
+                self._sizing[key] = task
+                task.add_done_callback(functools.partial(self._sized, key))
+                task.add_done_callback(functools.partial(self._settle, record, path.parent))
+                size, rendered = await asyncio.shield(task), True
+            files.append(StoredFile(output.filename, output.content_type, size, rendered))
+        return files
+
+    def _settle(self, record: PredictionRecord, directory: Path, _: asyncio.Future[int]) -> None:
+        """After a rendering for `plan`: drop its file if the prediction will never serve it
+        (cancelled, failed, deleted or reset while it rendered)."""
+        if record.data_removed or (record.terminal and record.status != "succeeded"):
+            self._discard(directory)
+
+    def _sized(self, key: _SizeKey, task: asyncio.Future[int]) -> None:
+        self._sizing.pop(key, None)
+        if not task.cancelled() and task.exception() is None:
+            self._remember(key, task.result())
+
+    def _remember(self, key: _SizeKey, size: int) -> None:
+        self._sizes[key] = size
+        while len(self._sizes) > SIZE_CACHE_ENTRIES:
+            self._sizes.popitem(last=False)
 
     def _directory(self, prediction_id: str) -> Path:
         if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="skytells-emulator-")
+            # A worker thread may still be writing into it when it is cleared (a reset while a
+            # prediction's outputs render): what it leaves is removed by `_settle`.
+            self._tmp = tempfile.TemporaryDirectory(
+                prefix="skytells-emulator-", ignore_cleanup_errors=True
+            )
         return Path(self._tmp.name) / prediction_id
 
     async def ensure(self, record: PredictionRecord, index: int) -> Path:
         """The path of output `index` of `record`, rendering it first if needed."""
         stored = record.files[index]
         path = self._directory(record.id) / stored.name
-        if stored.size is not None:
+        if stored.rendered:
             return path
         key = (record.id, stored.name)
         task = self._renders.get(key)
@@ -55,17 +120,17 @@ class OutputFiles:
         if not record.data_available:  # purged, deleted or reset while rendering
             self._discard(path.parent)
             raise FileNotFoundError(path)
-        record.files[index].size = size
+        record.files[index].size = size  # the same as planned: rendering is deterministic
+        record.files[index].rendered = True
         return path
 
     async def adopt(self, record: PredictionRecord, size_bytes: int) -> StoredFile:
         """Give a succeeded prediction one large WAV output of exactly `size_bytes` bytes
         (written in a worker thread, in chunks); it replaces the prediction's outputs."""
-        stored = StoredFile(f"large-{len(record.files)}.wav", "audio/wav")
+        stored = StoredFile(f"large-{len(record.files)}.wav", "audio/wav", size_bytes, True)
         path = self._directory(record.id) / stored.name
         path.parent.mkdir(parents=True, exist_ok=True)
         await run_in_threadpool(write_wav_of_size, path, size_bytes)
-        stored.size = size_bytes
         return stored
 
     def _discard(self, directory: Path) -> None:

@@ -1,5 +1,10 @@
 """Idempotent creates: the `Idempotency-Key` header on `POST /v1/predict` and `/v1/predictions`.
 
+The real service documents no `Idempotency-Key` support, so by default the emulator ignores the
+header (a retried create makes a second prediction, as it would there). With the setting
+`honour_idempotency` (constructor, `--honour-idempotency`, `PATCH /_emulator/config`) it honours
+keys as follows.
+
 The first successful (2xx) response for a pair (API key, idempotency key) is kept for 24 hours
 and replayed, with `Idempotent-Replayed: true`, for a later request with the same key and the
 same body. Bodies are compared as canonical JSON (keys sorted, no insignificant whitespace), so
@@ -11,7 +16,8 @@ byte for byte. Then:
   409 `IDEMPOTENCY_REQUEST_IN_PROGRESS` (retry later);
 - an error response is not kept: retrying after a 4xx or 5xx runs the request again.
 
-Keys are scoped per API key (another account's key never collides) and at most 255 characters.
+The spec is silent on these two errors (the service has no idempotency): their ids are this
+emulator's own, with the statuses Stripe uses. Keys are scoped per API key (another account's key never collides) and at most 255 characters.
 `Store.reset()` forgets them all.
 """
 
@@ -124,11 +130,12 @@ def fingerprint(raw: bytes) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-def idempotent(store: IdempotencyStore, handler: _Handler) -> _Handler:
-    """Wrap a create handler (after authentication: it reads `request.state.api_key`)."""
+def idempotent(store: IdempotencyStore, handler: _Handler, enabled: Callable[[], bool]) -> _Handler:
+    """Wrap a create handler (after authentication: it reads `request.state.api_key`); keys are
+    honoured only while `enabled()` is true."""
 
     async def create(request: Request) -> Any:
-        key = request.headers.get(HEADER, "").strip()
+        key = request.headers.get(HEADER, "").strip() if enabled() else ""
         if not key:
             return await handler(request)
         if len(key) > MAX_KEY_LENGTH:

@@ -25,18 +25,35 @@ _RESPONSES = {
 
 
 def utc_now() -> tuple[datetime, str]:
-    """The current UTC time and its ISO-8601 form with millisecond precision and a `Z`."""
+    """The current UTC time and its ISO-8601 form as the service writes it: microseconds and a
+    `Z` (`2026-01-01T00:00:00.000000Z`)."""
     now = datetime.now(timezone.utc)
-    return now, now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return now, now.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+_SPELLINGS = {"canceled": ("cancelled", "canceled"), "queued": ("pending", "queued")}
+"""Status variants: variant name -> (canonical status, the spelling it is sent as)."""
+
+
+def spelled(status: str, variants: tuple[str, ...]) -> str:
+    """`status` as sent under `variants` (`canceled`, `queued`: those spellings)."""
+    for variant in variants:
+        canonical, spelling = _SPELLINGS.get(variant, ("", ""))
+        if status == canonical:
+            return spelling
+    return status
 
 
 @dataclass
 class StoredFile:
-    """An output file of a succeeded prediction; `size` is None until it is rendered."""
+    """An output file of a succeeded prediction: its `size` in bytes is known from the moment the
+    prediction succeeds; `rendered` says whether the file is on disk yet (it is written on first
+    download when its size came from the cache of sizes)."""
 
     name: str
     content_type: str
-    size: int | None = None
+    size: int
+    rendered: bool = False
 
 
 class PredictionRecord:
@@ -138,8 +155,9 @@ class PredictionRecord:
         except asyncio.TimeoutError:
             return
 
-    def to_json(self) -> dict[str, Any]:
-        """The prediction object exactly as the API returns it."""
+    def to_json(self, variants: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The prediction object exactly as the API returns it (in the shape of `variants`:
+        see `EmulatorConfig`; only `canceled`, `queued` and `model_string` change it)."""
         status = self.status
         metrics: dict[str, Any] = {"progress": self.progress}
         if self.completed_mono is not None:
@@ -147,9 +165,9 @@ class PredictionRecord:
             metrics["predict_time"] = round(self.completed_mono - started, 3)
             metrics["total_time"] = round(self.completed_mono - self.created_mono, 3)
         if status == "succeeded":
-            metrics["image_count" if self.model.type == "image" else "asset_count"] = len(
-                self.files
-            )
+            if self.model.type == "image":
+                metrics["image_count"] = len(self.files)
+            metrics["asset_count"] = len(self.files)
         if status == "failed":
             urls: dict[str, str] = {}
         else:
@@ -157,7 +175,7 @@ class PredictionRecord:
             urls = {
                 "get": base,
                 "cancel": f"{base}/cancel",
-                "stream": f"{base}/events",
+                "stream": f"{base}/stream",
                 "delete": f"{base}/delete",
             }
         files = [
@@ -166,7 +184,7 @@ class PredictionRecord:
         ]
         return {
             "id": self.id,
-            "status": status,
+            "status": spelled(status, variants),
             "type": "inference",
             "stream": self.stream,
             "input": self.input,
@@ -179,7 +197,11 @@ class PredictionRecord:
             "updated_at": self.updated_at,
             "privacy": "private",
             "source": "api",
-            "model": {"name": self.model.slug, "type": self.model.type},
+            "model": (
+                self.model.slug
+                if "model_string" in variants
+                else {"name": self.model.slug, "type": self.model.type}
+            ),
             "webhook": self.webhook,
             "metrics": metrics,
             "metadata": {

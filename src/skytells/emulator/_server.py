@@ -17,6 +17,7 @@ import uvicorn
 
 from ._app import create_app
 from ._config import (
+    DEFAULT_AWAIT_LIMIT,
     FAILURE_TEXTS,
     RATE_LIMIT_WINDOW_SECONDS,
     REQUEST_TIMEOUT_SECONDS,
@@ -110,7 +111,7 @@ class Emulator:
         port: int = 0,
         rate_limit: int | None = None,
         rate_limit_window: float = RATE_LIMIT_WINDOW_SECONDS,
-        await_limit: float = 60.0,
+        await_limit: float = DEFAULT_AWAIT_LIMIT,
         retention_seconds: float | None = None,
         failure_message: str = FAILURE_TEXTS[0],
         allow_remote: bool = False,
@@ -119,6 +120,8 @@ class Emulator:
         sse_keepalive: float = SSE_KEEPALIVE_SECONDS,
         allowed_hosts: Sequence[str] = (),
         request_timeout: float = REQUEST_TIMEOUT_SECONDS,
+        variants: Sequence[str] = (),
+        honour_idempotency: bool = False,
         start_timeout: float = 10.0,
         stop_timeout: float = 10.0,
     ) -> None:
@@ -136,6 +139,8 @@ class Emulator:
             sse_keepalive=sse_keepalive,
             allowed_hosts=tuple(allowed_hosts),
             request_timeout=request_timeout,
+            variants=tuple(variants),
+            honour_idempotency=honour_idempotency,
             **keys,
         )
         self.host = "127.0.0.1" if host == "localhost" else host
@@ -311,7 +316,8 @@ class Emulator:
 
     def configure(self, **changes: Any) -> EmulatorConfig:
         """Change `time_scale`, `await_limit`, `retention_seconds`, `rate_limit`,
-        `rate_limit_window`, `sse_keepalive` or `webhook_secret` at run time."""
+        `rate_limit_window`, `sse_keepalive`, `webhook_secret`, `variants` (names among
+        `VARIANTS`) or `honour_idempotency` at run time (`reset()` restores the initial ones)."""
         return self._call(self._store.configure, **changes)
 
     def fail_next(

@@ -191,13 +191,13 @@ class Store:
         record = self.get(prediction_id)
         if record.status != "succeeded" or not record.data_available:
             raise ApiError(
-                409,
+                400,
                 "INVALID_REQUEST",
                 f"Prediction {prediction_id} has no outputs to replace (status {record.status})",
             )
         stored = await self.files.adopt(record, size_bytes)
         record.files = [stored]
-        record.output = record.file_url(stored.name)
+        record.output = [record.file_url(stored.name)]
         return record
 
     def get(self, prediction_id: str) -> PredictionRecord:
@@ -236,7 +236,7 @@ class Store:
         ]
 
     def cancel(self, prediction_id: str) -> PredictionRecord:
-        """Cancel a prediction that is not terminal (ApiError 409 when it is)."""
+        """Cancel a prediction that is not terminal (ApiError 400 INVALID_REQUEST when it is)."""
         record = self.get(prediction_id)
         if record.terminal:
             raise _already_terminal(record, "cancelled")
@@ -293,12 +293,17 @@ class Store:
     async def _drive(self, record: PredictionRecord) -> None:
         """pending -> starting -> processing (progress steps) -> succeeded or failed."""
         model = record.model
+        files: asyncio.Future[list[StoredFile]] | None = None
         try:
             await self.clock.pause(model.timing.pending)
             self._advance(record, "starting", "Loading model weights")
             await self.clock.pause(model.timing.starting)
             self._advance(record, "processing", f"Generating with {model.slug}")
             self._event(record, "progress", progress=0)
+            if model.type != "text" and record.planned_failure is None:
+                # The outputs are made while the prediction processes: a succeeded prediction
+                # states every file's size, so success waits for them (see OutputFiles.plan).
+                files = asyncio.ensure_future(self.files.plan(record))
             pieces = (
                 _outputs.generate_text(model.slug, record.input) if model.type == "text" else []
             )
@@ -318,22 +323,26 @@ class Store:
                 record.progress = number * 100 // PROGRESS_STEPS
                 self._event(record, "progress", progress=record.progress)
             self._event(record, "log", message="Saving outputs")
-            self._succeed(record, pieces)
+            self._succeed(record, pieces, await files if files is not None else [])
         except Exception as exc:  # a bug must fail the prediction, not leave it running forever
             self._finish(record, "failed", f"Internal emulator error: {exc}")
         finally:
+            if files is not None and not files.done():
+                files.cancel()
             if record.task is asyncio.current_task():
                 record.task = None
 
-    def _succeed(self, record: PredictionRecord, pieces: list[str]) -> None:
+    def _succeed(
+        self, record: PredictionRecord, pieces: list[str], files: list[StoredFile]
+    ) -> None:
         model = record.model
         if model.type == "text":
             record.output = "".join(pieces)
         else:
-            planned = _outputs.plan_outputs(model.type, model.slug, record.input)
-            record.files = [StoredFile(p.filename, p.content_type) for p in planned]
-            urls = [record.file_url(f.name) for f in record.files]
-            record.output = urls if model.type == "image" else urls[0]
+            # File outputs are arrays of URLs, as in the real service's answers (audio and
+            # video included): typed clients require it.
+            record.files = files
+            record.output = [record.file_url(f.name) for f in files]
         record.credits = model.credits(record.input, len(pieces))
         self._finish(record, "succeeded")
 
@@ -432,7 +441,7 @@ class Store:
                     "running": record.task is not None,
                     "data_removed": record.data_removed,
                     "files": [
-                        {"name": f.name, "rendered": f.size is not None, "size": f.size}
+                        {"name": f.name, "rendered": f.rendered, "size": f.size}
                         for f in record.files
                     ],
                 }
@@ -442,9 +451,10 @@ class Store:
 
 
 def _already_terminal(record: PredictionRecord, action: str) -> ApiError:
-    """409 for an action on a terminal prediction (the spec has no id for it: INVALID_REQUEST)."""
+    """400 INVALID_REQUEST for an action on a terminal prediction: the spec's table has no 409,
+    and INVALID_REQUEST ("bad body or parameter") is 400 there."""
     return ApiError(
-        409,
+        400,
         "INVALID_REQUEST",
         f"Prediction {record.id} is already {record.status} and cannot be {action}",
         {"status": record.status},

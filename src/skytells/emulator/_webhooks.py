@@ -124,7 +124,8 @@ class Webhooks:
             reason = "not a loopback address (start the emulator with allow_remote_webhooks)"
             self.log.append(Delivery(record.id, event, url, 0, "skipped", now, now, skipped=reason))
             return
-        body = json.dumps(record.to_json(), separators=(",", ":"), ensure_ascii=False).encode()
+        prediction = record.to_json(config.variants)  # as GET answers it (spellings, model)
+        body = json.dumps(prediction, separators=(",", ":"), ensure_ascii=False).encode()
         secret = config.webhook_secret or record.api_key or config.api_keys[0]
         headers = {
             "content-type": "application/json",
