@@ -142,7 +142,9 @@ def checks_after_create(state: dict[str, Any]) -> int:
     """How many requests, from an emulator `state()`, looked a prediction up or followed its
     events: once one has, a client that created it is waiting for it."""
     by_endpoint = state["requests_by_endpoint"]
-    return int(by_endpoint.get("get", 0) + by_endpoint.get("events", 0))
+    return int(
+        by_endpoint.get("get", 0) + by_endpoint.get("stream", 0) + by_endpoint.get("events", 0)
+    )
 
 
 @pytest.fixture

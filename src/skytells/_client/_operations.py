@@ -146,12 +146,12 @@ def list_predictions(
 def cancel_prediction(config: ClientConfig, prediction_id: str) -> Op[PredictionResponse]:
     """``POST /predictions/{id}/cancel``; always returns the updated prediction.
 
-    A retry answered 409 (the answer to an earlier attempt that cancelled it was lost) succeeds
+    A retry answered 400 or 409 (the answer to an earlier attempt that cancelled it was lost) succeeds
     if the prediction is indeed cancelled now."""
     path = f"/predictions/{segment(prediction_id, 'prediction id')}"
 
     def settle(error: SkytellsError) -> Op[PredictionResponse]:
-        if error.http_status != 409:
+        if error.http_status not in (400, 409):  # the spec's INVALID_REQUEST, or a conflict
             raise error
         current = yield from get_prediction(config, prediction_id)
         if normalize_status(current.get("status")) != "cancelled":
