@@ -31,7 +31,7 @@ def measure_calls(
     import httpx
 
     from skytells import SkytellsClient
-    from skytells._client._config import USER_AGENT
+    from skytells._core.config import USER_AGENT
 
     url = f"{base_url}/predictions/{prediction_id}"
     headers = {"accept": "application/json", "user-agent": USER_AGENT, "x-api-key": api_key}

@@ -55,7 +55,7 @@ def aiohttp_transport(variant: str, concurrency: int) -> Any:
         import httpx_aiohttp
 
         return httpx_aiohttp.AiohttpTransport(limits=_limits(httpx, concurrency))
-    from skytells._client._transports import AiohttpTransport
+    from skytells._io.aiohttp_transport import AiohttpTransport
 
     return AiohttpTransport(limits=_limits(httpx, concurrency))
 
@@ -239,7 +239,7 @@ def main() -> int:
         "a fresh process per round"
     )
     medians = report(results)
-    from skytells._client._transports import async_backend
+    from skytells._io.aiohttp_transport import async_backend
 
     print(
         f"  the SDK over aiohttp / over httpx: x{medians['sdk aiohttp'] / medians['sdk httpx']:.2f}"

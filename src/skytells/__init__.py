@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._client._async import AsyncSkytellsClient
-from ._client._batch import RunResult
-from ._client._config import API_BASE_URL
-from ._client._prediction_stream import AsyncPredictionStream, PredictionStream
-from ._client._streaming import StreamEvent
-from ._client._sync import SkytellsClient
+from ._clients.async_ import AsyncSkytellsClient
+from ._clients.prediction import AsyncPrediction, Prediction
+from ._clients.prediction_stream import AsyncPredictionStream, PredictionStream
+from ._clients.sync import SkytellsClient
+from ._core.batch import RunResult
+from ._core.config import API_BASE_URL
+from ._core.events import StreamEvent
 from ._enums import (
     TERMINAL_STATUSES,
     ApiErrorId,
@@ -61,7 +62,6 @@ from ._options import (
     WaitOptions,
 )
 from ._pagination import PaginatedResponse, Pagination
-from ._prediction import AsyncPrediction, Prediction
 from ._types import (
     ModelResponse,
     PaginationDict,

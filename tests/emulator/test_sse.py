@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from skytells._client._sse import ServerSentEvent, SSEDecoder
+from skytells._core.sse import ServerSentEvent, SSEDecoder
 from skytells.emulator import Emulator
 
 TIMEOUT = httpx.Timeout(30.0)

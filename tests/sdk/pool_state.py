@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from skytells._client._transports import AiohttpTransport
+from skytells._io.aiohttp_transport import AiohttpTransport
 
 
 def async_pool_is_clean(http: httpx.AsyncClient) -> bool:

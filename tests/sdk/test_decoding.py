@@ -1,4 +1,4 @@
-"""`_client/_decoding.py`: Content-Encoding undone in bounded pieces, in memory (no server)."""
+"""`_core/decoding.py`: Content-Encoding undone in bounded pieces, in memory (no server)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from skytells._client._decoding import PIECE, ContentDecoder, DecodeError, encodings
+from skytells._core.decoding import PIECE, ContentDecoder, DecodeError, encodings
 
 
 def _decode(header: str, body: bytes, chunk: int = 1000) -> list[bytes]:

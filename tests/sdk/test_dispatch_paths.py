@@ -19,7 +19,7 @@ import pytest
 
 import skytells
 from skytells import SkytellsClient
-from skytells._client import _sync_driver
+from skytells._io import sync_driver as _sync_driver
 from skytells.emulator import Emulator
 
 PATHS = ("aiohttp", "threads")
@@ -241,8 +241,8 @@ def test_ctrl_c_stops_dispatch_and_a_second_dispatch_creates_nothing_twice(
 
 
 def test_a_stopped_thread_ends_its_sleep_and_starts_no_new_attempt(emu: Emulator) -> None:
-    from skytells._client._protocol import HttpRequest, Sleep
-    from skytells._client._sync_driver import Stopped
+    from skytells._core.protocol import HttpRequest, Sleep
+    from skytells._io.sync_driver import Stopped
 
     sent: list[str] = []
     stop = threading.Event()

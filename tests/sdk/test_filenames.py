@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from skytells import SkytellsError
-from skytells._client._filenames import (
+from skytells._core.filenames import (
     MAX_NAME_LENGTH,
     Layout,
     extension_for,

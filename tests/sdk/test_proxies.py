@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from skytells import AsyncSkytellsClient, SkytellsClient
-from skytells._client import _transports
+from skytells._io import aiohttp_transport as _transports
 from tests.scripted_server import Reply, ScriptedServer, prediction
 
 API = "http://api.skytells.invalid/v1"  # never resolved: only the proxy is reached

@@ -27,9 +27,9 @@ from skytells import (
     SkytellsError,
     WaitTimeoutError,
 )
-from skytells._client._bodies import DEFAULT_MAX_RESPONSE_BYTES, BodyDecoder
-from skytells._client._decoding import PIECE
-from skytells._client._sse import SSEDecoder
+from skytells._core.decoding import PIECE
+from skytells._core.sse import SSEDecoder
+from skytells._io.bodies import DEFAULT_MAX_RESPONSE_BYTES, BodyDecoder
 from tests.hostile_server import (
     Body,
     Exchange,

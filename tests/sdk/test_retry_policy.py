@@ -7,7 +7,7 @@ import email.utils
 import pytest
 
 from skytells import APIConnectionError, APITimeoutError, RateLimitError, ServerError, SkytellsError
-from skytells._client._retry import RetryPolicy, retry_after_seconds
+from skytells._core.retry import RetryPolicy, retry_after_seconds
 
 
 def error(status: int, error_id: str = "X", headers: dict[str, str] | None = None) -> SkytellsError:

@@ -6,8 +6,8 @@ import pytest
 
 import skytells
 from skytells import SkytellsClient
-from skytells._client._sse import SSEDecoder
-from skytells._client._streaming import StreamTracker, stream_url
+from skytells._core.events import StreamTracker, stream_url
+from skytells._core.sse import SSEDecoder
 from skytells.webhooks import parse_event
 from tests.scripted_server import Reply, ScriptedServer, prediction
 

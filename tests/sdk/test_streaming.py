@@ -240,7 +240,7 @@ def test_an_origin_without_event_streams_is_polled_directly_after_two_tries(
 
 
 def test_what_was_learnt_of_an_origin_is_forgotten_after_a_while() -> None:
-    from skytells._client._stream_support import FORGET_AFTER, StreamSupport
+    from skytells._core.stream_support import FORGET_AFTER, StreamSupport
 
     now = [100.0]
     support = StreamSupport(clock=lambda: now[0])

@@ -20,7 +20,7 @@ import pytest
 
 import skytells
 from skytells import AsyncSkytellsClient
-from skytells._client._transports import (
+from skytells._io.aiohttp_transport import (
     ENV_VAR,
     AiohttpTransport,
     async_backend,

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 import skytells
-from skytells._client import _operations, _waiting
-from skytells._client._config import ClientConfig
-from skytells._client._protocol import HttpRequest, RawResponse, Sleep
-from skytells._client._waiting import PollSchedule
+from skytells._core import operations as _operations
+from skytells._core import schedule as _waiting
+from skytells._core.config import ClientConfig
+from skytells._core.protocol import HttpRequest, RawResponse, Sleep
+from skytells._core.schedule import PollSchedule
 
 
 class FakeClock:
@@ -25,7 +26,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
     fake = FakeClock()
-    for module in (_operations, _waiting, skytells._client._calls):
+    for module in (_operations, _waiting, skytells._core.calls):
         monkeypatch.setattr(module.time, "monotonic", fake)  # type: ignore[attr-defined]
     yield fake
 
@@ -112,7 +113,7 @@ def test_interval_caps_every_gap(clock: FakeClock) -> None:
 
 
 def test_rate_limit_headers_widen_the_gaps() -> None:
-    from skytells._client._ratelimits import RateLimitTracker, parse_window
+    from skytells._core.ratelimits import RateLimitTracker, parse_window
 
     tracker = RateLimitTracker()
     schedule = PollSchedule(30.0, tracker)

@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @contextlib.contextmanager
 def _client(args: argparse.Namespace) -> Iterator[Any]:
-    from .._client._sync import SkytellsClient
+    from .._clients.sync import SkytellsClient
 
     if not args.emulator:
         with SkytellsClient(args.api_key, base_url=args.base_url) as client:

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from .._client._sync import SkytellsClient
+from .._clients.sync import SkytellsClient
 from .._enums import is_terminal
 from .._exceptions import NotFoundError, SkytellsError
 from .._types import PredictionResponse
@@ -38,7 +38,7 @@ def run(client: SkytellsClient, args: argparse.Namespace, console: Console) -> i
             )
         )
         return 130
-    from .._client._operations import check_outcome
+    from .._core.operations import check_outcome
 
     check_outcome(final)
     paths = [] if args.output_dir is None else client.save_outputs(final, Path(args.output_dir))

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._client import _operations as ops
+from .._core import operations as ops
 from .._options import ModelFieldsOptions
 from .._types import ModelResponse
 
 if TYPE_CHECKING:
-    from .._client._async import AsyncSkytellsClient
-    from .._client._sync import SkytellsClient
+    from .._clients.async_ import AsyncSkytellsClient
+    from .._clients.sync import SkytellsClient
 
 __all__ = ["AsyncModels", "Models"]
 

@@ -7,14 +7,14 @@ import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._client import _operations as ops
+from .._core import operations as ops
 from .._options import PredictionRequest, PredictionsListOptions
 from .._pagination import PaginatedResponse
 from .._types import PredictionResponse
 
 if TYPE_CHECKING:
-    from .._client._async import AsyncSkytellsClient
-    from .._client._sync import SkytellsClient
+    from .._clients.async_ import AsyncSkytellsClient
+    from .._clients.sync import SkytellsClient
 
 __all__ = ["AsyncPredictions", "Predictions"]
 

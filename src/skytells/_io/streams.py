@@ -18,12 +18,12 @@ from typing import Any
 import anyio
 import httpx
 
+from .._core.config import USER_AGENT
+from .._core.protocol import CloseStream, OpenStream, ReadStream, StreamResponse
 from .._exceptions import SkytellsError
-from ._bodies import ACCEPT_ENCODING, adecoded, decoded
-from ._config import USER_AGENT
-from ._deadline_backend import deadline
-from ._protocol import CloseStream, OpenStream, ReadStream, StreamResponse
-from ._transport_errors import connection_error, timeout_error
+from .bodies import ACCEPT_ENCODING, adecoded, decoded
+from .deadlines import deadline
+from .errors import connection_error, timeout_error
 
 StreamAction = OpenStream | ReadStream | CloseStream
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 
+from .._core.config import ClientConfig, resolve_config, with_changes
+from .._core.operations import payload_dict
+from .._core.queue import PredictionQueue
 from .._options import ClientOptions, PredictionRequest, RetryOptions
 from .._warnings import warn_caller
-from ._config import ClientConfig, resolve_config, with_changes
-from ._dispatch import PredictionQueue
-from ._operations import payload_dict
 
 # One pool per client: keep-alive connections, enough for the default dispatch concurrency.
 POOL_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64, keepalive_expiry=30)

@@ -29,12 +29,12 @@ from .._options import ModelFieldsOptions, PredictionRequest, PredictionsListOpt
 from .._pagination import PaginatedResponse
 from .._types import ModelResponse, PredictionResponse
 from .._warnings import warn_caller
-from ._calls import call, segment
-from ._config import ClientConfig
-from ._protocol import Emit, Notify, Op, Sleep
-from ._retry import retry_after_seconds
-from ._streaming import PROGRESS_EVENTS, Sink, StreamEvent, StreamTracker, read_stream, stream_url
-from ._waiting import PollSchedule, wait_limits
+from .calls import call, segment
+from .config import ClientConfig
+from .events import PROGRESS_EVENTS, Sink, StreamEvent, StreamTracker, read_stream, stream_url
+from .protocol import Emit, Notify, Op, Sleep
+from .retry import retry_after_seconds
+from .schedule import PollSchedule, wait_limits
 
 logger = logging.getLogger("skytells")
 

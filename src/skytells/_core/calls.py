@@ -16,9 +16,9 @@ from .._exceptions import (
     SkytellsError,
     ValidationError,
 )
-from ._config import ClientConfig
-from ._protocol import HttpRequest, Op, RawResponse, Sleep
-from ._responses import parse_response
+from .config import ClientConfig
+from .protocol import HttpRequest, Op, RawResponse, Sleep
+from .responses import parse_response
 
 logger = logging.getLogger("skytells")
 

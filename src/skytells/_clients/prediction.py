@@ -7,15 +7,15 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._exceptions import SkytellsError
-from ._types import PredictionOutput, PredictionResponse
+from .._exceptions import SkytellsError
+from .._types import PredictionOutput, PredictionResponse
 
 if TYPE_CHECKING:
-    from ._client._async import AsyncSkytellsClient
-    from ._client._downloads import ProgressCallback
-    from ._client._prediction_stream import AsyncPredictionStream, PredictionStream
-    from ._client._sync import SkytellsClient
-    from ._options import OnProgressCallback, WaitOptions
+    from .._core.saving import ProgressCallback
+    from .._options import OnProgressCallback, WaitOptions
+    from .async_ import AsyncSkytellsClient
+    from .prediction_stream import AsyncPredictionStream, PredictionStream
+    from .sync import SkytellsClient
 
 __all__ = ["AsyncPrediction", "Prediction"]
 
@@ -138,7 +138,7 @@ class Prediction(_PredictionView):
             prediction = pickle.loads(data).bind(client)
             prediction.refresh()
         """
-        from ._client._sync import SkytellsClient
+        from .sync import SkytellsClient
 
         if not isinstance(client, SkytellsClient):
             raise self._wrong_client(client, "SkytellsClient")
@@ -221,7 +221,7 @@ class AsyncPrediction(_PredictionView):
             prediction = pickle.loads(data).bind(client)
             await prediction.refresh()
         """
-        from ._client._async import AsyncSkytellsClient
+        from .async_ import AsyncSkytellsClient
 
         if not isinstance(client, AsyncSkytellsClient):
             raise self._wrong_client(client, "AsyncSkytellsClient")

@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 
 import httpx
 
+from .._core.decoding import ContentDecoder, DecodeError
+from .._core.responses import request_id_of
 from .._exceptions import ResponseTooLargeError
-from ._decoding import ContentDecoder, DecodeError
-from ._responses import request_id_of
-from ._transport_errors import connection_error, timeout_error
+from .errors import connection_error, timeout_error
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 """The default cap on one decoded API response (or one event of a stream): 64 MiB."""

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from .._exceptions import DispatchError, SkytellsError
+from .._io.fork import track
 from .._options import QueueItem
 from .._types import PredictionPayload, PredictionResponse
-from ._fork import track
 
 logger = logging.getLogger("skytells")
 

@@ -11,7 +11,18 @@ from typing import Any
 
 import httpx
 
+from .._core import batch
+from .._core import operations as ops
+from .._core import saving as downloads
+from .._core.config import ClientConfig
+from .._core.queue import note_interrupted
+from .._core.saving import ProgressCallback
+from .._core.schedule import wait_limits
 from .._exceptions import WaitTimeoutError
+from .._io.aiohttp_transport import aiohttp_http_client, async_backend
+from .._io.deadlines import install as install_deadlines
+from .._io.fork import HttpPool
+from .._io.sync_driver import SyncDriver
 from .._options import (
     ClientOptions,
     ModelFieldsOptions,
@@ -22,22 +33,11 @@ from .._options import (
     WaitOptions,
 )
 from .._pagination import PaginatedResponse
-from .._prediction import Prediction
 from .._types import ModelResponse, PredictionResponse
 from ..resources import Models, Predictions
-from . import _batch as batch
-from . import _downloads as downloads
-from . import _operations as ops
-from ._base import POOL_LIMITS, ClientBase, deprecated
-from ._config import ClientConfig
-from ._deadline_backend import install as install_deadlines
-from ._dispatch import note_interrupted
-from ._downloads import ProgressCallback
-from ._fork import HttpPool
-from ._prediction_stream import PredictionStream
-from ._sync_driver import SyncDriver
-from ._transports import aiohttp_http_client, async_backend
-from ._waiting import wait_limits
+from .base import POOL_LIMITS, ClientBase, deprecated
+from .prediction import Prediction
+from .prediction_stream import PredictionStream
 
 
 class SkytellsClient(ClientBase):

@@ -12,7 +12,17 @@ from typing import Any
 
 import httpx
 
+from .._core import batch
+from .._core import operations as ops
+from .._core import saving as downloads
+from .._core.config import ClientConfig
+from .._core.queue import note_interrupted
+from .._core.saving import ProgressCallback
+from .._core.schedule import wait_limits
 from .._exceptions import WaitTimeoutError
+from .._io.aiohttp_transport import default_async_http_client
+from .._io.async_driver import AsyncDriver
+from .._io.fork import HttpPool
 from .._options import (
     ClientOptions,
     ModelFieldsOptions,
@@ -23,21 +33,11 @@ from .._options import (
     WaitOptions,
 )
 from .._pagination import PaginatedResponse
-from .._prediction import AsyncPrediction
 from .._types import ModelResponse, PredictionResponse
 from ..resources import AsyncModels, AsyncPredictions
-from . import _batch as batch
-from . import _downloads as downloads
-from . import _operations as ops
-from ._async_driver import AsyncDriver
-from ._base import POOL_LIMITS, ClientBase, deprecated
-from ._config import ClientConfig
-from ._dispatch import note_interrupted
-from ._downloads import ProgressCallback
-from ._fork import HttpPool
-from ._prediction_stream import AsyncPredictionStream
-from ._transports import default_async_http_client
-from ._waiting import wait_limits
+from .base import POOL_LIMITS, ClientBase, deprecated
+from .prediction import AsyncPrediction
+from .prediction_stream import AsyncPredictionStream
 
 
 class AsyncSkytellsClient(ClientBase):

@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from types import TracebackType
 from typing import Any
 
-from ._streaming import StreamEvent
+from .._core.events import StreamEvent
 
 
 class PredictionStream:

@@ -10,13 +10,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._exceptions import AuthenticationError, SkytellsError
+from .._io.bodies import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES
 from .._logging import setup_logging
 from .._options import ClientOptions, RetryOptions
 from .._version import __version__
-from ._bodies import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES
-from ._ratelimits import RateLimitTracker
-from ._retry import RetryPolicy
-from ._stream_support import StreamSupport
+from .ratelimits import RateLimitTracker
+from .retry import RetryPolicy
+from .stream_support import StreamSupport
 
 API_BASE_URL = "https://api.skytells.ai/v1"
 USER_AGENT = f"skytells-python/{__version__}"

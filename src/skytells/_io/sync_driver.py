@@ -11,15 +11,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from .._exceptions import SkytellsError
-from ._async_driver import AsyncDriver
-from ._bodies import read_body
-from ._config import ClientConfig
-from ._deadline_backend import deadline
-from ._file_sink import DOWNLOAD_HEADERS, FileSink
-from ._fork import HttpPool
-from ._private_loop import run_coroutine
-from ._protocol import (
+from .._core.config import ClientConfig
+from .._core.protocol import (
     STREAM_ACTIONS,
     Download,
     DownloadResult,
@@ -31,9 +24,16 @@ from ._protocol import (
     RawResponse,
     Sleep,
 )
-from ._stream_io import SyncStreams
-from ._transport_errors import connection_error, timeout_error
-from ._transports import aiohttp_proxies
+from .._exceptions import SkytellsError
+from .aiohttp_transport import aiohttp_proxies
+from .async_driver import AsyncDriver
+from .bodies import read_body
+from .deadlines import deadline
+from .errors import connection_error, timeout_error
+from .files import DOWNLOAD_HEADERS, FileSink
+from .fork import HttpPool
+from .private_loop import run_coroutine
+from .streams import SyncStreams
 
 T = TypeVar("T")
 
@@ -175,7 +175,7 @@ class SyncDriver:
 
     def send(self, request: HttpRequest) -> RawResponse:
         """One HTTP exchange, bounded by the request's deadline as a whole: every socket
-        operation is clamped to the time left (`_deadline_backend`), and the body is checked
+        operation is clamped to the time left (`_io/deadlines.py`), and the body is checked
         as it arrives, its decoded size too (`read_body`)."""
         remaining = request.deadline - time.monotonic()
         if remaining <= 0:

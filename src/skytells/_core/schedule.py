@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._exceptions import ValidationError
-from ._ratelimits import RateLimitTracker
+from .ratelimits import RateLimitTracker
 
 FIRST_DELAY = 0.25
 MIN_DELAY = 0.05

@@ -12,12 +12,8 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from .._exceptions import SkytellsError
-from ._bodies import aread_body
-from ._config import ClientConfig
-from ._file_sink import DOWNLOAD_HEADERS, FileSink
-from ._fork import HttpPool
-from ._protocol import (
+from .._core.config import ClientConfig
+from .._core.protocol import (
     STREAM_ACTIONS,
     Download,
     DownloadResult,
@@ -29,8 +25,12 @@ from ._protocol import (
     RawResponse,
     Sleep,
 )
-from ._stream_io import AsyncStreams
-from ._transport_errors import connection_error, timeout_error
+from .._exceptions import SkytellsError
+from .bodies import aread_body
+from .errors import connection_error, timeout_error
+from .files import DOWNLOAD_HEADERS, FileSink
+from .fork import HttpPool
+from .streams import AsyncStreams
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from ._fork import track
+from .._io.fork import track
 
 FORGET_AFTER = 600.0
 REFUSALS = 2

@@ -16,12 +16,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._exceptions import NotFoundError, SkytellsError
+from .._io import files as sink
 from .._types import PredictionResponse
-from . import _file_sink as sink
-from ._config import ClientConfig
-from ._filenames import Layout, name_from_url, split_name
-from ._protocol import Download, FileCall, Op, RawResponse, Sleep
-from ._responses import build_error
+from .config import ClientConfig
+from .filenames import Layout, name_from_url, split_name
+from .protocol import Download, FileCall, Op, RawResponse, Sleep
+from .responses import build_error
 
 logger = logging.getLogger("skytells")
 

@@ -22,8 +22,8 @@ from .._exceptions import (
     SkytellsError,
     ValidationError,
 )
-from ._protocol import RawResponse
-from ._retry import retry_after_seconds
+from .protocol import RawResponse
+from .retry import retry_after_seconds
 
 SNIPPET_LENGTH = 500
 REQUEST_ID_HEADERS = ("x-request-id", "x-skytells-request-id", "request-id", "cf-ray")

@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Mapping
 
-from ._fork import track
+from .._io.fork import track
 
 LIMIT = "x-skytells-ratelimit-limit-requests"
 REMAINING = "x-skytells-ratelimit-remaining-requests"

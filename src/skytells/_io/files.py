@@ -19,11 +19,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
+from .._core.config import USER_AGENT
+from .._core.decoding import KNOWN_ENCODINGS, ContentDecoder, DecodeError, encodings
+from .._core.protocol import Download
 from .._exceptions import SkytellsError
-from ._config import USER_AGENT
-from ._decoding import KNOWN_ENCODINGS, ContentDecoder, DecodeError, encodings
-from ._protocol import Download
-from ._transport_errors import connection_error, timeout_error
+from .errors import connection_error, timeout_error
 
 DOWNLOAD_HEADERS = {"user-agent": USER_AGENT, "accept-encoding": "identity"}
 """The only headers of a download: no API key; no compression (outputs are compressed media

@@ -24,13 +24,13 @@ from urllib.parse import urlsplit
 
 from .._enums import is_terminal, normalize_status
 from .._exceptions import APIConnectionError, ResponseTooLargeError
+from .._io.errors import timeout_error
 from .._types import PredictionResponse
-from ._config import ClientConfig
-from ._downloads import _is_url as is_url
-from ._protocol import CloseStream, Op, OpenStream, ReadStream, Sleep
-from ._sse import ServerSentEvent, SSEDecoder
-from ._stream_support import origin
-from ._transport_errors import timeout_error
+from .config import ClientConfig
+from .protocol import CloseStream, Op, OpenStream, ReadStream, Sleep
+from .saving import _is_url as is_url
+from .sse import ServerSentEvent, SSEDecoder
+from .stream_support import origin
 
 logger = logging.getLogger("skytells")
 

@@ -19,8 +19,8 @@ from .._enums import is_terminal
 from .._exceptions import ServerError, SkytellsError, WaitTimeoutError
 from .._options import PredictionRequest
 from .._types import PredictionOutput, PredictionResponse
-from ._config import ClientConfig
-from ._operations import (
+from .config import ClientConfig
+from .operations import (
     check_outcome,
     create_prediction,
     get_prediction,
@@ -29,8 +29,8 @@ from ._operations import (
     prediction_dict,
     prediction_id_of,
 )
-from ._protocol import Emit, Op, Sleep
-from ._waiting import PollSchedule, wait_limits
+from .protocol import Emit, Op, Sleep
+from .schedule import PollSchedule, wait_limits
 
 logger = logging.getLogger("skytells")
 

@@ -1,1 +1,0 @@
-"""The client core: configuration, the sans-IO operations, and the sync and async drivers."""

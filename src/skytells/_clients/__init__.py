@@ -1,0 +1,1 @@
+"""The public surface users hold: the sync and async clients, `Prediction`, and the stream."""
