@@ -186,3 +186,18 @@ def test_json_output_escapes_control_characters(hostile: ScriptedServer, termina
         assert raw not in output, (raw, output)
     if terminal == "pipe":
         assert json.loads(output)["error"] == EVIL  # still exactly the server's data
+
+
+@pytest.mark.parametrize("terminal", ["pipe", "pty"])
+def test_debug_tracebacks_and_logs_show_server_text_visible_too(
+    hostile: ScriptedServer, terminal: str
+) -> None:
+    hostile.script(Reply(401, {"error": {"message": EVIL, "error_id": "UNAUTHORIZED"}}))
+    run = _run_in_pipe if terminal == "pipe" else _run_in_pty
+    code, output = run(["--debug", "predictions", "get", "p1"], _env(hostile))
+    assert code == 1, output
+    assert "Traceback" in output and "AuthenticationError" in output  # --debug still shows it
+    for raw in RAW:
+        assert raw not in output, (raw, output)
+    for shown in SHOWN:
+        assert shown in output, (shown, output)

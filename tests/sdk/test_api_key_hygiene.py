@@ -194,3 +194,34 @@ def test_no_log_record_of_any_logger_shows_the_key(
     assert "send_request_headers" in text  # and httpcore's
     assert "sk-***" in text and "request failed" in text
     assert emu.api_key not in text
+
+
+def test_a_traceback_with_locals_never_shows_the_key(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import traceback
+
+    # A refused key from the environment: not in any frame's locals of the SDK.
+    monkeypatch.setenv("SKYTELLS_API_KEY", "sk-REFUSEDSECRET\x1bX")
+    with pytest.raises(AuthenticationError) as refused:
+        SkytellsClient()
+    text = "".join(
+        traceback.TracebackException.from_exception(refused.value, capture_locals=True).format()
+    )
+    assert "REFUSEDSECRET" not in text
+    # A valid key: a failed request's locals (the headers sent) show it as sk-***.
+    monkeypatch.delenv("SKYTELLS_API_KEY")
+    scripted.script(Reply(503, {"error": {"message": "down"}}))
+    with SkytellsClient("sk-VALIDSECRET123", base_url=scripted.base_url, max_retries=0) as client:
+        with pytest.raises(SkytellsError) as failed:
+            client.models.list()
+        assert "VALIDSECRET" not in repr(client._config)
+    text = "".join(
+        traceback.TracebackException.from_exception(failed.value, capture_locals=True).format()
+    )
+    assert "VALIDSECRET" not in text
+
+
+def test_repr_of_a_client_whose_construction_failed_is_safe() -> None:
+    client = SkytellsClient.__new__(SkytellsClient)
+    assert repr(client) == "SkytellsClient(base_url=None)"

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import skytells
-from skytells import AsyncSkytellsClient, SkytellsClient
+from skytells import AsyncSkytellsClient, CreateOutcomeUnknownError, SkytellsClient, SkytellsError
 from tests.scripted_server import Reply, ScriptedServer, prediction
 
 # ── dot segments ─────────────────────────────────────────────────────────────
@@ -301,3 +301,173 @@ async def test_a_deeply_nested_event_is_kept_as_text_async(scripted: ScriptedSer
         events = [e async for e in client.stream("pred_abc123")]
     log = [e for e in events if e.event == "log"]
     assert [len(e.data) for e in log] == [20_000] and events[-1].event == "done"
+
+
+# ── What an outsider's attack found (second round) ─────────────────────────────────────────
+
+
+def _in_progress_now() -> Reply:
+    return Reply(
+        409,
+        {"error": {"message": "in progress", "error_id": "IDEMPOTENCY_REQUEST_IN_PROGRESS"}},
+        headers={"retry-after": "0"},
+    )
+
+
+def test_a_409_in_progress_with_retry_after_0_is_asked_again_at_the_backoffs_pace(
+    scripted: ScriptedServer,
+) -> None:
+    scripted.script(_in_progress_now())
+    retry = {"retries": 2, "retry_delay": 100, "max_delay": 400}
+    with SkytellsClient(
+        "sk-test", base_url=scripted.base_url, timeout=1000, await_hold=500, retry=retry
+    ) as client:
+        with pytest.raises(CreateOutcomeUnknownError):
+            client.run("flux-pro", {"prompt": "x"})
+    posts = [r for r in scripted.requests if r.method == "POST"]
+    assert 2 <= len(posts) <= 20  # 1.5 s at >= 0.1 s, doubling: a handful, never thousands
+
+
+@pytest.mark.anyio
+async def test_async_a_409_in_progress_with_retry_after_0_is_paced(
+    scripted: ScriptedServer,
+) -> None:
+    scripted.script(_in_progress_now())
+    retry = {"retries": 2, "retry_delay": 100, "max_delay": 400}
+    async with AsyncSkytellsClient(
+        "sk-test", base_url=scripted.base_url, timeout=1000, await_hold=500, retry=retry
+    ) as client:
+        with pytest.raises(CreateOutcomeUnknownError):
+            await client.run("flux-pro", {"prompt": "x"})
+    assert 2 <= len([r for r in scripted.requests if r.method == "POST"]) <= 20
+
+
+@pytest.mark.parametrize("concurrency", [float("nan"), 0, -1, "3", 2.5, float("inf")])
+def test_a_bad_concurrency_is_refused_before_anything_is_sent(
+    scripted: ScriptedServer, concurrency: Any
+) -> None:
+    with SkytellsClient("sk-test", base_url=scripted.base_url) as client:
+        client.queue({"model": "flux-edge", "input": {"prompt": "x"}})
+        with pytest.raises(SkytellsError) as caught:
+            client.dispatch(concurrency=concurrency)
+        assert caught.value.error_id == "INVALID_PARAMETER"
+        with pytest.raises(SkytellsError):
+            client.run_many([{"model": "flux-edge", "input": {}}], concurrency=concurrency)
+        assert client.queued == 1
+    assert scripted.requests == []
+
+
+@pytest.mark.anyio
+async def test_async_a_bad_concurrency_is_refused_before_anything_is_sent(
+    scripted: ScriptedServer,
+) -> None:
+    async with AsyncSkytellsClient("sk-test", base_url=scripted.base_url) as client:
+        client.queue({"model": "flux-edge", "input": {"prompt": "x"}})
+        for bad in (float("nan"), -1, "3"):
+            with pytest.raises(SkytellsError):
+                await client.dispatch(concurrency=bad)  # type: ignore[arg-type]
+            with pytest.raises(SkytellsError):
+                client.run_many([{"model": "flux-edge", "input": {}}], concurrency=bad)  # type: ignore[arg-type]
+    assert scripted.requests == []
+
+
+@pytest.mark.parametrize(
+    ("progress", "shown"),
+    [(1 * 10**400, None), ("0.5", None), ([1], None), (True, None), (None, None), (55, 55.0)],
+)
+def test_progress_the_server_sends_is_a_finite_float_or_left_out(
+    scripted: ScriptedServer, progress: Any, shown: float | None
+) -> None:
+    running = prediction("processing", metrics={"progress": progress})
+    scripted.script(Reply(body=running), Reply(body=prediction("succeeded")))
+    seen: list[Any] = []
+    with SkytellsClient("sk-test", base_url=scripted.base_url) as client:
+        client.wait("pred_abc123", {"interval": 10}, on_progress=seen.append)
+    first = seen[0].get("metrics", {})
+    assert first.get("progress") == shown
+    assert shown is None or type(first["progress"]) is float
+
+
+@pytest.mark.anyio
+async def test_async_a_huge_progress_is_no_progress(scripted: ScriptedServer) -> None:
+    body = b'{"id":"pred_abc123","status":"processing","metrics":{"progress":1' + b"0" * 400 + b"}}"
+    scripted.script(Reply(body=body), Reply(body=prediction("succeeded")))
+    seen: list[Any] = []
+    async with AsyncSkytellsClient("sk-test", base_url=scripted.base_url) as client:
+        done = await client.wait("pred_abc123", {"interval": 10}, on_progress=seen.append)
+    assert done["status"] == "succeeded" and "progress" not in seen[0]["metrics"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"interval": 10**400},
+        {"max_wait": -(10**400)},
+        "notadict",
+        [("interval", 5)],
+        {"intervl": 5},
+    ],
+)
+def test_wait_options_that_are_no_numbers_of_ms_are_refused(
+    scripted: ScriptedServer, options: Any
+) -> None:
+    with SkytellsClient("sk-test", base_url=scripted.base_url) as client:
+        for call in (
+            lambda: client.wait("pred_abc123", options),
+            lambda: client.wait_many(["pred_abc123"], options),
+            lambda: list(client.run_many([{"model": "m", "input": {}}], options=options)),
+        ):
+            with pytest.raises(SkytellsError) as caught:
+                call()
+            assert caught.value.error_id == "INVALID_PARAMETER"
+    assert scripted.requests == []
+
+
+def test_a_max_wait_too_large_for_a_float_is_no_limit(scripted: ScriptedServer) -> None:
+    scripted.script(Reply(body=prediction("succeeded")))
+    with SkytellsClient("sk-test", base_url=scripted.base_url) as client:
+        assert client.wait("pred_abc123", {"max_wait": 10**400})["status"] == "succeeded"
+
+
+def test_a_key_the_server_echoes_back_never_reaches_the_error(scripted: ScriptedServer) -> None:
+    key = "sk-echoed0123456789"
+    scripted.script(
+        Reply(
+            401,
+            {
+                "error": {
+                    "message": f"bad key {key}",
+                    "error_id": "UNAUTHORIZED",
+                    "details": {"key": key},
+                }
+            },
+        )
+    )
+    with SkytellsClient(key, base_url=scripted.base_url) as client:
+        with pytest.raises(SkytellsError) as caught:
+            client.models.list()
+    error = caught.value
+    assert key not in str(error) and key not in repr(error) and key not in str(error.details)
+    assert key not in str(error.body) and "sk-***" in str(error)
+
+
+@pytest.mark.parametrize("error_id", [{"x": 1}, ["A"], "two words", "\x1b[2J", "A" * 65])
+def test_an_error_id_that_is_no_identifier_gives_way_to_the_status(
+    scripted: ScriptedServer, error_id: Any
+) -> None:
+    scripted.script(Reply(429, {"error": {"message": "slow down", "error_id": error_id}}))
+    with SkytellsClient("sk-test", base_url=scripted.base_url, max_retries=0) as client:
+        with pytest.raises(SkytellsError) as caught:
+            client.models.list()
+    assert caught.value.error_id == "RATE_LIMIT_EXCEEDED"
+
+
+@pytest.mark.parametrize(
+    "headers", [{"x-team": "café"}, {"x-a": "1\r\nx-b: 2"}, {"bad name": "1"}, 5]
+)
+def test_bad_extra_headers_are_refused_at_construction(headers: Any) -> None:
+    with pytest.raises(SkytellsError) as caught:
+        SkytellsClient("sk-test", headers=headers)
+    assert caught.value.error_id == "INVALID_PARAMETER"
+    with SkytellsClient("sk-test") as client, pytest.raises(SkytellsError):
+        client.with_options(headers=headers)

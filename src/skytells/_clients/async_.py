@@ -15,7 +15,7 @@ import httpx
 from .._core import batch
 from .._core import operations as ops
 from .._core import saving as downloads
-from .._core.config import ClientConfig
+from .._core.config import ClientConfig, concurrency_limit
 from .._core.queue import note_interrupted
 from .._core.saving import ProgressCallback
 from .._core.schedule import wait_limits
@@ -182,6 +182,7 @@ class AsyncSkytellsClient(ClientBase):
 
     async def dispatch(self, *, concurrency: int | None = None) -> list[PredictionResponse]:
         """Create every queued prediction concurrently (see `SkytellsClient.dispatch`)."""
+        limit = concurrency_limit(concurrency, self._config.dispatch_concurrency)
         items = self._queue.snapshot()
         calls = [
             ops.create_prediction(
@@ -190,9 +191,7 @@ class AsyncSkytellsClient(ClientBase):
             for item in items
         ]
         try:
-            outcomes = await self._driver.run_all(
-                calls, concurrency or self._config.dispatch_concurrency
-            )
+            outcomes = await self._driver.run_all(calls, limit)
         except (KeyboardInterrupt, asyncio.CancelledError) as interrupt:
             note_interrupted(interrupt, len(items))
             raise
@@ -221,6 +220,7 @@ class AsyncSkytellsClient(ClientBase):
         (``async for``; see `SkytellsClient.run_many`)."""
         interval, max_wait = ops.wait_options(options)
         wait_limits(interval, max_wait, self._config.poll_interval_ms)  # before any create
+        concurrency_limit(concurrency, self._config.dispatch_concurrency)  # before any create
         many = batch.RunMany(payloads)
         return self._run_many(many, concurrency, options)
 
@@ -230,7 +230,7 @@ class AsyncSkytellsClient(ClientBase):
         concurrency: int | None,
         options: WaitOptions | Mapping[str, Any] | None,
     ) -> AsyncIterator[batch.RunResult]:
-        limit = concurrency or self._config.dispatch_concurrency
+        limit = concurrency_limit(concurrency, self._config.dispatch_concurrency)
         outcomes = await self._driver.run_all(many.creates(self._config), limit)
         failures, created = many.created(outcomes)
         for failure in failures:

@@ -99,7 +99,8 @@ class ClientBase:
         )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self._config.base_url!r})"
+        config = getattr(self, "_config", None)  # None while __init__ has not finished
+        return f"{type(self).__name__}(base_url={getattr(config, 'base_url', None)!r})"
 
 
 def deprecated(old: str, new: str) -> None:

@@ -14,7 +14,7 @@ import httpx
 from .._core import batch
 from .._core import operations as ops
 from .._core import saving as downloads
-from .._core.config import ClientConfig
+from .._core.config import ClientConfig, concurrency_limit
 from .._core.queue import note_interrupted
 from .._core.saving import ProgressCallback
 from .._core.schedule import wait_limits
@@ -237,6 +237,7 @@ class SkytellsClient(ClientBase):
         ``concurrency`` threads over the httpx pool. Ctrl-C stops it: every request stays
         queued with its key, so `dispatch()` again duplicates nothing.
         """
+        limit = concurrency_limit(concurrency, self._config.dispatch_concurrency)
         items = self._queue.snapshot()
         calls = [
             ops.create_prediction(
@@ -245,7 +246,7 @@ class SkytellsClient(ClientBase):
             for item in items
         ]
         try:
-            outcomes = self._driver.run_all(calls, concurrency or self._config.dispatch_concurrency)
+            outcomes = self._driver.run_all(calls, limit)
         except KeyboardInterrupt as interrupt:
             note_interrupted(interrupt, len(items))
             raise
@@ -275,6 +276,7 @@ class SkytellsClient(ClientBase):
         failed or not. Stopping the iteration early stops the waiting."""
         interval, max_wait = ops.wait_options(options)
         wait_limits(interval, max_wait, self._config.poll_interval_ms)  # before any create
+        concurrency_limit(concurrency, self._config.dispatch_concurrency)  # before any create
         many = batch.RunMany(payloads)
         return self._run_many(many, concurrency, options)
 
@@ -284,7 +286,7 @@ class SkytellsClient(ClientBase):
         concurrency: int | None,
         options: WaitOptions | Mapping[str, Any] | None,
     ) -> Iterator[batch.RunResult]:
-        limit = concurrency or self._config.dispatch_concurrency
+        limit = concurrency_limit(concurrency, self._config.dispatch_concurrency)
         failures, created = many.created(self._driver.run_all(many.creates(self._config), limit))
         yield from failures
         interval, max_wait = ops.wait_options(options)

@@ -77,6 +77,7 @@ def call(
             config.rate_limits.observe(raw.headers)
             return parse_response(raw)
         except SkytellsError as error:
+            _without_key(error, config.api_key)
             if isinstance(error, CreateOutcomeUnknownError) and error.idempotency_key is None:
                 error.idempotency_key = idempotency_key
             delay = policy.delay(error, attempt)
@@ -103,6 +104,30 @@ def call(
                 policy.retries,
             )
             yield Sleep(delay)
+
+
+def _without_key(error: SkytellsError, key: str | None) -> None:
+    """Take the API key out of what a server said (a 401 "bad key sk-..." echoes it), so that an
+    error the application prints or logs never shows it: message, details, body, error id."""
+    if not key:
+        return
+
+    def clean(value: Any, depth: int = 0) -> Any:
+        if isinstance(value, str):
+            return value.replace(key, "sk-***")
+        if depth > 50:
+            return value
+        if isinstance(value, dict):
+            return {clean(k, depth + 1): clean(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(item, depth + 1) for item in value]
+        return value
+
+    error.message = clean(error.message)
+    error.args = tuple(clean(arg) for arg in error.args)
+    error.details = clean(error.details)
+    error.body = clean(error.body)
+    error.error_id = clean(error.error_id)
 
 
 def _attempt(request: HttpRequest, number: int) -> Op[RawResponse]:

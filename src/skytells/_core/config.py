@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -85,9 +86,12 @@ def resolve_config(
             f"The API key must be a string, got {type(raw_key).__name__}", "UNAUTHORIZED"
         )
     key = (raw_key.strip() or None) if raw_key is not None else None  # a file's "\n", a CRLF
+    problem = api_key_problem(key) if key is not None else None
+    if problem is not None:
+        del raw_key, key, api_key  # a traceback's locals (error trackers) never show it
+        raise AuthenticationError(problem, "UNAUTHORIZED", "The request was not sent.")
     setup_logging(key)  # SKYTELLS_LOG, and this key redacted from every log record
-    if key is not None:
-        check_api_key(key)
+    key = ApiKey(key) if key is not None else None
     url = (
         base_url
         or opts.base_url
@@ -100,7 +104,7 @@ def resolve_config(
     policy = RetryPolicy.from_options(retry_options)
     if max_retries is not None:
         policy = replace(policy, retries=_non_negative("max_retries", max_retries))
-    merged_headers = {**opts.headers, **(headers or {})}
+    merged_headers = {**check_headers(opts.headers), **check_headers(headers)}
     return ClientConfig(
         api_key=key,
         base_url=check_base_url(url),
@@ -108,8 +112,8 @@ def resolve_config(
         headers=merged_headers,
         retry=policy,
         poll_interval_ms=_positive("poll_interval", poll_interval or DEFAULT_POLL_INTERVAL_MS),
-        dispatch_concurrency=int(
-            _positive("dispatch_concurrency", dispatch_concurrency or DEFAULT_DISPATCH_CONCURRENCY)
+        dispatch_concurrency=concurrency_limit(
+            dispatch_concurrency, DEFAULT_DISPATCH_CONCURRENCY, "dispatch_concurrency"
         ),
         max_response_bytes=check_max_response_bytes(
             DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
@@ -120,20 +124,60 @@ def resolve_config(
     )
 
 
-def check_api_key(key: str) -> None:
-    """Refuse a key that cannot be a header value (a newline, a control or non-ASCII
-    character, a space inside), naming the character and its position, never the key."""
+class ApiKey(str):
+    """The API key: a `str` whose ``repr()`` never shows it, so a debugger, ``pytest
+    --showlocals`` or an error tracker capturing locals (the headers of a failed request, a
+    config) prints ``'sk-***'``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'sk-***'"
+
+
+def check_headers(headers: object) -> dict[str, str]:
+    """Extra headers for every request: names and values printable ASCII (no CR or LF), else
+    an ``INVALID_PARAMETER`` error now rather than a bare exception at the first request."""
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise SkytellsError(
+            f"headers must be a mapping of str to str, got {type(headers).__name__}",
+            "INVALID_PARAMETER",
+        )
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise SkytellsError(
+                f"headers must map str to str, got {type(name).__name__}: {type(value).__name__}",
+                "INVALID_PARAMETER",
+            )
+        if not _TOKEN.fullmatch(name) or not all(" " <= char <= "~" for char in value):
+            raise SkytellsError(
+                f"header {name[:60]!r} is not a valid HTTP header (printable ASCII names and "
+                "values, no line breaks)",
+                "INVALID_PARAMETER",
+            )
+        checked[name] = value
+    return checked
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def api_key_problem(key: str) -> str | None:
+    """Why a key cannot be a header value (a newline, a control or non-ASCII character, a space
+    inside), naming the character and its position, never the key; None if it can."""
     for position, char in enumerate(key, 1):
         if "!" <= char <= "~":
             continue
         kind = "a non-ASCII" if ord(char) > 0x7F else "a space" if char == " " else "a control"
-        raise AuthenticationError(
+        return (
             f"The API key contains {kind} character (U+{ord(char):04X}) at position {position} "
             f"of {len(key)}: API keys are printable ASCII without spaces; check where it was "
-            "read from (a file or .env with stray characters?)",
-            "UNAUTHORIZED",
-            "The request was not sent.",
+            "read from (a file or .env with stray characters?)"
         )
+    return None
 
 
 def with_changes(
@@ -157,7 +201,7 @@ def with_changes(
     if await_hold is not None:
         config = replace(config, await_hold_ms=non_negative_ms("await_hold", await_hold))
     if headers:
-        config = replace(config, headers={**config.headers, **headers})
+        config = replace(config, headers={**config.headers, **check_headers(headers)})
     return config
 
 
@@ -196,6 +240,18 @@ def _as_client_options(options: ClientOptions | Mapping[str, Any] | None) -> Cli
 
 def _as_retry_options(retry: RetryOptions | Mapping[str, Any]) -> RetryOptions:
     return retry if isinstance(retry, RetryOptions) else RetryOptions.from_dict(retry)
+
+
+def concurrency_limit(value: object, default: int, name: str = "concurrency") -> int:
+    """How many requests may be in flight at once: a whole number >= 1 (None: ``default``),
+    else an ``INVALID_PARAMETER`` error (NaN, 0, -1, "3" and 2.5 included)."""
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise SkytellsError(
+            f"{name} must be a whole number >= 1, got {value!r}", "INVALID_PARAMETER"
+        )
+    return value
 
 
 def _positive(name: str, value: float) -> float:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -312,7 +313,16 @@ def _rank(status: object) -> int:
 
 def _progress_of(state: Mapping[str, Any] | None) -> float | None:
     metrics = state.get("metrics") if state else None
-    value = metrics.get("progress") if isinstance(metrics, Mapping) else None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None
+    return progress_number(metrics.get("progress")) if isinstance(metrics, Mapping) else None
+
+
+def progress_number(value: object) -> float | None:
+    """A server's ``metrics.progress`` as a finite float, or None (a string, a bool, NaN, or an
+    integer too large for a float is no progress)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None

@@ -25,13 +25,21 @@ from .._exceptions import (
     ValidationError,
     WaitTimeoutError,
 )
-from .._options import ModelFieldsOptions, PredictionRequest, PredictionsListOptions
+from .._options import ModelFieldsOptions, PredictionRequest, PredictionsListOptions, WaitOptions
 from .._pagination import PaginatedResponse
 from .._types import ModelResponse, PredictionResponse
 from .._warnings import warn_caller
 from .calls import call, segment
 from .config import ClientConfig
-from .events import PROGRESS_EVENTS, Sink, StreamEvent, StreamTracker, read_stream, stream_url
+from .events import (
+    PROGRESS_EVENTS,
+    Sink,
+    StreamEvent,
+    StreamTracker,
+    progress_number,
+    read_stream,
+    stream_url,
+)
 from .protocol import Emit, Notify, Op, Sleep
 from .retry import retry_after_seconds
 from .schedule import PollSchedule, wait_limits
@@ -446,9 +454,8 @@ def held_create(config: ClientConfig, body: dict[str, Any], key: str) -> Op[Pred
                 )
             )
         except CreateOutcomeUnknownError as error:  # the first request is still being held
-            pause = retry_after_seconds(error.headers)
-            if pause is None:
-                pause = config.retry.backoff(asked)
+            # Never faster than the retry backoff, whatever Retry-After says (0 would flood).
+            pause = max(retry_after_seconds(error.headers) or 0.0, config.retry.backoff(asked))
             if time.monotonic() + pause >= resolve_by:
                 raise _outcome_unknown(key, budget_ms, error) from error
             asked += 1
@@ -532,12 +539,19 @@ def _wait_timeout(
 
 
 def progress_state(state: PredictionResponse) -> PredictionResponse:
-    """``state`` as ``on_progress`` gets it: ``metrics.progress``, when there, always a float."""
+    """``state`` as ``on_progress`` gets it: ``metrics.progress``, when there, always a float (a
+    value that is no finite number, such as ``"0.5"`` or ``10**400``, is left out)."""
     metrics = state.get("metrics")
-    value = metrics.get("progress") if isinstance(metrics, Mapping) else None
-    if isinstance(value, int) and not isinstance(value, bool) and isinstance(metrics, Mapping):
-        return cast(PredictionResponse, {**state, "metrics": {**metrics, "progress": float(value)}})
-    return state
+    if not isinstance(metrics, Mapping) or "progress" not in metrics:
+        return state
+    value = metrics["progress"]
+    progress = progress_number(value)
+    if progress is not None and type(value) is float:
+        return state
+    shown = {key: item for key, item in metrics.items() if key != "progress"}
+    if progress is not None:
+        shown["progress"] = progress
+    return cast(PredictionResponse, {**state, "metrics": shown})
 
 
 def _progress_value(state: PredictionResponse) -> float | None:
@@ -680,5 +694,15 @@ def wait_options(options: Any) -> tuple[float | None, float | None]:
     if options is None:
         return None, None
     if isinstance(options, Mapping):
+        unknown = sorted(str(key) for key in options if key not in ("interval", "max_wait"))
+        if unknown:
+            raise ValidationError(
+                f"options takes 'interval' and 'max_wait' (ms), not {', '.join(unknown)[:200]}",
+                "INVALID_PARAMETER",
+            )
         return options.get("interval"), options.get("max_wait")
-    return getattr(options, "interval", None), getattr(options, "max_wait", None)
+    if isinstance(options, WaitOptions):
+        return options.interval, options.max_wait
+    raise ValidationError(
+        f"options must be a dict or WaitOptions, got {type(options).__name__}", "INVALID_PARAMETER"
+    )

@@ -7,6 +7,7 @@ Every body variant the spec lists is handled: the error envelope, ``{"status": f
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -121,13 +122,13 @@ def error_from_body(body: Any, raw: RawResponse) -> SkytellsError:
         return build_error(
             raw,
             message or f"HTTP {raw.status}",
-            _text(envelope.get("error_id")),
+            _identifier(envelope.get("error_id")),
             envelope.get("details"),
             body,
             status=_status(envelope.get("http_status"), raw.status),
         )
     message = _text(body.get("message")) or _text(body.get("response")) or _text(envelope)
-    error_id = _text(body.get("error_id")) or _text(body.get("code"))
+    error_id = _identifier(body.get("error_id")) or _identifier(body.get("code"))
     if error_id is None and body.get("response") is not None and raw.status < 300:
         error_id = "API_ERROR"
     return build_error(raw, message or f"HTTP {raw.status}", error_id, body.get("details"), body)
@@ -215,6 +216,16 @@ def _fallback_id(status: int) -> str:
     if status >= 500:
         return "SERVER_ERROR"
     return "HTTP_ERROR" if status >= 300 else "API_ERROR"
+
+
+def _identifier(value: Any) -> str | None:
+    """A server's error id if it looks like one (``RATE_LIMIT_EXCEEDED``); anything else (a
+    dict, a list, a paragraph, control characters) is no id, and the status decides."""
+    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    return text if 0 < len(text) <= 64 and _ID.fullmatch(text) else None
+
+
+_ID = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
 def _text(value: Any) -> str | None:

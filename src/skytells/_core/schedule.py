@@ -31,24 +31,31 @@ def wait_limits(
     (`wait`, `run`, `stream`, `wait_many`, `run_many`) makes before its first request: the
     interval must be a positive number (0 would poll without pause), ``max_wait`` a number >= 0.
     """
-    interval = default_interval_ms if interval_ms is None else interval_ms
-    if not _number(interval) or not interval > 0 or math.isnan(interval):
+    interval = _ms(default_interval_ms if interval_ms is None else interval_ms)
+    if interval is None or not 0 < interval < math.inf:
         raise ValidationError(
-            f"options.interval must be a positive number of ms, got {interval!r}",
+            f"options.interval must be a positive number of ms, got {interval_ms!r}"[:200],
             "INVALID_PARAMETER",
         )
     if max_wait_ms is None:
         return interval / 1000, math.inf
-    if not _number(max_wait_ms) or not max_wait_ms >= 0:
+    max_wait = _ms(max_wait_ms)
+    if max_wait is None or not max_wait >= 0:
         raise ValidationError(
-            f"options.max_wait must be a number of ms >= 0, got {max_wait_ms!r}",
+            f"options.max_wait must be a number of ms >= 0, got {max_wait_ms!r}"[:200],
             "INVALID_PARAMETER",
         )
-    return interval / 1000, time.monotonic() + max_wait_ms / 1000
+    return interval / 1000, time.monotonic() + max_wait / 1000
 
 
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _ms(value: object) -> float | None:
+    """A number of ms as a float (an integer too large for one is infinite); None if no number."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 class PollSchedule:

@@ -102,9 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     console = Console()
     if args.debug:
-        import logging
-
-        logging.basicConfig(level=logging.DEBUG)
+        _debug_logging()
     try:
         with _client(args) as client:
             from . import _commands
@@ -116,8 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             }[args.command]
             return handler(client, args, console)
     except SkytellsError as error:
-        if args.debug:
-            raise
+        if args.debug:  # the traceback, with what the server said made visible
+            import traceback
+
+            from ._render import visible
+
+            text = "".join(traceback.format_exception(error))
+            print(visible(text, multiline=True), end="", file=sys.stderr)
+            return 1
         from rich.text import Text
 
         from ._render import error_line
@@ -126,6 +130,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _debug_logging() -> None:
+    """``--debug``: every log record on stderr, its text made visible (it may quote a server)."""
+    import logging
+
+    from ._render import visible
+
+    class VisibleFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return visible(super().format(record), multiline=True)
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(VisibleFormatter(logging.BASIC_FORMAT))
+    logging.basicConfig(level=logging.DEBUG, handlers=[handler])
 
 
 @contextlib.contextmanager
