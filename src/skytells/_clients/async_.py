@@ -27,7 +27,7 @@ from .._pagination import PaginatedResponse
 from .._types import ModelResponse, PredictionResponse
 from ..resources import AsyncModels, AsyncPredictions
 from .base import POOL_LIMITS, ClientBase, deprecated
-from .core import ClientCore, RunMany
+from .core import RunMany
 from .prediction import AsyncPrediction
 from .prediction_stream import AsyncPredictionStream
 
@@ -53,8 +53,8 @@ class AsyncSkytellsClient(ClientBase[httpx.AsyncClient, AsyncDriver]):
         else:
             self._pool = HttpPool(http_client, None, type(self).__name__)
 
-    def _bind(self, core: ClientCore) -> None:
-        self._core = core
+    def _bind(self) -> None:
+        core = self._core
         self._driver = AsyncDriver(core.config, self._pool)
         self.predictions = AsyncPredictions(core, self._driver)
         self.models = AsyncModels(core, self._driver)

@@ -69,14 +69,15 @@ class ClientBase(Generic[HttpClientT, DriverT]):
         )
         self._owns_http = http_client is None
         self._connect(http_client)
-        self._bind(ClientCore(config, PredictionQueue()))
+        self._core = ClientCore(config, PredictionQueue())
+        self._bind()
 
     def _connect(self, http_client: HttpClientT | None) -> None:
         """Set up this client's connection pool (``http_client``, if given, is the user's)."""
         raise NotImplementedError
 
-    def _bind(self, core: ClientCore) -> None:
-        """Use ``core``: make the driver over the pool, and the resources over both."""
+    def _bind(self) -> None:
+        """Make the driver (over the pool, with the core's settings) and the resources."""
         raise NotImplementedError
 
     @property
@@ -124,7 +125,8 @@ class ClientBase(Generic[HttpClientT, DriverT]):
         client = type(self).__new__(type(self))
         client.__dict__.update(self.__dict__)
         client._owns_http = False
-        client._bind(self._core.with_config(config))
+        client._core = self._core.with_config(config)
+        client._bind()
         return client
 
     # ── the local queue ──────────────────────────────────────────────────

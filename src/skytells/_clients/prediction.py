@@ -109,8 +109,9 @@ class _PredictionView:
     _asynchronous: bool
     """Whether the methods are awaitable: `bind` takes a client of the same kind."""
 
-    def _bind(self, client: object, expected: str) -> None:
+    def _bind(self, client: object) -> None:
         if not isinstance(client, ClientBase) or client._asynchronous is not self._asynchronous:
+            expected = "AsyncSkytellsClient" if self._asynchronous else "SkytellsClient"
             raise SkytellsError(
                 f"{type(self).__name__}.bind() takes a {expected}, got {type(client).__name__}",
                 "INVALID_PARAMETER",
@@ -145,7 +146,7 @@ class Prediction(_PredictionView):
             prediction = pickle.loads(data).bind(client)
             prediction.refresh()
         """
-        self._bind(client, "SkytellsClient")
+        self._bind(client)
         return self
 
     def cancel(self) -> PredictionResponse:
@@ -225,7 +226,7 @@ class AsyncPrediction(_PredictionView):
             prediction = pickle.loads(data).bind(client)
             await prediction.refresh()
         """
-        self._bind(client, "AsyncSkytellsClient")
+        self._bind(client)
         return self
 
     async def cancel(self) -> PredictionResponse:

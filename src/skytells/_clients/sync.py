@@ -28,7 +28,7 @@ from .._pagination import PaginatedResponse
 from .._types import ModelResponse, PredictionResponse
 from ..resources import Models, Predictions
 from .base import POOL_LIMITS, ClientBase, deprecated
-from .core import ClientCore, RunMany
+from .core import RunMany
 from .prediction import Prediction
 from .prediction_stream import PredictionStream
 
@@ -73,8 +73,8 @@ class SkytellsClient(ClientBase[httpx.Client, SyncDriver]):
         else:
             self._pool = HttpPool(http_client, None, type(self).__name__)
 
-    def _bind(self, core: ClientCore) -> None:
-        self._core = core
+    def _bind(self) -> None:
+        core = self._core
         self._driver = SyncDriver(core.config, self._pool, self._concurrent_http)
         self.predictions = Predictions(core, self._driver)
         self.models = Models(core, self._driver)
