@@ -9,7 +9,6 @@ also the one place the public surface calls the core's operations.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
@@ -274,7 +273,7 @@ class Dispatch:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
+        if exc is not None and not isinstance(exc, Exception):  # Ctrl-C, a cancelled task...
             note_interrupted(exc, len(self._items))
 
 
