@@ -82,10 +82,12 @@ class ClientBase(Generic[HttpClientT, DriverT]):
 
     @property
     def _config(self) -> ClientConfig:
+        """This client's settings (short for ``_core.config``)."""
         return self._core.config
 
     @property
     def _queue(self) -> PredictionQueue:
+        """The local queue, shared with the clients `with_options()` made from this one."""
         return self._core.queue
 
     @property
