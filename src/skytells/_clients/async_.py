@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from functools import partial
 from os import PathLike
@@ -12,23 +11,15 @@ from typing import Any
 
 import httpx
 
-from .._core import batch
-from .._core import operations as ops
-from .._core import saving as downloads
-from .._core.config import ClientConfig, concurrency_limit
-from .._core.queue import note_interrupted
+from .._core.batch import RunResult
 from .._core.saving import ProgressCallback
-from .._core.schedule import wait_limits
-from .._exceptions import WaitTimeoutError
 from .._io.aiohttp_transport import default_async_http_client
 from .._io.async_driver import AsyncDriver
 from .._io.fork import HttpPool
 from .._options import (
-    ClientOptions,
     ModelFieldsOptions,
     OnProgressCallback,
     PredictionRequest,
-    RetryOptions,
     RunOptions,
     WaitOptions,
 )
@@ -36,11 +27,12 @@ from .._pagination import PaginatedResponse
 from .._types import ModelResponse, PredictionResponse
 from ..resources import AsyncModels, AsyncPredictions
 from .base import POOL_LIMITS, ClientBase, deprecated
+from .core import RunMany
 from .prediction import AsyncPrediction
 from .prediction_stream import AsyncPredictionStream
 
 
-class AsyncSkytellsClient(ClientBase):
+class AsyncSkytellsClient(ClientBase[httpx.AsyncClient, AsyncDriver]):
     """The asyncio Skytells client: the surface of `SkytellsClient`, with awaitable methods.
 
     ``on_progress`` callbacks may be plain functions or coroutines. Cancelling the task that
@@ -50,82 +42,28 @@ class AsyncSkytellsClient(ClientBase):
     forked process it gets connections and a session of its own, as `SkytellsClient` does.
     """
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        options: ClientOptions | Mapping[str, Any] | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | None = None,
-        headers: Mapping[str, str] | None = None,
-        retry: RetryOptions | Mapping[str, Any] | None = None,
-        max_retries: int | None = None,
-        poll_interval: float | None = None,
-        dispatch_concurrency: int | None = None,
-        max_response_bytes: int | None = None,
-        await_hold: float | None = None,
-        http_client: httpx.AsyncClient | None = None,
-    ) -> None:
-        super().__init__(
-            api_key,
-            options,
-            base_url=base_url,
-            timeout=timeout,
-            headers=headers,
-            retry=retry,
-            max_retries=max_retries,
-            poll_interval=poll_interval,
-            dispatch_concurrency=dispatch_concurrency,
-            max_response_bytes=max_response_bytes,
-            await_hold=await_hold,
-        )
-        self._owns_http = http_client is None
+    _asynchronous = True
+    predictions: AsyncPredictions
+    models: AsyncModels
+
+    def _connect(self, http_client: httpx.AsyncClient | None) -> None:
         if http_client is None:
             make = partial(default_async_http_client, POOL_LIMITS)
             self._pool = HttpPool(make(), make, type(self).__name__)
         else:
             self._pool = HttpPool(http_client, None, type(self).__name__)
-        self._driver = AsyncDriver(self._config, self._pool)
-        self.predictions = AsyncPredictions(self)
-        self.models = AsyncModels(self)
 
-    @classmethod
-    def _derived(cls, parent: AsyncSkytellsClient, config: ClientConfig) -> AsyncSkytellsClient:
-        client = cls.__new__(cls)
-        client.__dict__.update(parent.__dict__)
-        client._config = config
-        client._owns_http = False
-        client._driver = AsyncDriver(config, parent._pool)
-        client.predictions = AsyncPredictions(client)
-        client.models = AsyncModels(client)
-        return client
+    def _bind(self) -> None:
+        core = self._core
+        self._driver = AsyncDriver(core.config, self._pool)
+        self.predictions = AsyncPredictions(core, self._driver)
+        self.models = AsyncModels(core, self._driver)
 
     @property
     def _http(self) -> httpx.AsyncClient:
         """This process's connection pool: a process forked from the one that made this client
         gets a new pool on its first request, never the parent's connections or session."""
         return self._pool.get()
-
-    def with_options(
-        self,
-        *,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        headers: Mapping[str, str] | None = None,
-        max_response_bytes: int | None = None,
-        await_hold: float | None = None,
-    ) -> AsyncSkytellsClient:
-        """A client with some settings changed that shares this one's connection pool and queue.
-
-        Each setting is checked as the constructor checks it (``timeout=0`` is refused)."""
-        config = self._overrides(
-            max_retries=max_retries,
-            timeout=timeout,
-            headers=headers,
-            max_response_bytes=max_response_bytes,
-            await_hold=await_hold,
-        )
-        return self._derived(self, config)
 
     async def run(
         self,
@@ -141,11 +79,14 @@ class AsyncSkytellsClient(ClientBase):
         idempotency_key: str | None = None,
     ) -> AsyncPrediction:
         """Run a model and wait for the result (see `SkytellsClient.run`)."""
-        op = ops.run_prediction(
-            self._config,
-            ops.run_payload(model, input, webhook, stream, options),
-            on_progress=on_progress,
-            max_wait_ms=max_wait,
+        op = self._core.run(
+            model,
+            input,
+            on_progress,
+            webhook=webhook,
+            stream=stream,
+            options=options,
+            max_wait=max_wait,
             cancel_on_timeout=cancel_on_timeout,
             idempotency_key=idempotency_key,
         )
@@ -155,10 +96,7 @@ class AsyncSkytellsClient(ClientBase):
         self, payload: Mapping[str, Any] | PredictionRequest, *, idempotency_key: str | None = None
     ) -> PredictionResponse:
         """Send a create request exactly as given (``await`` included); returns the raw dict."""
-        op = ops.create_prediction(
-            self._config, payload, background=False, idempotency_key=idempotency_key
-        )
-        return await self._driver.run(op)
+        return await self._driver.run(self._core.predict(payload, idempotency_key))
 
     async def wait(
         self,
@@ -169,33 +107,13 @@ class AsyncSkytellsClient(ClientBase):
         cancel_on_timeout: bool = False,
     ) -> PredictionResponse:
         """Check a prediction until it is terminal (see `SkytellsClient.wait`)."""
-        interval, max_wait = ops.wait_options(options)
-        op = ops.wait_for(
-            self._config,
-            prediction,
-            interval_ms=interval,
-            max_wait_ms=max_wait,
-            on_progress=on_progress,
-            cancel_on_timeout=cancel_on_timeout,
-        )
+        op = self._core.wait(prediction, options, on_progress, cancel_on_timeout)
         return await self._driver.run(op)
 
     async def dispatch(self, *, concurrency: int | None = None) -> list[PredictionResponse]:
         """Create every queued prediction concurrently (see `SkytellsClient.dispatch`)."""
-        limit = concurrency_limit(concurrency, self._config.dispatch_concurrency)
-        items = self._queue.snapshot()
-        calls = [
-            ops.create_prediction(
-                self._config, item.payload, background=True, idempotency_key=item.idempotency_key
-            )
-            for item in items
-        ]
-        try:
-            outcomes = await self._driver.run_all(calls, limit)
-        except (KeyboardInterrupt, asyncio.CancelledError) as interrupt:
-            note_interrupted(interrupt, len(items))
-            raise
-        return self._queue.settle(items, outcomes)
+        with self._core.dispatch(concurrency) as job:
+            return job.settle(await self._driver.run_all(job.creates, job.limit))
 
     async def wait_many(
         self,
@@ -204,10 +122,7 @@ class AsyncSkytellsClient(ClientBase):
     ) -> list[PredictionResponse]:
         """Wait for many predictions; returns their final dicts in order (see
         `SkytellsClient.wait_many`)."""
-        interval, max_wait = ops.wait_options(options)
-        op = batch.wait_many(self._config, predictions, interval_ms=interval, max_wait_ms=max_wait)
-        states = await self._driver.run(op)
-        return [states[ops.prediction_id_of(p)] for p in predictions]
+        return await self._driver.run(self._core.wait_many(predictions, options))
 
     def run_many(
         self,
@@ -215,36 +130,15 @@ class AsyncSkytellsClient(ClientBase):
         *,
         concurrency: int | None = None,
         options: WaitOptions | Mapping[str, Any] | None = None,
-    ) -> AsyncIterator[batch.RunResult]:
+    ) -> AsyncIterator[RunResult]:
         """Create many predictions concurrently and yield each `RunResult` as it completes
         (``async for``; see `SkytellsClient.run_many`)."""
-        interval, max_wait = ops.wait_options(options)
-        wait_limits(interval, max_wait, self._config.poll_interval_ms)  # before any create
-        concurrency_limit(concurrency, self._config.dispatch_concurrency)  # before any create
-        many = batch.RunMany(payloads)
-        return self._run_many(many, concurrency, options)
+        return self._run_many(self._core.run_many(payloads, concurrency, options))
 
-    async def _run_many(
-        self,
-        many: batch.RunMany,
-        concurrency: int | None,
-        options: WaitOptions | Mapping[str, Any] | None,
-    ) -> AsyncIterator[batch.RunResult]:
-        limit = concurrency_limit(concurrency, self._config.dispatch_concurrency)
-        outcomes = await self._driver.run_all(many.creates(self._config), limit)
-        failures, created = many.created(outcomes)
-        for failure in failures:
-            yield failure
-        interval, max_wait = ops.wait_options(options)
-        op = batch.wait_many(
-            self._config, created, interval_ms=interval, max_wait_ms=max_wait, emit=True
-        )
-        try:
-            async for state in self._driver.iterate(op):
-                yield many.result(state)
-        except WaitTimeoutError as error:
-            for result in many.timed_out(error):
-                yield result
+    async def _run_many(self, job: RunMany) -> AsyncIterator[RunResult]:
+        outcomes = await self._driver.run_all(job.creates(), job.limit)
+        async for result in self._driver.iterate(job.results(outcomes)):
+            yield result
 
     async def save_outputs(
         self,
@@ -257,13 +151,11 @@ class AsyncSkytellsClient(ClientBase):
         overwrite: bool = False,
     ) -> list[Path]:
         """Stream every output to disk; returns the paths (see `SkytellsClient.save_outputs`)."""
-        data = ops.prediction_dict(prediction) or {}
-        op = downloads.save_outputs(
-            self._config,
-            data,
-            Path(target),
+        op = self._core.save_outputs(
+            prediction,
+            target,
             on_progress=on_progress,
-            timeout_ms=timeout,
+            timeout=timeout,
             max_bytes=max_bytes,
             overwrite=overwrite,
         )
@@ -271,23 +163,22 @@ class AsyncSkytellsClient(ClientBase):
 
     async def cancel_prediction(self, id: str) -> PredictionResponse:
         """Cancel a running prediction; returns the updated prediction dict."""
-        return await self._driver.run(ops.cancel_prediction(self._config, id))
+        return await self._driver.run(self._core.cancel(id))
 
     async def delete_prediction(self, id: str) -> dict[str, Any]:
         """Delete a prediction and its stored files."""
-        return await self._driver.run(ops.delete_prediction(self._config, id))
+        return await self._driver.run(self._core.delete(id))
 
     def stream(self, prediction: Any, *, max_wait: float | None = None) -> AsyncPredictionStream:
         """Follow a prediction and yield its `StreamEvent`s as they happen (see
         `SkytellsClient.stream`); not awaited: ``async with client.stream(p) as events:`` then
         ``async for event in events:``. Leaving the block or the loop closes the connection.
         """
-        op = ops.stream_events(self._config, prediction, max_wait_ms=max_wait)
-        return AsyncPredictionStream(self._driver.iterate(op))
+        return AsyncPredictionStream(self._driver.iterate(self._core.stream(prediction, max_wait)))
 
     async def stream_prediction(self, id: str) -> PredictionResponse:
         """The prediction dict whose ``urls["stream"]`` is its streaming endpoint."""
-        return await self._driver.run(ops.stream_prediction(self._config, id))
+        return await self._driver.run(self._core.stream_prediction(id))
 
     async def list_predictions(self, page: int | None = None) -> PaginatedResponse:
         """Deprecated: use ``client.predictions.list()``."""

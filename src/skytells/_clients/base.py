@@ -1,26 +1,42 @@
-"""What the sync and async clients share: configuration, the local queue, repr."""
+"""What the sync and async clients share: the settings, the queue, `with_options`, repr.
+
+A client is a `ClientCore` (what each method does) and a driver (how it performs I/O). The two
+clients differ only in their HTTP client type, their driver and resource classes (`_connect`,
+`_bind`), and in how a method runs its operation: ``self._driver.run(op)`` or
+``await self._driver.run(op)``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
+from typing_extensions import Self
 
 from .._core.config import ClientConfig, resolve_config, with_changes
-from .._core.operations import payload_dict
 from .._core.queue import PredictionQueue
 from .._options import ClientOptions, PredictionRequest, RetryOptions
 from .._warnings import warn_caller
+from .core import ClientCore
 
 # One pool per client: keep-alive connections, enough for the default dispatch concurrency.
 POOL_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64, keepalive_expiry=30)
 
+HttpClientT = TypeVar("HttpClientT", httpx.Client, httpx.AsyncClient)
+DriverT = TypeVar("DriverT")
 
-class ClientBase:
-    """Configuration and the queue; subclasses add the I/O driver and the methods."""
 
-    _config: ClientConfig
+class ClientBase(Generic[HttpClientT, DriverT]):
+    """The settings (checked once, here), the queue and `with_options`; a subclass says how it
+    connects (`_connect`) and builds its driver and resources over a core (`_bind`)."""
+
+    _asynchronous: ClassVar[bool]
+    """Whether the methods are awaitable (`Prediction.bind` checks the kind of client)."""
+
+    _core: ClientCore
+    _driver: DriverT
+    _owns_http: bool
 
     def __init__(
         self,
@@ -36,8 +52,9 @@ class ClientBase:
         dispatch_concurrency: int | None = None,
         max_response_bytes: int | None = None,
         await_hold: float | None = None,
+        http_client: HttpClientT | None = None,
     ) -> None:
-        self._config = resolve_config(
+        config = resolve_config(
             api_key,
             options,
             base_url=base_url,
@@ -50,36 +67,40 @@ class ClientBase:
             max_response_bytes=max_response_bytes,
             await_hold=await_hold,
         )
-        self._queue = PredictionQueue()
+        self._owns_http = http_client is None
+        self._connect(http_client)
+        self._core = ClientCore(config, PredictionQueue())
+        self._bind()
+
+    def _connect(self, http_client: HttpClientT | None) -> None:
+        """Set up this client's connection pool (``http_client``, if given, is the user's)."""
+        raise NotImplementedError
+
+    def _bind(self) -> None:
+        """Make the driver (over the pool, with the core's settings) and the resources."""
+        raise NotImplementedError
+
+    @property
+    def _config(self) -> ClientConfig:
+        """This client's settings (short for ``_core.config``)."""
+        return self._core.config
+
+    @property
+    def _queue(self) -> PredictionQueue:
+        """The local queue, shared with the clients `with_options()` made from this one."""
+        return self._core.queue
 
     @property
     def base_url(self) -> str:
         """The API base URL requests go to."""
-        return self._config.base_url
+        return self._core.config.base_url
 
     @property
     def max_retries(self) -> int:
         """How many times a failed request is retried."""
-        return self._config.retry.retries
+        return self._core.config.retry.retries
 
-    def queue(self, payload: Mapping[str, Any] | PredictionRequest) -> None:
-        """Add a create request to the local queue; nothing is sent until `dispatch()`."""
-        self._queue.add(payload_dict(payload))
-
-    @property
-    def queued(self) -> int:
-        """How many requests wait in the local queue."""
-        return len(self._queue)
-
-    def queued_payloads(self) -> list[dict[str, Any]]:
-        """Copies of the queued payloads, oldest first."""
-        return [dict(item.payload) for item in self._queue.snapshot()]
-
-    def clear_queue(self) -> list[dict[str, Any]]:
-        """Drop every queued request (e.g. one the API rejects); returns their payloads."""
-        return self._queue.clear()
-
-    def _overrides(
+    def with_options(
         self,
         *,
         max_retries: int | None = None,
@@ -87,20 +108,52 @@ class ClientBase:
         headers: Mapping[str, str] | None = None,
         max_response_bytes: int | None = None,
         await_hold: float | None = None,
-    ) -> ClientConfig:
-        """The config of `with_options()`, every change checked as the constructor checks it."""
-        return with_changes(
-            self._config,
+    ) -> Self:
+        """A client with some settings changed that shares this one's connection pool and queue.
+
+        Each setting is checked as the constructor checks it (``timeout=0`` is refused)."""
+        config = with_changes(
+            self._core.config,
             max_retries=max_retries,
             timeout=timeout,
             headers=headers,
             max_response_bytes=max_response_bytes,
             await_hold=await_hold,
         )
+        return self._derived(config)
+
+    def _derived(self, config: ClientConfig) -> Self:
+        """A client over this one's pool and queue with ``config``; closing it closes nothing."""
+        client = type(self).__new__(type(self))
+        client.__dict__.update(self.__dict__)
+        client._owns_http = False
+        client._core = self._core.with_config(config)
+        client._bind()
+        return client
+
+    # ── the local queue ──────────────────────────────────────────────────
+
+    def queue(self, payload: Mapping[str, Any] | PredictionRequest) -> None:
+        """Add a create request to the local queue; nothing is sent until `dispatch()`."""
+        self._core.enqueue(payload)
+
+    @property
+    def queued(self) -> int:
+        """How many requests wait in the local queue."""
+        return len(self._core.queue)
+
+    def queued_payloads(self) -> list[dict[str, Any]]:
+        """Copies of the queued payloads, oldest first."""
+        return [dict(item.payload) for item in self._core.queue.snapshot()]
+
+    def clear_queue(self) -> list[dict[str, Any]]:
+        """Drop every queued request (e.g. one the API rejects); returns their payloads."""
+        return self._core.queue.clear()
 
     def __repr__(self) -> str:
-        config = getattr(self, "_config", None)  # None while __init__ has not finished
-        return f"{type(self).__name__}(base_url={getattr(config, 'base_url', None)!r})"
+        core = getattr(self, "_core", None)  # None while __init__ has not finished
+        base_url = core.config.base_url if core is not None else None
+        return f"{type(self).__name__}(base_url={base_url!r})"
 
 
 def deprecated(old: str, new: str) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._exceptions import SkytellsError
 from .._types import PredictionOutput, PredictionResponse
+from .base import ClientBase
 
 if TYPE_CHECKING:
     from .._core.saving import ProgressCallback
@@ -105,11 +106,17 @@ class _PredictionView:
             )
         return client
 
-    def _wrong_client(self, client: object, expected: str) -> SkytellsError:
-        return SkytellsError(
-            f"{type(self).__name__}.bind() takes a {expected}, got {type(client).__name__}",
-            "INVALID_PARAMETER",
-        )
+    _asynchronous: bool
+    """Whether the methods are awaitable: `bind` takes a client of the same kind."""
+
+    def _bind(self, client: object) -> None:
+        if not isinstance(client, ClientBase) or client._asynchronous is not self._asynchronous:
+            expected = "AsyncSkytellsClient" if self._asynchronous else "SkytellsClient"
+            raise SkytellsError(
+                f"{type(self).__name__}.bind() takes a {expected}, got {type(client).__name__}",
+                "INVALID_PARAMETER",
+            )
+        self._bound = client
 
 
 class Prediction(_PredictionView):
@@ -119,6 +126,7 @@ class Prediction(_PredictionView):
     """
 
     __slots__ = ("_bound",)
+    _asynchronous = False
 
     def __init__(self, client: SkytellsClient, data: PredictionResponse) -> None:
         super().__init__(data)
@@ -138,11 +146,7 @@ class Prediction(_PredictionView):
             prediction = pickle.loads(data).bind(client)
             prediction.refresh()
         """
-        from .sync import SkytellsClient
-
-        if not isinstance(client, SkytellsClient):
-            raise self._wrong_client(client, "SkytellsClient")
-        self._bound = client
+        self._bind(client)
         return self
 
     def cancel(self) -> PredictionResponse:
@@ -202,6 +206,7 @@ class AsyncPrediction(_PredictionView):
     """
 
     __slots__ = ("_bound",)
+    _asynchronous = True
 
     def __init__(self, client: AsyncSkytellsClient, data: PredictionResponse) -> None:
         super().__init__(data)
@@ -221,11 +226,7 @@ class AsyncPrediction(_PredictionView):
             prediction = pickle.loads(data).bind(client)
             await prediction.refresh()
         """
-        from .async_ import AsyncSkytellsClient
-
-        if not isinstance(client, AsyncSkytellsClient):
-            raise self._wrong_client(client, "AsyncSkytellsClient")
-        self._bound = client
+        self._bind(client)
         return self
 
     async def cancel(self) -> PredictionResponse:

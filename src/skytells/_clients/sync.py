@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from os import PathLike
 from pathlib import Path
@@ -11,24 +11,16 @@ from typing import Any
 
 import httpx
 
-from .._core import batch
-from .._core import operations as ops
-from .._core import saving as downloads
-from .._core.config import ClientConfig, concurrency_limit
-from .._core.queue import note_interrupted
+from .._core.batch import RunResult
 from .._core.saving import ProgressCallback
-from .._core.schedule import wait_limits
-from .._exceptions import WaitTimeoutError
 from .._io.aiohttp_transport import aiohttp_http_client, async_backend
 from .._io.deadlines import install as install_deadlines
 from .._io.fork import HttpPool
 from .._io.sync_driver import SyncDriver
 from .._options import (
-    ClientOptions,
     ModelFieldsOptions,
     OnProgressCallback,
     PredictionRequest,
-    RetryOptions,
     RunOptions,
     WaitOptions,
 )
@@ -36,11 +28,12 @@ from .._pagination import PaginatedResponse
 from .._types import ModelResponse, PredictionResponse
 from ..resources import Models, Predictions
 from .base import POOL_LIMITS, ClientBase, deprecated
+from .core import RunMany
 from .prediction import Prediction
 from .prediction_stream import PredictionStream
 
 
-class SkytellsClient(ClientBase):
+class SkytellsClient(ClientBase[httpx.Client, SyncDriver]):
     """The synchronous Skytells client.
 
     Args:
@@ -67,84 +60,30 @@ class SkytellsClient(ClientBase):
     request (with your ``http_client``, `SkytellsError` ``CLIENT_FORKED``: make one per process).
     """
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        options: ClientOptions | Mapping[str, Any] | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | None = None,
-        headers: Mapping[str, str] | None = None,
-        retry: RetryOptions | Mapping[str, Any] | None = None,
-        max_retries: int | None = None,
-        poll_interval: float | None = None,
-        dispatch_concurrency: int | None = None,
-        max_response_bytes: int | None = None,
-        await_hold: float | None = None,
-        http_client: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(
-            api_key,
-            options,
-            base_url=base_url,
-            timeout=timeout,
-            headers=headers,
-            retry=retry,
-            max_retries=max_retries,
-            poll_interval=poll_interval,
-            dispatch_concurrency=dispatch_concurrency,
-            max_response_bytes=max_response_bytes,
-            await_hold=await_hold,
-        )
-        self._owns_http = http_client is None
-        concurrent_http = None
+    _asynchronous = False
+    predictions: Predictions
+    models: Models
+
+    def _connect(self, http_client: httpx.Client | None) -> None:
+        self._concurrent_http: Callable[[], httpx.AsyncClient] | None = None
         if http_client is None:
             self._pool = HttpPool(_own_http_client(), _own_http_client, type(self).__name__)
             if async_backend() == "aiohttp":  # dispatch() as asyncio tasks over aiohttp
-                concurrent_http = partial(aiohttp_http_client, POOL_LIMITS)
+                self._concurrent_http = partial(aiohttp_http_client, POOL_LIMITS)
         else:
             self._pool = HttpPool(http_client, None, type(self).__name__)
-        self._driver = SyncDriver(self._config, self._pool, concurrent_http)
-        self.predictions = Predictions(self)
-        self.models = Models(self)
 
-    @classmethod
-    def _derived(cls, parent: SkytellsClient, config: ClientConfig) -> SkytellsClient:
-        client = cls.__new__(cls)
-        client.__dict__.update(parent.__dict__)
-        client._config = config
-        client._owns_http = False
-        client._driver = SyncDriver(config, parent._pool, parent._driver.concurrent_http)
-        client.predictions = Predictions(client)
-        client.models = Models(client)
-        return client
+    def _bind(self) -> None:
+        core = self._core
+        self._driver = SyncDriver(core.config, self._pool, self._concurrent_http)
+        self.predictions = Predictions(core, self._driver)
+        self.models = Models(core, self._driver)
 
     @property
     def _http(self) -> httpx.Client:
         """This process's connection pool: a process forked from the one that made this client
         gets a new pool on its first request, never the parent's connections."""
         return self._pool.get()
-
-    def with_options(
-        self,
-        *,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        headers: Mapping[str, str] | None = None,
-        max_response_bytes: int | None = None,
-        await_hold: float | None = None,
-    ) -> SkytellsClient:
-        """A client with some settings changed that shares this one's connection pool and queue.
-
-        Each setting is checked as the constructor checks it (``timeout=0`` is refused)."""
-        config = self._overrides(
-            max_retries=max_retries,
-            timeout=timeout,
-            headers=headers,
-            max_response_bytes=max_response_bytes,
-            await_hold=await_hold,
-        )
-        return self._derived(self, config)
 
     # ── running ──────────────────────────────────────────────────────────
 
@@ -178,11 +117,14 @@ class SkytellsClient(ClientBase):
             CreateOutcomeUnknownError: the held create got no answer in time.
             SkytellsError: any API error.
         """
-        op = ops.run_prediction(
-            self._config,
-            ops.run_payload(model, input, webhook, stream, options),
-            on_progress=on_progress,
-            max_wait_ms=max_wait,
+        op = self._core.run(
+            model,
+            input,
+            on_progress,
+            webhook=webhook,
+            stream=stream,
+            options=options,
+            max_wait=max_wait,
             cancel_on_timeout=cancel_on_timeout,
             idempotency_key=idempotency_key,
         )
@@ -192,10 +134,7 @@ class SkytellsClient(ClientBase):
         self, payload: Mapping[str, Any] | PredictionRequest, *, idempotency_key: str | None = None
     ) -> PredictionResponse:
         """Send a create request exactly as given (``await`` included); returns the raw dict."""
-        op = ops.create_prediction(
-            self._config, payload, background=False, idempotency_key=idempotency_key
-        )
-        return self._driver.run(op)
+        return self._driver.run(self._core.predict(payload, idempotency_key))
 
     def wait(
         self,
@@ -212,15 +151,7 @@ class SkytellsClient(ClientBase):
         default 5000). ``options["max_wait"]`` (ms) is a deadline: past it `WaitTimeoutError`
         (``WAIT_TIMEOUT``) is raised with the prediction's id and last state.
         """
-        interval, max_wait = ops.wait_options(options)
-        op = ops.wait_for(
-            self._config,
-            prediction,
-            interval_ms=interval,
-            max_wait_ms=max_wait,
-            on_progress=on_progress,
-            cancel_on_timeout=cancel_on_timeout,
-        )
+        op = self._core.wait(prediction, options, on_progress, cancel_on_timeout)
         return self._driver.run(op)
 
     def dispatch(self, *, concurrency: int | None = None) -> list[PredictionResponse]:
@@ -237,20 +168,8 @@ class SkytellsClient(ClientBase):
         ``concurrency`` threads over the httpx pool. Ctrl-C stops it: every request stays
         queued with its key, so `dispatch()` again duplicates nothing.
         """
-        limit = concurrency_limit(concurrency, self._config.dispatch_concurrency)
-        items = self._queue.snapshot()
-        calls = [
-            ops.create_prediction(
-                self._config, item.payload, background=True, idempotency_key=item.idempotency_key
-            )
-            for item in items
-        ]
-        try:
-            outcomes = self._driver.run_all(calls, limit)
-        except KeyboardInterrupt as interrupt:
-            note_interrupted(interrupt, len(items))
-            raise
-        return self._queue.settle(items, outcomes)
+        with self._core.dispatch(concurrency) as job:
+            return job.settle(self._driver.run_all(job.creates, job.limit))
 
     def wait_many(
         self,
@@ -259,10 +178,7 @@ class SkytellsClient(ClientBase):
     ) -> list[PredictionResponse]:
         """Wait for many predictions (dicts, `Prediction`s or ids); returns their final dicts in
         the order given. While many are pending, one listing request checks up to 50 of them."""
-        interval, max_wait = ops.wait_options(options)
-        op = batch.wait_many(self._config, predictions, interval_ms=interval, max_wait_ms=max_wait)
-        states = self._driver.run(op)
-        return [states[ops.prediction_id_of(p)] for p in predictions]
+        return self._driver.run(self._core.wait_many(predictions, options))
 
     def run_many(
         self,
@@ -270,34 +186,15 @@ class SkytellsClient(ClientBase):
         *,
         concurrency: int | None = None,
         options: WaitOptions | Mapping[str, Any] | None = None,
-    ) -> Iterator[batch.RunResult]:
+    ) -> Iterator[RunResult]:
         """Create many predictions concurrently and yield a `RunResult` for each as it completes
         (creation failures first). Every result carries its index, payload and prediction id,
         failed or not. Stopping the iteration early stops the waiting."""
-        interval, max_wait = ops.wait_options(options)
-        wait_limits(interval, max_wait, self._config.poll_interval_ms)  # before any create
-        concurrency_limit(concurrency, self._config.dispatch_concurrency)  # before any create
-        many = batch.RunMany(payloads)
-        return self._run_many(many, concurrency, options)
+        return self._run_many(self._core.run_many(payloads, concurrency, options))
 
-    def _run_many(
-        self,
-        many: batch.RunMany,
-        concurrency: int | None,
-        options: WaitOptions | Mapping[str, Any] | None,
-    ) -> Iterator[batch.RunResult]:
-        limit = concurrency_limit(concurrency, self._config.dispatch_concurrency)
-        failures, created = many.created(self._driver.run_all(many.creates(self._config), limit))
-        yield from failures
-        interval, max_wait = ops.wait_options(options)
-        op = batch.wait_many(
-            self._config, created, interval_ms=interval, max_wait_ms=max_wait, emit=True
-        )
-        try:
-            for state in self._driver.iterate(op):
-                yield many.result(state)
-        except WaitTimeoutError as error:
-            yield from many.timed_out(error)
+    def _run_many(self, job: RunMany) -> Iterator[RunResult]:
+        outcomes = self._driver.run_all(job.creates(), job.limit)
+        yield from self._driver.iterate(job.results(outcomes))
 
     def save_outputs(
         self,
@@ -326,13 +223,11 @@ class SkytellsClient(ClientBase):
         client's timeout, whichever is longer); ``max_bytes`` caps what it writes, all files
         together and after any content decoding (default 5 GiB, ``DOWNLOAD_TOO_LARGE``).
         """
-        data = ops.prediction_dict(prediction) or {}
-        op = downloads.save_outputs(
-            self._config,
-            data,
-            Path(target),
+        op = self._core.save_outputs(
+            prediction,
+            target,
             on_progress=on_progress,
-            timeout_ms=timeout,
+            timeout=timeout,
             max_bytes=max_bytes,
             overwrite=overwrite,
         )
@@ -342,11 +237,11 @@ class SkytellsClient(ClientBase):
 
     def cancel_prediction(self, id: str) -> PredictionResponse:
         """Cancel a running prediction; returns the updated prediction dict."""
-        return self._driver.run(ops.cancel_prediction(self._config, id))
+        return self._driver.run(self._core.cancel(id))
 
     def delete_prediction(self, id: str) -> dict[str, Any]:
         """Delete a prediction and its stored files."""
-        return self._driver.run(ops.delete_prediction(self._config, id))
+        return self._driver.run(self._core.delete(id))
 
     def stream(self, prediction: Any, *, max_wait: float | None = None) -> PredictionStream:
         """Follow a prediction (dict, `Prediction` or id) and yield its `StreamEvent`s as they
@@ -367,12 +262,11 @@ class SkytellsClient(ClientBase):
                 for event in events:
                     print(event.event, event.data)
         """
-        op = ops.stream_events(self._config, prediction, max_wait_ms=max_wait)
-        return PredictionStream(self._driver.iterate(op))
+        return PredictionStream(self._driver.iterate(self._core.stream(prediction, max_wait)))
 
     def stream_prediction(self, id: str) -> PredictionResponse:
         """The prediction dict whose ``urls["stream"]`` is its streaming endpoint."""
-        return self._driver.run(ops.stream_prediction(self._config, id))
+        return self._driver.run(self._core.stream_prediction(id))
 
     # ── official-package aliases ─────────────────────────────────────────
 

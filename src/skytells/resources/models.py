@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .._core import operations as ops
+from .._io.async_driver import AsyncDriver
+from .._io.sync_driver import SyncDriver
 from .._options import ModelFieldsOptions
 from .._types import ModelResponse
-
-if TYPE_CHECKING:
-    from .._clients.async_ import AsyncSkytellsClient
-    from .._clients.sync import SkytellsClient
+from ._resource import Resource
 
 __all__ = ["AsyncModels", "Models"]
 
 
-class Models:
+class Models(Resource[SyncDriver]):
     """Model operations of the synchronous client (``client.models``)."""
-
-    def __init__(self, client: SkytellsClient) -> None:
-        self._client = client
 
     def list(
         self,
@@ -28,7 +23,7 @@ class Models:
         options: ModelFieldsOptions | Mapping[str, Any] | None = None,
     ) -> list[ModelResponse]:
         """All available models; ``fields`` may add ``"input_schema"``, ``"output_schema"``."""
-        return self._client._driver.run(ops.list_models(self._client._config, fields, options))
+        return self._driver.run(self._core.list_models(fields, options))
 
     def get(
         self,
@@ -37,14 +32,11 @@ class Models:
         options: ModelFieldsOptions | Mapping[str, Any] | None = None,
     ) -> ModelResponse:
         """One model by slug; an unknown slug raises `NotFoundError` (``MODEL_NOT_FOUND``)."""
-        return self._client._driver.run(ops.get_model(self._client._config, slug, fields, options))
+        return self._driver.run(self._core.get_model(slug, fields, options))
 
 
-class AsyncModels:
+class AsyncModels(Resource[AsyncDriver]):
     """Model operations of the async client (``client.models``)."""
-
-    def __init__(self, client: AsyncSkytellsClient) -> None:
-        self._client = client
 
     async def list(
         self,
@@ -52,9 +44,7 @@ class AsyncModels:
         options: ModelFieldsOptions | Mapping[str, Any] | None = None,
     ) -> list[ModelResponse]:
         """All available models; ``fields`` may add ``"input_schema"``, ``"output_schema"``."""
-        return await self._client._driver.run(
-            ops.list_models(self._client._config, fields, options)
-        )
+        return await self._driver.run(self._core.list_models(fields, options))
 
     async def get(
         self,
@@ -63,6 +53,4 @@ class AsyncModels:
         options: ModelFieldsOptions | Mapping[str, Any] | None = None,
     ) -> ModelResponse:
         """One model by slug; an unknown slug raises `NotFoundError` (``MODEL_NOT_FOUND``)."""
-        return await self._client._driver.run(
-            ops.get_model(self._client._config, slug, fields, options)
-        )
+        return await self._driver.run(self._core.get_model(slug, fields, options))

@@ -7,14 +7,16 @@ import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._core import operations as ops
+from .._core.protocol import Emit, Op
+from .._io.async_driver import AsyncDriver
+from .._io.sync_driver import SyncDriver
 from .._options import PredictionRequest, PredictionsListOptions
 from .._pagination import PaginatedResponse
 from .._types import PredictionResponse
+from ._resource import Resource
 
 if TYPE_CHECKING:
-    from .._clients.async_ import AsyncSkytellsClient
-    from .._clients.sync import SkytellsClient
+    from .._clients.core import ClientCore
 
 __all__ = ["AsyncPredictions", "Predictions"]
 
@@ -57,11 +59,29 @@ class _Pager:
         return True
 
 
-class Predictions:
-    """Prediction operations of the synchronous client (``client.predictions``)."""
+def _every_page(
+    core: ClientCore,
+    since: str | dt.date | None,
+    until: str | dt.date | None,
+    model: str | None,
+    per_page: int,
+    status: str | None,
+) -> Op[None]:
+    """``iter_all()``: emits every matching prediction once, fetching one page at a time."""
+    pager = _Pager()
+    while True:
+        op = core.list_predictions(
+            pager.page, since, until, model, per_page=per_page, status=status
+        )
+        page = yield from op
+        for item in pager.fresh(page):
+            yield Emit(item)
+        if not pager.advance(page):
+            return
 
-    def __init__(self, client: SkytellsClient) -> None:
-        self._client = client
+
+class Predictions(Resource[SyncDriver]):
+    """Prediction operations of the synchronous client (``client.predictions``)."""
 
     def create(
         self,
@@ -70,14 +90,11 @@ class Predictions:
         idempotency_key: str | None = None,
     ) -> PredictionResponse:
         """Create a background prediction (always ``await: false``); returns it ``pending``."""
-        op = ops.create_prediction(
-            self._client._config, payload, background=True, idempotency_key=idempotency_key
-        )
-        return self._client._driver.run(op)
+        return self._driver.run(self._core.create(payload, idempotency_key))
 
     def get(self, id: str) -> PredictionResponse:
         """Fetch a prediction by id. Unknown ids raise `NotFoundError`."""
-        return self._client._driver.run(ops.get_prediction(self._client._config, id))
+        return self._driver.run(self._core.get(id))
 
     def list(
         self,
@@ -91,17 +108,10 @@ class Predictions:
         options: PredictionsListOptions | Mapping[str, Any] | None = None,
     ) -> PaginatedResponse:
         """List predictions, newest first; returns a page with ``.data`` and ``.pagination``."""
-        op = ops.list_predictions(
-            self._client._config,
-            page=page,
-            since=since,
-            until=until,
-            model=model,
-            per_page=per_page,
-            status=status,
-            options=options,
+        op = self._core.list_predictions(
+            page, since, until, model, per_page=per_page, status=status, options=options
         )
-        return self._client._driver.run(op)
+        return self._driver.run(op)
 
     def iter_all(
         self,
@@ -114,19 +124,11 @@ class Predictions:
     ) -> Iterator[PredictionResponse]:
         """Every matching prediction across all pages, fetched lazily one page at a time; each
         once. Stops at the last page, or at a page that brings nothing new (logged)."""
-        pager = _Pager()
-        while True:
-            page = self.list(pager.page, since, until, model, per_page=per_page, status=status)
-            yield from pager.fresh(page)
-            if not pager.advance(page):
-                return
+        return self._driver.iterate(_every_page(self._core, since, until, model, per_page, status))
 
 
-class AsyncPredictions:
+class AsyncPredictions(Resource[AsyncDriver]):
     """Prediction operations of the async client (``client.predictions``)."""
-
-    def __init__(self, client: AsyncSkytellsClient) -> None:
-        self._client = client
 
     async def create(
         self,
@@ -135,14 +137,11 @@ class AsyncPredictions:
         idempotency_key: str | None = None,
     ) -> PredictionResponse:
         """Create a background prediction (always ``await: false``); returns it ``pending``."""
-        op = ops.create_prediction(
-            self._client._config, payload, background=True, idempotency_key=idempotency_key
-        )
-        return await self._client._driver.run(op)
+        return await self._driver.run(self._core.create(payload, idempotency_key))
 
     async def get(self, id: str) -> PredictionResponse:
         """Fetch a prediction by id. Unknown ids raise `NotFoundError`."""
-        return await self._client._driver.run(ops.get_prediction(self._client._config, id))
+        return await self._driver.run(self._core.get(id))
 
     async def list(
         self,
@@ -156,19 +155,12 @@ class AsyncPredictions:
         options: PredictionsListOptions | Mapping[str, Any] | None = None,
     ) -> PaginatedResponse:
         """List predictions, newest first; returns a page with ``.data`` and ``.pagination``."""
-        op = ops.list_predictions(
-            self._client._config,
-            page=page,
-            since=since,
-            until=until,
-            model=model,
-            per_page=per_page,
-            status=status,
-            options=options,
+        op = self._core.list_predictions(
+            page, since, until, model, per_page=per_page, status=status, options=options
         )
-        return await self._client._driver.run(op)
+        return await self._driver.run(op)
 
-    async def iter_all(
+    def iter_all(
         self,
         since: str | dt.date | None = None,
         until: str | dt.date | None = None,
@@ -179,12 +171,4 @@ class AsyncPredictions:
     ) -> AsyncIterator[PredictionResponse]:
         """Every matching prediction across all pages, fetched lazily one page at a time; each
         once. Stops at the last page, or at a page that brings nothing new (logged)."""
-        pager = _Pager()
-        while True:
-            page = await self.list(
-                pager.page, since, until, model, per_page=per_page, status=status
-            )
-            for item in pager.fresh(page):
-                yield item
-            if not pager.advance(page):
-                return
+        return self._driver.iterate(_every_page(self._core, since, until, model, per_page, status))

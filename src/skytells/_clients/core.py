@@ -1,0 +1,339 @@
+"""`ClientCore`: what a client does, apart from how it performs I/O.
+
+A client is a `ClientCore` (its settings, its queue, and the operation each public method runs,
+built from that method's arguments) plus a driver that runs operations: the sync client with
+``driver.run(op)``, the async one with ``await driver.run(op)``. Everything between a public
+method's arguments and its result is here, once, for both clients and their resources; this is
+also the one place the public surface calls the core's operations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from os import PathLike
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from .._core import batch, saving
+from .._core import operations as ops
+from .._core.config import ClientConfig, concurrency_limit
+from .._core.protocol import Emit, Op
+from .._core.queue import PredictionQueue, note_interrupted
+from .._core.saving import ProgressCallback
+from .._core.schedule import wait_limits
+from .._exceptions import SkytellsError, WaitTimeoutError
+from .._options import (
+    ModelFieldsOptions,
+    OnProgressCallback,
+    PredictionRequest,
+    PredictionsListOptions,
+    QueueItem,
+    RunOptions,
+    WaitOptions,
+)
+from .._pagination import PaginatedResponse
+from .._types import ModelResponse, PredictionResponse
+
+__all__ = ["ClientCore", "Dispatch", "RunMany"]
+
+T = TypeVar("T")
+
+
+class ClientCore:
+    """A client's settings and queue, and the operations of its public methods.
+
+    Shared by a client and its resources (``client.predictions``, ``client.models``); a client
+    made by `with_options()` has a core of its own with the same queue.
+    """
+
+    __slots__ = ("config", "queue")
+
+    def __init__(self, config: ClientConfig, queue: PredictionQueue) -> None:
+        self.config = config
+        self.queue = queue
+
+    def with_config(self, config: ClientConfig) -> ClientCore:
+        """This core with other settings, and the same queue."""
+        return ClientCore(config, self.queue)
+
+    def enqueue(self, payload: Mapping[str, Any] | PredictionRequest) -> None:
+        """``queue()``: add a create request to the local queue."""
+        self.queue.add(ops.payload_dict(payload))
+
+    # ── one request ──────────────────────────────────────────────────────
+
+    def create(
+        self, payload: Mapping[str, Any] | PredictionRequest, idempotency_key: str | None
+    ) -> Op[PredictionResponse]:
+        """``predictions.create()``: a background create (``await: false``)."""
+        return ops.create_prediction(
+            self.config, payload, background=True, idempotency_key=idempotency_key
+        )
+
+    def predict(
+        self, payload: Mapping[str, Any] | PredictionRequest, idempotency_key: str | None
+    ) -> Op[PredictionResponse]:
+        """``predict()``: a create sent exactly as given."""
+        return ops.create_prediction(
+            self.config, payload, background=False, idempotency_key=idempotency_key
+        )
+
+    def get(self, prediction_id: str) -> Op[PredictionResponse]:
+        """``predictions.get()``."""
+        return ops.get_prediction(self.config, prediction_id)
+
+    def list_predictions(
+        self,
+        page: int | None,
+        since: str | dt.date | None,
+        until: str | dt.date | None,
+        model: str | None,
+        *,
+        per_page: int | None,
+        status: str | None,
+        options: PredictionsListOptions | Mapping[str, Any] | None = None,
+    ) -> Op[PaginatedResponse]:
+        """``predictions.list()``: one page."""
+        return ops.list_predictions(
+            self.config,
+            page=page,
+            since=since,
+            until=until,
+            model=model,
+            per_page=per_page,
+            status=status,
+            options=options,
+        )
+
+    def cancel(self, prediction_id: str) -> Op[PredictionResponse]:
+        """``cancel_prediction()``."""
+        return ops.cancel_prediction(self.config, prediction_id)
+
+    def delete(self, prediction_id: str) -> Op[dict[str, Any]]:
+        """``delete_prediction()``."""
+        return ops.delete_prediction(self.config, prediction_id)
+
+    def stream_prediction(self, prediction_id: str) -> Op[PredictionResponse]:
+        """``stream_prediction()``."""
+        return ops.stream_prediction(self.config, prediction_id)
+
+    def list_models(
+        self,
+        fields: Iterable[str] | str | None,
+        options: ModelFieldsOptions | Mapping[str, Any] | None,
+    ) -> Op[list[ModelResponse]]:
+        """``models.list()``."""
+        return ops.list_models(self.config, fields, options)
+
+    def get_model(
+        self,
+        slug: str,
+        fields: Iterable[str] | str | None,
+        options: ModelFieldsOptions | Mapping[str, Any] | None,
+    ) -> Op[ModelResponse]:
+        """``models.get()``."""
+        return ops.get_model(self.config, slug, fields, options)
+
+    # ── following one prediction ─────────────────────────────────────────
+
+    def run(
+        self,
+        model: str,
+        input: Mapping[str, Any] | None,
+        on_progress: OnProgressCallback | None,
+        *,
+        webhook: Mapping[str, Any] | str | None,
+        stream: bool,
+        options: RunOptions | Mapping[str, Any] | None,
+        max_wait: float | None,
+        cancel_on_timeout: bool,
+        idempotency_key: str | None,
+    ) -> Op[PredictionResponse]:
+        """``run()``: create, then wait for the outcome."""
+        return ops.run_prediction(
+            self.config,
+            ops.run_payload(model, input, webhook, stream, options),
+            on_progress=on_progress,
+            max_wait_ms=max_wait,
+            cancel_on_timeout=cancel_on_timeout,
+            idempotency_key=idempotency_key,
+        )
+
+    def wait(
+        self,
+        prediction: Any,
+        options: WaitOptions | Mapping[str, Any] | None,
+        on_progress: OnProgressCallback | None,
+        cancel_on_timeout: bool,
+    ) -> Op[PredictionResponse]:
+        """``wait()``."""
+        interval, max_wait = ops.wait_options(options)
+        return ops.wait_for(
+            self.config,
+            prediction,
+            interval_ms=interval,
+            max_wait_ms=max_wait,
+            on_progress=on_progress,
+            cancel_on_timeout=cancel_on_timeout,
+        )
+
+    def stream(self, prediction: Any, max_wait: float | None) -> Op[PredictionResponse]:
+        """``stream()``: emits the prediction's `StreamEvent`s."""
+        return ops.stream_events(self.config, prediction, max_wait_ms=max_wait)
+
+    def save_outputs(
+        self,
+        prediction: Any,
+        target: str | PathLike[str],
+        *,
+        on_progress: ProgressCallback | None,
+        timeout: float | None,
+        max_bytes: int | None,
+        overwrite: bool,
+    ) -> Op[list[Path]]:
+        """``save_outputs()``."""
+        return saving.save_outputs(
+            self.config,
+            ops.prediction_dict(prediction) or {},
+            Path(target),
+            on_progress=on_progress,
+            timeout_ms=timeout,
+            max_bytes=max_bytes,
+            overwrite=overwrite,
+        )
+
+    # ── many predictions ─────────────────────────────────────────────────
+
+    def wait_many(
+        self, predictions: Sequence[Any], options: WaitOptions | Mapping[str, Any] | None
+    ) -> Op[list[PredictionResponse]]:
+        """``wait_many()``: the final dicts in the order given."""
+        interval, max_wait = ops.wait_options(options)
+        waiting = batch.wait_many(
+            self.config, predictions, interval_ms=interval, max_wait_ms=max_wait
+        )
+        return _in_order(waiting, predictions)
+
+    def dispatch(self, concurrency: int | None) -> Dispatch:
+        """``dispatch()``: a create per queued request."""
+        return Dispatch(self, concurrency)
+
+    def run_many(
+        self,
+        payloads: Sequence[Mapping[str, Any] | PredictionRequest],
+        concurrency: int | None,
+        options: WaitOptions | Mapping[str, Any] | None,
+    ) -> RunMany:
+        """``run_many()``; bad wait options are refused now, before any create."""
+        return RunMany(self, payloads, concurrency, options)
+
+
+def _in_order(
+    waiting: Op[dict[str, PredictionResponse]], predictions: Sequence[Any]
+) -> Op[list[PredictionResponse]]:
+    states = yield from waiting
+    return [states[ops.prediction_id_of(p)] for p in predictions]
+
+
+class Dispatch:
+    """One `dispatch()`: ``creates`` (one per queued request) to run ``limit`` at a time, then
+    `settle` with their outcomes. Used as a context manager around the run, so an interrupted
+    run tells the caller how to recover (every request stays queued with its key)::
+
+        with core.dispatch(concurrency) as job:
+            return job.settle(driver.run_all(job.creates, job.limit))
+    """
+
+    def __init__(self, core: ClientCore, concurrency: int | None) -> None:
+        self._queue = core.queue
+        self._items: list[QueueItem] = core.queue.snapshot()
+        self.limit = concurrency_limit(concurrency, core.config.dispatch_concurrency)
+        self.creates = [
+            ops.create_prediction(
+                core.config, item.payload, background=True, idempotency_key=item.idempotency_key
+            )
+            for item in self._items
+        ]
+
+    def settle(
+        self, outcomes: Sequence[PredictionResponse | SkytellsError]
+    ) -> list[PredictionResponse]:
+        """Take the created requests off the queue; their responses in queue order, or
+        `DispatchError` (see `PredictionQueue.settle`)."""
+        return self._queue.settle(self._items, outcomes)
+
+    def __enter__(self) -> Dispatch:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None and not isinstance(exc, Exception):  # Ctrl-C, a cancelled task...
+            note_interrupted(exc, len(self._items))
+
+
+class RunMany:
+    """One `run_many()`: run ``creates()`` ``limit`` at a time, then iterate ``results(outcomes)``
+    (an operation that emits each `RunResult` as it completes, creation failures first)."""
+
+    def __init__(
+        self,
+        core: ClientCore,
+        payloads: Sequence[Mapping[str, Any] | PredictionRequest],
+        concurrency: int | None,
+        options: WaitOptions | Mapping[str, Any] | None,
+    ) -> None:
+        self._config = core.config
+        self._interval, self._max_wait = ops.wait_options(options)
+        wait_limits(self._interval, self._max_wait, self._config.poll_interval_ms)
+        self._many = batch.RunMany(payloads)
+        self.limit = concurrency_limit(concurrency, self._config.dispatch_concurrency)
+
+    def creates(self) -> list[Op[PredictionResponse]]:
+        """One background create per payload."""
+        return self._many.creates(self._config)
+
+    def results(self, outcomes: Sequence[PredictionResponse | SkytellsError]) -> Op[None]:
+        """Emit a `RunResult` for each failed create, then for each prediction as it ends; past
+        ``max_wait``, one for each still running (with its `WaitTimeoutError`)."""
+        failures, created = self._many.created(outcomes)
+        for failure in failures:
+            yield Emit(failure)
+        waiting = batch.wait_many(
+            self._config,
+            created,
+            interval_ms=self._interval,
+            max_wait_ms=self._max_wait,
+            emit=True,
+        )
+        try:
+            yield from _map_emitted(waiting, self._many.result)
+        except WaitTimeoutError as error:
+            for result in self._many.timed_out(error):
+                yield Emit(result)
+
+
+def _map_emitted(op: Op[T], function: Callable[[Any], Any]) -> Op[T]:
+    """``op``, with each value it emits passed through ``function``."""
+    reply: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            try:
+                action = op.send(reply) if error is None else op.throw(error)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+            if isinstance(action, Emit):
+                action = Emit(function(action.value))
+            try:
+                reply, error = (yield action), None
+            except BaseException as exc:  # GeneratorExit and interrupts too: ``op`` sees them
+                reply, error = None, exc
+    finally:
+        op.close()
