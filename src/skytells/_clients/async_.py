@@ -13,12 +13,20 @@ from typing import Any
 import httpx
 
 from .._core import batch
-from .._core import operations as ops
 from .._core import saving as downloads
 from .._core.config import ClientConfig
+from .._core.payloads import prediction_dict, prediction_id_of, run_payload, wait_options
+from .._core.predictions import (
+    cancel_prediction,
+    create_prediction,
+    delete_prediction,
+    stream_prediction,
+)
 from .._core.queue import note_interrupted
+from .._core.running import run_prediction
 from .._core.saving import ProgressCallback
 from .._core.schedule import wait_limits
+from .._core.waiting import stream_events, wait_for
 from .._exceptions import WaitTimeoutError
 from .._io.aiohttp_transport import default_async_http_client
 from .._io.async_driver import AsyncDriver
@@ -141,9 +149,9 @@ class AsyncSkytellsClient(ClientBase):
         idempotency_key: str | None = None,
     ) -> AsyncPrediction:
         """Run a model and wait for the result (see `SkytellsClient.run`)."""
-        op = ops.run_prediction(
-            self._config,
-            ops.run_payload(model, input, webhook, stream, options),
+        op = run_prediction(
+            self._ctx,
+            run_payload(model, input, webhook, stream, options),
             on_progress=on_progress,
             max_wait_ms=max_wait,
             cancel_on_timeout=cancel_on_timeout,
@@ -155,8 +163,8 @@ class AsyncSkytellsClient(ClientBase):
         self, payload: Mapping[str, Any] | PredictionRequest, *, idempotency_key: str | None = None
     ) -> PredictionResponse:
         """Send a create request exactly as given (``await`` included); returns the raw dict."""
-        op = ops.create_prediction(
-            self._config, payload, background=False, idempotency_key=idempotency_key
+        op = create_prediction(
+            self._ctx, payload, background=False, idempotency_key=idempotency_key
         )
         return await self._driver.run(op)
 
@@ -169,9 +177,9 @@ class AsyncSkytellsClient(ClientBase):
         cancel_on_timeout: bool = False,
     ) -> PredictionResponse:
         """Check a prediction until it is terminal (see `SkytellsClient.wait`)."""
-        interval, max_wait = ops.wait_options(options)
-        op = ops.wait_for(
-            self._config,
+        interval, max_wait = wait_options(options)
+        op = wait_for(
+            self._ctx,
             prediction,
             interval_ms=interval,
             max_wait_ms=max_wait,
@@ -184,8 +192,8 @@ class AsyncSkytellsClient(ClientBase):
         """Create every queued prediction concurrently (see `SkytellsClient.dispatch`)."""
         items = self._queue.snapshot()
         calls = [
-            ops.create_prediction(
-                self._config, item.payload, background=True, idempotency_key=item.idempotency_key
+            create_prediction(
+                self._ctx, item.payload, background=True, idempotency_key=item.idempotency_key
             )
             for item in items
         ]
@@ -205,10 +213,10 @@ class AsyncSkytellsClient(ClientBase):
     ) -> list[PredictionResponse]:
         """Wait for many predictions; returns their final dicts in order (see
         `SkytellsClient.wait_many`)."""
-        interval, max_wait = ops.wait_options(options)
-        op = batch.wait_many(self._config, predictions, interval_ms=interval, max_wait_ms=max_wait)
+        interval, max_wait = wait_options(options)
+        op = batch.wait_many(self._ctx, predictions, interval_ms=interval, max_wait_ms=max_wait)
         states = await self._driver.run(op)
-        return [states[ops.prediction_id_of(p)] for p in predictions]
+        return [states[prediction_id_of(p)] for p in predictions]
 
     def run_many(
         self,
@@ -219,7 +227,7 @@ class AsyncSkytellsClient(ClientBase):
     ) -> AsyncIterator[batch.RunResult]:
         """Create many predictions concurrently and yield each `RunResult` as it completes
         (``async for``; see `SkytellsClient.run_many`)."""
-        interval, max_wait = ops.wait_options(options)
+        interval, max_wait = wait_options(options)
         wait_limits(interval, max_wait, self._config.poll_interval_ms)  # before any create
         many = batch.RunMany(payloads)
         return self._run_many(many, concurrency, options)
@@ -231,13 +239,13 @@ class AsyncSkytellsClient(ClientBase):
         options: WaitOptions | Mapping[str, Any] | None,
     ) -> AsyncIterator[batch.RunResult]:
         limit = concurrency or self._config.dispatch_concurrency
-        outcomes = await self._driver.run_all(many.creates(self._config), limit)
+        outcomes = await self._driver.run_all(many.creates(self._ctx), limit)
         failures, created = many.created(outcomes)
         for failure in failures:
             yield failure
-        interval, max_wait = ops.wait_options(options)
+        interval, max_wait = wait_options(options)
         op = batch.wait_many(
-            self._config, created, interval_ms=interval, max_wait_ms=max_wait, emit=True
+            self._ctx, created, interval_ms=interval, max_wait_ms=max_wait, emit=True
         )
         try:
             async for state in self._driver.iterate(op):
@@ -257,9 +265,9 @@ class AsyncSkytellsClient(ClientBase):
         overwrite: bool = False,
     ) -> list[Path]:
         """Stream every output to disk; returns the paths (see `SkytellsClient.save_outputs`)."""
-        data = ops.prediction_dict(prediction) or {}
+        data = prediction_dict(prediction) or {}
         op = downloads.save_outputs(
-            self._config,
+            self._ctx,
             data,
             Path(target),
             on_progress=on_progress,
@@ -271,23 +279,23 @@ class AsyncSkytellsClient(ClientBase):
 
     async def cancel_prediction(self, id: str) -> PredictionResponse:
         """Cancel a running prediction; returns the updated prediction dict."""
-        return await self._driver.run(ops.cancel_prediction(self._config, id))
+        return await self._driver.run(cancel_prediction(self._ctx, id))
 
     async def delete_prediction(self, id: str) -> dict[str, Any]:
         """Delete a prediction and its stored files."""
-        return await self._driver.run(ops.delete_prediction(self._config, id))
+        return await self._driver.run(delete_prediction(self._ctx, id))
 
     def stream(self, prediction: Any, *, max_wait: float | None = None) -> AsyncPredictionStream:
         """Follow a prediction and yield its `StreamEvent`s as they happen (see
         `SkytellsClient.stream`); not awaited: ``async with client.stream(p) as events:`` then
         ``async for event in events:``. Leaving the block or the loop closes the connection.
         """
-        op = ops.stream_events(self._config, prediction, max_wait_ms=max_wait)
+        op = stream_events(self._ctx, prediction, max_wait_ms=max_wait)
         return AsyncPredictionStream(self._driver.iterate(op))
 
     async def stream_prediction(self, id: str) -> PredictionResponse:
         """The prediction dict whose ``urls["stream"]`` is its streaming endpoint."""
-        return await self._driver.run(ops.stream_prediction(self._config, id))
+        return await self._driver.run(stream_prediction(self._ctx, id))
 
     async def list_predictions(self, page: int | None = None) -> PaginatedResponse:
         """Deprecated: use ``client.predictions.list()``."""

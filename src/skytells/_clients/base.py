@@ -7,11 +7,13 @@ from typing import Any
 
 import httpx
 
-from .._core.config import ClientConfig, resolve_config, with_changes
-from .._core.operations import payload_dict
+from .._core.config import ClientConfig, with_changes
+from .._core.context import ClientState, Context
+from .._core.payloads import payload_dict
 from .._core.queue import PredictionQueue
 from .._options import ClientOptions, PredictionRequest, RetryOptions
 from .._warnings import warn_caller
+from .settings import resolve_config
 
 # One pool per client: keep-alive connections, enough for the default dispatch concurrency.
 POOL_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64, keepalive_expiry=30)
@@ -21,6 +23,7 @@ class ClientBase:
     """Configuration and the queue; subclasses add the I/O driver and the methods."""
 
     _config: ClientConfig
+    _state: ClientState
 
     def __init__(
         self,
@@ -50,7 +53,13 @@ class ClientBase:
             max_response_bytes=max_response_bytes,
             await_hold=await_hold,
         )
+        self._state = ClientState()  # shared with the clients `with_options` derives
         self._queue = PredictionQueue()
+
+    @property
+    def _ctx(self) -> Context:
+        """What operations get: this client's config and the state it shares."""
+        return Context(self._config, self._state)
 
     @property
     def base_url(self) -> str:

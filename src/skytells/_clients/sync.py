@@ -12,12 +12,20 @@ from typing import Any
 import httpx
 
 from .._core import batch
-from .._core import operations as ops
 from .._core import saving as downloads
 from .._core.config import ClientConfig
+from .._core.payloads import prediction_dict, prediction_id_of, run_payload, wait_options
+from .._core.predictions import (
+    cancel_prediction,
+    create_prediction,
+    delete_prediction,
+    stream_prediction,
+)
 from .._core.queue import note_interrupted
+from .._core.running import run_prediction
 from .._core.saving import ProgressCallback
 from .._core.schedule import wait_limits
+from .._core.waiting import stream_events, wait_for
 from .._exceptions import WaitTimeoutError
 from .._io.aiohttp_transport import aiohttp_http_client, async_backend
 from .._io.deadlines import install as install_deadlines
@@ -178,9 +186,9 @@ class SkytellsClient(ClientBase):
             CreateOutcomeUnknownError: the held create got no answer in time.
             SkytellsError: any API error.
         """
-        op = ops.run_prediction(
-            self._config,
-            ops.run_payload(model, input, webhook, stream, options),
+        op = run_prediction(
+            self._ctx,
+            run_payload(model, input, webhook, stream, options),
             on_progress=on_progress,
             max_wait_ms=max_wait,
             cancel_on_timeout=cancel_on_timeout,
@@ -192,8 +200,8 @@ class SkytellsClient(ClientBase):
         self, payload: Mapping[str, Any] | PredictionRequest, *, idempotency_key: str | None = None
     ) -> PredictionResponse:
         """Send a create request exactly as given (``await`` included); returns the raw dict."""
-        op = ops.create_prediction(
-            self._config, payload, background=False, idempotency_key=idempotency_key
+        op = create_prediction(
+            self._ctx, payload, background=False, idempotency_key=idempotency_key
         )
         return self._driver.run(op)
 
@@ -212,9 +220,9 @@ class SkytellsClient(ClientBase):
         default 5000). ``options["max_wait"]`` (ms) is a deadline: past it `WaitTimeoutError`
         (``WAIT_TIMEOUT``) is raised with the prediction's id and last state.
         """
-        interval, max_wait = ops.wait_options(options)
-        op = ops.wait_for(
-            self._config,
+        interval, max_wait = wait_options(options)
+        op = wait_for(
+            self._ctx,
             prediction,
             interval_ms=interval,
             max_wait_ms=max_wait,
@@ -239,8 +247,8 @@ class SkytellsClient(ClientBase):
         """
         items = self._queue.snapshot()
         calls = [
-            ops.create_prediction(
-                self._config, item.payload, background=True, idempotency_key=item.idempotency_key
+            create_prediction(
+                self._ctx, item.payload, background=True, idempotency_key=item.idempotency_key
             )
             for item in items
         ]
@@ -258,10 +266,10 @@ class SkytellsClient(ClientBase):
     ) -> list[PredictionResponse]:
         """Wait for many predictions (dicts, `Prediction`s or ids); returns their final dicts in
         the order given. While many are pending, one listing request checks up to 50 of them."""
-        interval, max_wait = ops.wait_options(options)
-        op = batch.wait_many(self._config, predictions, interval_ms=interval, max_wait_ms=max_wait)
+        interval, max_wait = wait_options(options)
+        op = batch.wait_many(self._ctx, predictions, interval_ms=interval, max_wait_ms=max_wait)
         states = self._driver.run(op)
-        return [states[ops.prediction_id_of(p)] for p in predictions]
+        return [states[prediction_id_of(p)] for p in predictions]
 
     def run_many(
         self,
@@ -273,7 +281,7 @@ class SkytellsClient(ClientBase):
         """Create many predictions concurrently and yield a `RunResult` for each as it completes
         (creation failures first). Every result carries its index, payload and prediction id,
         failed or not. Stopping the iteration early stops the waiting."""
-        interval, max_wait = ops.wait_options(options)
+        interval, max_wait = wait_options(options)
         wait_limits(interval, max_wait, self._config.poll_interval_ms)  # before any create
         many = batch.RunMany(payloads)
         return self._run_many(many, concurrency, options)
@@ -285,11 +293,11 @@ class SkytellsClient(ClientBase):
         options: WaitOptions | Mapping[str, Any] | None,
     ) -> Iterator[batch.RunResult]:
         limit = concurrency or self._config.dispatch_concurrency
-        failures, created = many.created(self._driver.run_all(many.creates(self._config), limit))
+        failures, created = many.created(self._driver.run_all(many.creates(self._ctx), limit))
         yield from failures
-        interval, max_wait = ops.wait_options(options)
+        interval, max_wait = wait_options(options)
         op = batch.wait_many(
-            self._config, created, interval_ms=interval, max_wait_ms=max_wait, emit=True
+            self._ctx, created, interval_ms=interval, max_wait_ms=max_wait, emit=True
         )
         try:
             for state in self._driver.iterate(op):
@@ -324,9 +332,9 @@ class SkytellsClient(ClientBase):
         client's timeout, whichever is longer); ``max_bytes`` caps what it writes, all files
         together and after any content decoding (default 5 GiB, ``DOWNLOAD_TOO_LARGE``).
         """
-        data = ops.prediction_dict(prediction) or {}
+        data = prediction_dict(prediction) or {}
         op = downloads.save_outputs(
-            self._config,
+            self._ctx,
             data,
             Path(target),
             on_progress=on_progress,
@@ -340,11 +348,11 @@ class SkytellsClient(ClientBase):
 
     def cancel_prediction(self, id: str) -> PredictionResponse:
         """Cancel a running prediction; returns the updated prediction dict."""
-        return self._driver.run(ops.cancel_prediction(self._config, id))
+        return self._driver.run(cancel_prediction(self._ctx, id))
 
     def delete_prediction(self, id: str) -> dict[str, Any]:
         """Delete a prediction and its stored files."""
-        return self._driver.run(ops.delete_prediction(self._config, id))
+        return self._driver.run(delete_prediction(self._ctx, id))
 
     def stream(self, prediction: Any, *, max_wait: float | None = None) -> PredictionStream:
         """Follow a prediction (dict, `Prediction` or id) and yield its `StreamEvent`s as they
@@ -365,12 +373,12 @@ class SkytellsClient(ClientBase):
                 for event in events:
                     print(event.event, event.data)
         """
-        op = ops.stream_events(self._config, prediction, max_wait_ms=max_wait)
+        op = stream_events(self._ctx, prediction, max_wait_ms=max_wait)
         return PredictionStream(self._driver.iterate(op))
 
     def stream_prediction(self, id: str) -> PredictionResponse:
         """The prediction dict whose ``urls["stream"]`` is its streaming endpoint."""
-        return self._driver.run(ops.stream_prediction(self._config, id))
+        return self._driver.run(stream_prediction(self._ctx, id))
 
     # ── official-package aliases ─────────────────────────────────────────
 

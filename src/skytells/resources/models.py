@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._core import operations as ops
+from .._core.models import get_model, list_models
 from .._options import ModelFieldsOptions
 from .._types import ModelResponse
 
@@ -28,7 +28,7 @@ class Models:
         options: ModelFieldsOptions | Mapping[str, Any] | None = None,
     ) -> list[ModelResponse]:
         """All available models; ``fields`` may add ``"input_schema"``, ``"output_schema"``."""
-        return self._client._driver.run(ops.list_models(self._client._config, fields, options))
+        return self._client._driver.run(list_models(self._client._ctx, fields, options))
 
     def get(
         self,
@@ -37,7 +37,7 @@ class Models:
         options: ModelFieldsOptions | Mapping[str, Any] | None = None,
     ) -> ModelResponse:
         """One model by slug; an unknown slug raises `NotFoundError` (``MODEL_NOT_FOUND``)."""
-        return self._client._driver.run(ops.get_model(self._client._config, slug, fields, options))
+        return self._client._driver.run(get_model(self._client._ctx, slug, fields, options))
 
 
 class AsyncModels:
@@ -52,9 +52,7 @@ class AsyncModels:
         options: ModelFieldsOptions | Mapping[str, Any] | None = None,
     ) -> list[ModelResponse]:
         """All available models; ``fields`` may add ``"input_schema"``, ``"output_schema"``."""
-        return await self._client._driver.run(
-            ops.list_models(self._client._config, fields, options)
-        )
+        return await self._client._driver.run(list_models(self._client._ctx, fields, options))
 
     async def get(
         self,
@@ -63,6 +61,4 @@ class AsyncModels:
         options: ModelFieldsOptions | Mapping[str, Any] | None = None,
     ) -> ModelResponse:
         """One model by slug; an unknown slug raises `NotFoundError` (``MODEL_NOT_FOUND``)."""
-        return await self._client._driver.run(
-            ops.get_model(self._client._config, slug, fields, options)
-        )
+        return await self._client._driver.run(get_model(self._client._ctx, slug, fields, options))

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._core import operations as ops
+from .._core.predictions import create_prediction, get_prediction, list_predictions
 from .._options import PredictionRequest, PredictionsListOptions
 from .._pagination import PaginatedResponse
 from .._types import PredictionResponse
@@ -70,14 +70,14 @@ class Predictions:
         idempotency_key: str | None = None,
     ) -> PredictionResponse:
         """Create a background prediction (always ``await: false``); returns it ``pending``."""
-        op = ops.create_prediction(
-            self._client._config, payload, background=True, idempotency_key=idempotency_key
+        op = create_prediction(
+            self._client._ctx, payload, background=True, idempotency_key=idempotency_key
         )
         return self._client._driver.run(op)
 
     def get(self, id: str) -> PredictionResponse:
         """Fetch a prediction by id. Unknown ids raise `NotFoundError`."""
-        return self._client._driver.run(ops.get_prediction(self._client._config, id))
+        return self._client._driver.run(get_prediction(self._client._ctx, id))
 
     def list(
         self,
@@ -91,8 +91,8 @@ class Predictions:
         options: PredictionsListOptions | Mapping[str, Any] | None = None,
     ) -> PaginatedResponse:
         """List predictions, newest first; returns a page with ``.data`` and ``.pagination``."""
-        op = ops.list_predictions(
-            self._client._config,
+        op = list_predictions(
+            self._client._ctx,
             page=page,
             since=since,
             until=until,
@@ -135,14 +135,14 @@ class AsyncPredictions:
         idempotency_key: str | None = None,
     ) -> PredictionResponse:
         """Create a background prediction (always ``await: false``); returns it ``pending``."""
-        op = ops.create_prediction(
-            self._client._config, payload, background=True, idempotency_key=idempotency_key
+        op = create_prediction(
+            self._client._ctx, payload, background=True, idempotency_key=idempotency_key
         )
         return await self._client._driver.run(op)
 
     async def get(self, id: str) -> PredictionResponse:
         """Fetch a prediction by id. Unknown ids raise `NotFoundError`."""
-        return await self._client._driver.run(ops.get_prediction(self._client._config, id))
+        return await self._client._driver.run(get_prediction(self._client._ctx, id))
 
     async def list(
         self,
@@ -156,8 +156,8 @@ class AsyncPredictions:
         options: PredictionsListOptions | Mapping[str, Any] | None = None,
     ) -> PaginatedResponse:
         """List predictions, newest first; returns a page with ``.data`` and ``.pagination``."""
-        op = ops.list_predictions(
-            self._client._config,
+        op = list_predictions(
+            self._client._ctx,
             page=page,
             since=since,
             until=until,
