@@ -16,7 +16,6 @@ from skytells._core.config import (
     non_negative_ms,
     with_changes,
 )
-from skytells._core.context import ClientState, Context
 
 
 def test_the_config_is_immutable_and_its_repr_hides_the_key() -> None:
@@ -56,11 +55,3 @@ def test_setting_checks() -> None:
     with pytest.raises(skytells.AuthenticationError) as info:
         check_api_key("sk-abc\ndef")
     assert "position 7" in info.value.message and "sk-abc" not in info.value.message
-
-
-def test_derived_contexts_share_the_learnt_state() -> None:
-    state = ClientState()
-    first = Context(ClientConfig(api_key="k"), state)
-    second = Context(with_changes(first.config, timeout=1), state)
-    assert second.state.rate_limits is first.state.rate_limits
-    assert Context(first.config).state is not state
