@@ -147,3 +147,15 @@ def test_policy_without_retries_gives_up_at_once() -> None:
     with pytest.raises(skytells.ServerError):
         driver.run(call(context(retry=RetryPolicy(retries=0)), "GET", "/models"))
     assert driver.sleeps == []
+
+
+def test_a_429s_retry_after_date_is_read_against_the_clients_clock() -> None:
+    driver = Driver()
+    date = email.utils.formatdate(driver.now + WALL_OFFSET + 4, usegmt=True)
+    limited = json_reply(
+        429, {"error_id": "RATE_LIMIT_EXCEEDED", "message": "slow"}, {"retry-after": date}
+    )
+    driver.script(limited)
+    with pytest.raises(skytells.RateLimitError) as info:
+        driver.run(call(context(retry=RetryPolicy(retries=0)), "GET", "/models"))
+    assert info.value.retry_after == pytest.approx(4.0)

@@ -12,12 +12,14 @@ from urllib.parse import quote
 from .._exceptions import (
     AuthenticationError,
     CreateOutcomeUnknownError,
+    RateLimitError,
     SkytellsError,
     ValidationError,
 )
 from .context import Context
 from .protocol import HttpRequest, Instant, Now, Op, RawResponse, Sleep, now
 from .responses import parse_response
+from .retry import retry_after_seconds
 
 logger = logging.getLogger("skytells")
 
@@ -80,6 +82,8 @@ def call(
             if isinstance(error, CreateOutcomeUnknownError) and error.idempotency_key is None:
                 error.idempotency_key = idempotency_key
             clock: Instant = yield Now()
+            if isinstance(error, RateLimitError):  # a date is read against this client's clock
+                error.retry_after = retry_after_seconds(error.headers, clock.wall)
             delay = policy.delay(error, attempt, clock.wall)
             if delay is None or clock.monotonic + delay >= deadline:
                 if attempt == 0 or settle is None:
