@@ -248,15 +248,12 @@ def test_own_http_client_in_a_forked_child_raises_a_clear_error(emu: Any) -> Non
 
 
 def test_locks_held_by_a_parent_thread_at_the_fork_do_not_block_the_child(emu: Any) -> None:
-    """Another thread of the parent holds the client's locks (queue, rate limits, streams, the
-    log's key registry) when the fork happens: the child, where that thread does not exist,
+    """Another thread of the parent holds the client's locks (the log's key registry; the
+    queue and the learnt state are lock-free) when the fork happens: the child, where that thread does not exist,
     still queues, dispatches, runs and makes clients."""
     with SkytellsClient(emu.api_key, base_url=emu.base_url, timeout=TIMEOUT_MS) as client:
         _create(client, 1)
         locks = [
-            client._queue._lock,
-            client._config.rate_limits._lock,
-            client._config.streams._lock,
             skytells._logging._lock,
         ]
         holding, release = threading.Event(), threading.Event()

@@ -124,7 +124,7 @@ def test_run_of_a_cancelled_prediction_raises(client: SkytellsClient, emu: Any) 
     bg = client.predictions.create({"model": "mera", "input": {"prompt": "x"}})
     client.cancel_prediction(bg["id"])
     with pytest.raises(skytells.PredictionCancelledError):
-        skytells._core.operations.check_outcome(client.wait(bg))
+        skytells._core.running.check_outcome(client.wait(bg))
 
 
 def test_delete_then_get_is_unknown(client: SkytellsClient) -> None:

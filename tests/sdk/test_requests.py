@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 
@@ -259,3 +260,11 @@ def test_timeouts_are_retried_within_the_retry_budget(scripted: ScriptedServer) 
     ) as client:
         assert client.predictions.get("p")["id"] == "pred_abc123"
     assert len(scripted.requests) == 2
+
+
+def test_the_rate_limit_tracker_reads_the_emulators_headers(client: Any, emu: Any) -> None:
+    emu.configure(rate_limit=40)
+    client.models.list()
+    tracker = client._core.state.rate_limits
+    assert (tracker.limit, tracker.remaining, tracker.window) == (40, 39, 60.0)
+    assert client.with_options(max_retries=0)._core.state.rate_limits is tracker  # one budget

@@ -6,26 +6,9 @@ import pytest
 
 import skytells
 from skytells import SkytellsClient
-from skytells._core.events import StreamTracker, stream_url
-from skytells._core.sse import SSEDecoder
+from skytells._core.events import stream_url
 from skytells.webhooks import parse_event
 from tests.scripted_server import Reply, ScriptedServer, prediction
-
-
-def test_events_without_their_own_id_are_not_dropped() -> None:
-    raw = SSEDecoder().feed(
-        b'id: 1\nevent: status\ndata: {"status": "processing"}\n\n'
-        b'event: log\ndata: {"message": "hello"}\n\n'
-        b'event: log\ndata: {"message": "again"}\n\n'
-        b'id: 1\nevent: status\ndata: {"status": "processing"}\n\n'  # a real duplicate
-    )
-    events = StreamTracker("p1", None).accept(raw)
-    assert [e.event for e in events] == ["status", "log", "log"]
-
-
-def test_a_non_ascii_retry_value_is_ignored() -> None:
-    (event,) = SSEDecoder().feed("retry: \u00b2\ndata: {}\n\n".encode())
-    assert event.retry is None
 
 
 @pytest.mark.parametrize("url", ["http://[bad/x", "http://a\u0000b/x"])

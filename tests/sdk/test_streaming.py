@@ -239,26 +239,6 @@ def test_an_origin_without_event_streams_is_polled_directly_after_two_tries(
     assert paths == ["stream", "pred_abc123"] * 2 + third
 
 
-def test_what_was_learnt_of_an_origin_is_forgotten_after_a_while() -> None:
-    from skytells._core.stream_support import FORGET_AFTER, StreamSupport
-
-    now = [100.0]
-    support = StreamSupport(clock=lambda: now[0])
-    url = "https://api.example.com/v1/predictions/p1/stream"
-    support.answered(url, 200)
-    support.served(url)  # an event stream in between: the refusals were not in a row
-    support.answered(url, 200)
-    assert support.usable(url)
-    support.answered(url, 200)
-    assert not support.usable("https://API.example.com:443/v1/predictions/p2/stream")
-    assert support.usable("https://stream.example.com/v1/predictions/p2/stream")
-    now[0] += FORGET_AFTER
-    assert support.usable(url)
-    support.answered(url, 500)
-    support.answered(url, 500)
-    assert support.usable(url)
-
-
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_max_wait_bounds_the_first_lookup_of_a_bare_id(scripted: ScriptedServer, mode: str) -> None:
     # The lookup answers after 5 s with a finished prediction: within a 1 s max_wait, the

@@ -14,11 +14,12 @@ from typing import Any, ClassVar, Generic, TypeVar
 import httpx
 from typing_extensions import Self
 
-from .._core.config import ClientConfig, resolve_config, with_changes
+from .._core.config import ClientConfig, with_changes
 from .._core.queue import PredictionQueue
 from .._options import ClientOptions, PredictionRequest, RetryOptions
 from .._warnings import warn_caller
 from .core import ClientCore
+from .settings import resolve_config
 
 # One pool per client: keep-alive connections, enough for the default dispatch concurrency.
 POOL_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64, keepalive_expiry=30)

@@ -16,9 +16,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .._core import batch, saving
-from .._core import operations as ops
+from .._core import batch, models, predictions, running, saving, waiting
 from .._core.config import ClientConfig, concurrency_limit
+from .._core.context import ClientState, Context
+from .._core.payloads import (
+    payload_dict,
+    prediction_dict,
+    prediction_id_of,
+    run_payload,
+    wait_options,
+)
 from .._core.protocol import Emit, Op
 from .._core.queue import PredictionQueue, note_interrupted
 from .._core.saving import ProgressCallback
@@ -48,19 +55,24 @@ class ClientCore:
     made by `with_options()` has a core of its own with the same queue.
     """
 
-    __slots__ = ("config", "queue")
+    __slots__ = ("config", "ctx", "queue", "state")
 
-    def __init__(self, config: ClientConfig, queue: PredictionQueue) -> None:
+    def __init__(
+        self, config: ClientConfig, queue: PredictionQueue, state: ClientState | None = None
+    ) -> None:
         self.config = config
+        self.state = state if state is not None else ClientState()
+        self.ctx = Context(config, self.state)
+        """What every operation gets: the settings and the state learnt from the server."""
         self.queue = queue
 
     def with_config(self, config: ClientConfig) -> ClientCore:
         """This core with other settings, and the same queue."""
-        return ClientCore(config, self.queue)
+        return ClientCore(config, self.queue, self.state)
 
     def enqueue(self, payload: Mapping[str, Any] | PredictionRequest) -> None:
         """``queue()``: add a create request to the local queue."""
-        self.queue.add(ops.payload_dict(payload))
+        self.queue.add(payload_dict(payload))
 
     # ── one request ──────────────────────────────────────────────────────
 
@@ -68,21 +80,21 @@ class ClientCore:
         self, payload: Mapping[str, Any] | PredictionRequest, idempotency_key: str | None
     ) -> Op[PredictionResponse]:
         """``predictions.create()``: a background create (``await: false``)."""
-        return ops.create_prediction(
-            self.config, payload, background=True, idempotency_key=idempotency_key
+        return predictions.create_prediction(
+            self.ctx, payload, background=True, idempotency_key=idempotency_key
         )
 
     def predict(
         self, payload: Mapping[str, Any] | PredictionRequest, idempotency_key: str | None
     ) -> Op[PredictionResponse]:
         """``predict()``: a create sent exactly as given."""
-        return ops.create_prediction(
-            self.config, payload, background=False, idempotency_key=idempotency_key
+        return predictions.create_prediction(
+            self.ctx, payload, background=False, idempotency_key=idempotency_key
         )
 
     def get(self, prediction_id: str) -> Op[PredictionResponse]:
         """``predictions.get()``."""
-        return ops.get_prediction(self.config, prediction_id)
+        return predictions.get_prediction(self.ctx, prediction_id)
 
     def list_predictions(
         self,
@@ -96,8 +108,8 @@ class ClientCore:
         options: PredictionsListOptions | Mapping[str, Any] | None = None,
     ) -> Op[PaginatedResponse]:
         """``predictions.list()``: one page."""
-        return ops.list_predictions(
-            self.config,
+        return predictions.list_predictions(
+            self.ctx,
             page=page,
             since=since,
             until=until,
@@ -109,15 +121,15 @@ class ClientCore:
 
     def cancel(self, prediction_id: str) -> Op[PredictionResponse]:
         """``cancel_prediction()``."""
-        return ops.cancel_prediction(self.config, prediction_id)
+        return predictions.cancel_prediction(self.ctx, prediction_id)
 
     def delete(self, prediction_id: str) -> Op[dict[str, Any]]:
         """``delete_prediction()``."""
-        return ops.delete_prediction(self.config, prediction_id)
+        return predictions.delete_prediction(self.ctx, prediction_id)
 
     def stream_prediction(self, prediction_id: str) -> Op[PredictionResponse]:
         """``stream_prediction()``."""
-        return ops.stream_prediction(self.config, prediction_id)
+        return predictions.stream_prediction(self.ctx, prediction_id)
 
     def list_models(
         self,
@@ -125,7 +137,7 @@ class ClientCore:
         options: ModelFieldsOptions | Mapping[str, Any] | None,
     ) -> Op[list[ModelResponse]]:
         """``models.list()``."""
-        return ops.list_models(self.config, fields, options)
+        return models.list_models(self.ctx, fields, options)
 
     def get_model(
         self,
@@ -134,7 +146,7 @@ class ClientCore:
         options: ModelFieldsOptions | Mapping[str, Any] | None,
     ) -> Op[ModelResponse]:
         """``models.get()``."""
-        return ops.get_model(self.config, slug, fields, options)
+        return models.get_model(self.ctx, slug, fields, options)
 
     # ── following one prediction ─────────────────────────────────────────
 
@@ -152,9 +164,9 @@ class ClientCore:
         idempotency_key: str | None,
     ) -> Op[PredictionResponse]:
         """``run()``: create, then wait for the outcome."""
-        return ops.run_prediction(
-            self.config,
-            ops.run_payload(model, input, webhook, stream, options),
+        return running.run_prediction(
+            self.ctx,
+            run_payload(model, input, webhook, stream, options),
             on_progress=on_progress,
             max_wait_ms=max_wait,
             cancel_on_timeout=cancel_on_timeout,
@@ -169,9 +181,9 @@ class ClientCore:
         cancel_on_timeout: bool,
     ) -> Op[PredictionResponse]:
         """``wait()``."""
-        interval, max_wait = ops.wait_options(options)
-        return ops.wait_for(
-            self.config,
+        interval, max_wait = wait_options(options)
+        return waiting.wait_for(
+            self.ctx,
             prediction,
             interval_ms=interval,
             max_wait_ms=max_wait,
@@ -181,7 +193,7 @@ class ClientCore:
 
     def stream(self, prediction: Any, max_wait: float | None) -> Op[PredictionResponse]:
         """``stream()``: emits the prediction's `StreamEvent`s."""
-        return ops.stream_events(self.config, prediction, max_wait_ms=max_wait)
+        return waiting.stream_events(self.ctx, prediction, max_wait_ms=max_wait)
 
     def save_outputs(
         self,
@@ -195,8 +207,8 @@ class ClientCore:
     ) -> Op[list[Path]]:
         """``save_outputs()``."""
         return saving.save_outputs(
-            self.config,
-            ops.prediction_dict(prediction) or {},
+            self.ctx,
+            prediction_dict(prediction) or {},
             Path(target),
             on_progress=on_progress,
             timeout_ms=timeout,
@@ -210,10 +222,8 @@ class ClientCore:
         self, predictions: Sequence[Any], options: WaitOptions | Mapping[str, Any] | None
     ) -> Op[list[PredictionResponse]]:
         """``wait_many()``: the final dicts in the order given."""
-        interval, max_wait = ops.wait_options(options)
-        waiting = batch.wait_many(
-            self.config, predictions, interval_ms=interval, max_wait_ms=max_wait
-        )
+        interval, max_wait = wait_options(options)
+        waiting = batch.wait_many(self.ctx, predictions, interval_ms=interval, max_wait_ms=max_wait)
         return _in_order(waiting, predictions)
 
     def dispatch(self, concurrency: int | None) -> Dispatch:
@@ -234,7 +244,7 @@ def _in_order(
     waiting: Op[dict[str, PredictionResponse]], predictions: Sequence[Any]
 ) -> Op[list[PredictionResponse]]:
     states = yield from waiting
-    return [states[ops.prediction_id_of(p)] for p in predictions]
+    return [states[prediction_id_of(p)] for p in predictions]
 
 
 class Dispatch:
@@ -251,8 +261,8 @@ class Dispatch:
         self._items: list[QueueItem] = core.queue.snapshot()
         self.limit = concurrency_limit(concurrency, core.config.dispatch_concurrency)
         self.creates = [
-            ops.create_prediction(
-                core.config, item.payload, background=True, idempotency_key=item.idempotency_key
+            predictions.create_prediction(
+                core.ctx, item.payload, background=True, idempotency_key=item.idempotency_key
             )
             for item in self._items
         ]
@@ -289,14 +299,15 @@ class RunMany:
         options: WaitOptions | Mapping[str, Any] | None,
     ) -> None:
         self._config = core.config
-        self._interval, self._max_wait = ops.wait_options(options)
+        self._ctx = core.ctx
+        self._interval, self._max_wait = wait_options(options)
         wait_limits(self._interval, self._max_wait, self._config.poll_interval_ms)
         self._many = batch.RunMany(payloads)
         self.limit = concurrency_limit(concurrency, self._config.dispatch_concurrency)
 
     def creates(self) -> list[Op[PredictionResponse]]:
         """One background create per payload."""
-        return self._many.creates(self._config)
+        return self._many.creates(self._ctx)
 
     def results(self, outcomes: Sequence[PredictionResponse | SkytellsError]) -> Op[None]:
         """Emit a `RunResult` for each failed create, then for each prediction as it ends; past
@@ -305,7 +316,7 @@ class RunMany:
         for failure in failures:
             yield Emit(failure)
         waiting = batch.wait_many(
-            self._config,
+            self._ctx,
             created,
             interval_ms=self._interval,
             max_wait_ms=self._max_wait,

@@ -1,6 +1,6 @@
 """`PredictionStream` and `AsyncPredictionStream`: what `client.stream()` returns.
 
-Thin wrappers over a driver's iteration of `_operations.stream_events`; closing one (leaving a
+Thin wrappers over a driver's iteration of `_core.waiting.stream_events`; closing one (leaving a
 ``with`` block, ``break``-ing out of a ``for`` loop, or `close()`) closes the operation, and the
 driver then closes the stream's connection.
 """

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,17 +18,11 @@ from .._enums import is_terminal
 from .._exceptions import ServerError, SkytellsError, WaitTimeoutError
 from .._options import PredictionRequest
 from .._types import PredictionOutput, PredictionResponse
-from .config import ClientConfig
-from .operations import (
-    check_outcome,
-    create_prediction,
-    get_prediction,
-    list_predictions,
-    payload_dict,
-    prediction_dict,
-    prediction_id_of,
-)
-from .protocol import Emit, Op, Sleep
+from .context import Context
+from .payloads import payload_dict, prediction_dict, prediction_id_of
+from .predictions import create_prediction, get_prediction, list_predictions
+from .protocol import Emit, Op, Sleep, now
+from .running import check_outcome
 from .schedule import PollSchedule, wait_limits
 
 logger = logging.getLogger("skytells")
@@ -79,7 +72,7 @@ class Lost:
 
 
 def wait_many(
-    config: ClientConfig,
+    ctx: Context,
     predictions: Sequence[Any],
     *,
     interval_ms: float | None = None,
@@ -93,7 +86,8 @@ def wait_many(
     ``max_wait_ms`` bounds the lookups too: past it a `WaitTimeoutError` is raised whose
     ``details`` lists the ids still running.
     """
-    interval, deadline = wait_limits(interval_ms, max_wait_ms, config.poll_interval_ms)
+    interval, budget = wait_limits(interval_ms, max_wait_ms, ctx.config.poll_interval_ms)
+    deadline = (yield from now()) + budget
     states: dict[str, PredictionResponse] = {}
     pending: list[str] = []
     for item in predictions:
@@ -106,15 +100,17 @@ def wait_many(
                 yield Emit(known)
         elif prediction_id not in pending:
             pending.append(prediction_id)
-    schedule = PollSchedule(interval, config.rate_limits)
+    schedule = PollSchedule(interval, ctx.state.rate_limits)
     first = True
     while pending:
+        current_time = yield from now()
         if not first:
-            pause = min(schedule.next_delay(None), deadline - time.monotonic())
+            pause = min(schedule.next_delay(None, current_time), deadline - current_time)
             if pause > 0:
                 yield Sleep(pause)
+                current_time = yield from now()
         first = False
-        if time.monotonic() >= deadline:
+        if current_time >= deadline:
             raise WaitTimeoutError(
                 f"{len(pending)} predictions did not finish within {max_wait_ms:g} ms",
                 "WAIT_TIMEOUT",
@@ -122,7 +118,7 @@ def wait_many(
                 408,
                 prediction=states.get(pending[0], {"id": pending[0]}),
             )
-        seen = yield from _check_round(config, pending, deadline)
+        seen = yield from _check_round(ctx, pending, deadline)
         still: list[str] = []
         for prediction_id in pending:
             state = seen.get(prediction_id)
@@ -143,7 +139,7 @@ def wait_many(
 
 
 def _check_round(
-    config: ClientConfig, pending: list[str], deadline: float
+    ctx: Context, pending: list[str], deadline: float
 ) -> Op[dict[str, PredictionResponse | SkytellsError]]:
     """One check of every pending prediction: their states, or the error looking one up.
 
@@ -153,34 +149,32 @@ def _check_round(
     seen: dict[str, PredictionResponse | SkytellsError] = {}
     if len(pending) >= BATCH_THRESHOLD:
         try:
-            seen.update((yield from _scan_listing(config, set(pending), deadline)))
+            seen.update((yield from _scan_listing(ctx, set(pending), deadline)))
         except SkytellsError as error:
-            if time.monotonic() >= deadline:
+            if (yield from now()) >= deadline:
                 return seen
             logger.debug("listing predictions failed (%s): checking each by id", error.error_id)
     for prediction_id in pending:
         if prediction_id in seen:
             continue
         try:
-            seen[prediction_id] = yield from get_prediction(
-                config, prediction_id, deadline=deadline
-            )
+            seen[prediction_id] = yield from get_prediction(ctx, prediction_id, deadline=deadline)
         except SkytellsError as error:
-            if time.monotonic() >= deadline:
+            if (yield from now()) >= deadline:
                 return seen
             seen[prediction_id] = error
     return seen
 
 
 def _scan_listing(
-    config: ClientConfig, wanted: set[str], deadline: float
+    ctx: Context, wanted: set[str], deadline: float
 ) -> Op[dict[str, PredictionResponse]]:
     """The wanted predictions found on the newest pages of the listing (a bounded walk)."""
     found: dict[str, PredictionResponse] = {}
     max_pages = math.ceil(len(wanted) / PAGE_SIZE) + 2
     for page_number in range(1, max_pages + 1):
         page = yield from list_predictions(
-            config, page=page_number, per_page=PAGE_SIZE, deadline=deadline
+            ctx, page=page_number, per_page=PAGE_SIZE, deadline=deadline
         )
         for item in page.data:
             item_id = item.get("id")
@@ -207,9 +201,9 @@ class RunMany:
         self._index_by_id: dict[str, int] = {}
         self._created: dict[str, PredictionResponse] = {}
 
-    def creates(self, config: ClientConfig) -> list[Op[PredictionResponse]]:
+    def creates(self, ctx: Context) -> list[Op[PredictionResponse]]:
         """One background create per payload."""
-        return [create_prediction(config, body, background=True) for body in self.bodies]
+        return [create_prediction(ctx, body, background=True) for body in self.bodies]
 
     def created(
         self, outcomes: Sequence[PredictionResponse | SkytellsError]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -13,12 +12,14 @@ from urllib.parse import quote
 from .._exceptions import (
     AuthenticationError,
     CreateOutcomeUnknownError,
+    RateLimitError,
     SkytellsError,
     ValidationError,
 )
-from .config import ClientConfig
-from .protocol import HttpRequest, Op, RawResponse, Sleep
+from .context import Context
+from .protocol import HttpRequest, Instant, Now, Op, RawResponse, Sleep, now
 from .responses import parse_response
+from .retry import retry_after_seconds
 
 logger = logging.getLogger("skytells")
 
@@ -26,7 +27,7 @@ _NO_BODY: Any = object()
 
 
 def call(
-    config: ClientConfig,
+    ctx: Context,
     method: str,
     path: str,
     *,
@@ -48,6 +49,7 @@ def call(
     done the work (a cancel retried gets 409 "already cancelled"); ``settle(error)`` then
     decides: it returns the result of the work already done, or raises.
     """
+    config = ctx.config
     if not config.api_key:
         raise AuthenticationError(
             "No API key: pass api_key=... to the client or set SKYTELLS_API_KEY",
@@ -70,18 +72,21 @@ def call(
     per_attempt = (config.timeout_ms if attempt_ms is None else attempt_ms) / 1000
     attempt = 0
     while True:
-        attempt_deadline = min(deadline, time.monotonic() + per_attempt)
+        attempt_deadline = min(deadline, (yield from now()) + per_attempt)
         try:
             request = HttpRequest(method, path, params, body, headers, attempt_deadline)
             raw = yield from _attempt(request, attempt + 1)
-            config.rate_limits.observe(raw.headers)
+            ctx.state.rate_limits.observe(raw.headers)
             return parse_response(raw)
         except SkytellsError as error:
             _without_key(error, config.api_key)
             if isinstance(error, CreateOutcomeUnknownError) and error.idempotency_key is None:
                 error.idempotency_key = idempotency_key
-            delay = policy.delay(error, attempt)
-            if delay is None or time.monotonic() + delay >= deadline:
+            clock: Instant = yield Now()
+            if isinstance(error, RateLimitError):  # a date is read against this client's clock
+                error.retry_after = retry_after_seconds(error.headers, clock.wall)
+            delay = policy.delay(error, attempt, clock.wall)
+            if delay is None or clock.monotonic + delay >= deadline:
                 if attempt == 0 or settle is None:
                     raise
                 logger.debug(
@@ -133,20 +138,23 @@ def _without_key(error: SkytellsError, key: str | None) -> None:
 def _attempt(request: HttpRequest, number: int) -> Op[RawResponse]:
     """Send one attempt and log it at debug level: method, path, status (or error id), time.
     Never headers or bodies: they carry the key and the user's data."""
-    started = time.monotonic()
-    outcome: object = "abandoned"
-    try:
+    if not logger.isEnabledFor(logging.DEBUG):
         raw: RawResponse = yield request
-        outcome = raw.status
         return raw
+    started = yield from now()
+    line = "%s %s -> %s in %.1f ms (attempt %d)"
+    try:
+        raw = yield request
     except SkytellsError as error:
-        outcome = error.error_id
+        elapsed = ((yield from now()) - started) * 1000
+        logger.debug(line, request.method, request.path, error.error_id, elapsed, number)
         raise
-    finally:
-        if logger.isEnabledFor(logging.DEBUG):
-            elapsed = (time.monotonic() - started) * 1000
-            line = "%s %s -> %s in %.1f ms (attempt %d)"
-            logger.debug(line, request.method, request.path, outcome, elapsed, number)
+    except BaseException:  # closed or interrupted: no clock to ask any more
+        logger.debug("%s %s -> abandoned (attempt %d)", request.method, request.path, number)
+        raise
+    elapsed = ((yield from now()) - started) * 1000
+    logger.debug(line, request.method, request.path, raw.status, elapsed, number)
+    return raw
 
 
 def segment(value: object, what: str) -> str:

@@ -1,23 +1,22 @@
-"""Client configuration: arguments, official-style options and the environment, resolved once."""
+"""`ClientConfig`, the immutable settings of a client, and the checks of every setting.
+
+Reading the environment and setting up logging belong to the public surface
+(`skytells._clients.settings`), which builds the config with the checks here."""
 
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._exceptions import AuthenticationError, SkytellsError
-from .._io.bodies import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES
-from .._logging import setup_logging
+from .._exceptions import SkytellsError
 from .._options import ClientOptions, RetryOptions
 from .._version import __version__
-from .ratelimits import RateLimitTracker
+from .decoding import ACCEPT_ENCODING
 from .retry import RetryPolicy
-from .stream_support import StreamSupport
 
 API_BASE_URL = "https://api.skytells.ai/v1"
 USER_AGENT = f"skytells-python/{__version__}"
@@ -27,6 +26,8 @@ DEFAULT_AWAIT_HOLD_MS = 60_000
 """How long a server may hold a create sent with ``await: true`` (the official clients' 60 s
 timeout bounds what servers hold): that request's deadline is the timeout plus this."""
 DEFAULT_DISPATCH_CONCURRENCY = 32
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+"""The default cap on one decoded API response (or one event of a stream): 64 MiB."""
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,6 @@ class ClientConfig:
     dispatch_concurrency: int = DEFAULT_DISPATCH_CONCURRENCY
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     await_hold_ms: float = DEFAULT_AWAIT_HOLD_MS
-    rate_limits: RateLimitTracker = field(
-        default_factory=RateLimitTracker, repr=False, compare=False
-    )
-    streams: StreamSupport = field(default_factory=StreamSupport, repr=False, compare=False)
 
     def base_headers(self) -> dict[str, str]:
         """Headers of every request: credentials, identification, then the caller's extras."""
@@ -62,66 +59,6 @@ class ClientConfig:
     def with_overrides(self, **overrides: Any) -> ClientConfig:
         """A copy with the given fields replaced."""
         return replace(self, **overrides)
-
-
-def resolve_config(
-    api_key: str | None,
-    options: ClientOptions | Mapping[str, Any] | None,
-    *,
-    base_url: str | None,
-    timeout: float | None,
-    headers: Mapping[str, str] | None,
-    retry: RetryOptions | Mapping[str, Any] | None,
-    max_retries: int | None,
-    poll_interval: float | None,
-    dispatch_concurrency: int | None,
-    max_response_bytes: int | None = None,
-    await_hold: float | None = None,
-) -> ClientConfig:
-    """Merge arguments over ``options`` over the environment (read now, never at import)."""
-    opts = _as_client_options(options)
-    raw_key = api_key or os.environ.get("SKYTELLS_API_KEY") or None
-    if raw_key is not None and not isinstance(raw_key, str):
-        raise AuthenticationError(
-            f"The API key must be a string, got {type(raw_key).__name__}", "UNAUTHORIZED"
-        )
-    key = (raw_key.strip() or None) if raw_key is not None else None  # a file's "\n", a CRLF
-    problem = api_key_problem(key) if key is not None else None
-    if problem is not None:
-        del raw_key, key, api_key  # a traceback's locals (error trackers) never show it
-        raise AuthenticationError(problem, "UNAUTHORIZED", "The request was not sent.")
-    setup_logging(key)  # SKYTELLS_LOG, and this key redacted from every log record
-    key = ApiKey(key) if key is not None else None
-    url = (
-        base_url
-        or opts.base_url
-        or os.environ.get("SKYTELLS_BASE_URL")
-        or os.environ.get("SKYTELLS_AI_API_URL")
-        or API_BASE_URL
-    )
-    timeout_ms = timeout if timeout is not None else opts.timeout
-    retry_options = _as_retry_options(retry) if retry is not None else opts.retry
-    policy = RetryPolicy.from_options(retry_options)
-    if max_retries is not None:
-        policy = replace(policy, retries=_non_negative("max_retries", max_retries))
-    merged_headers = {**check_headers(opts.headers), **check_headers(headers)}
-    return ClientConfig(
-        api_key=key,
-        base_url=check_base_url(url),
-        timeout_ms=_positive("timeout", timeout_ms),
-        headers=merged_headers,
-        retry=policy,
-        poll_interval_ms=_positive("poll_interval", poll_interval or DEFAULT_POLL_INTERVAL_MS),
-        dispatch_concurrency=concurrency_limit(
-            dispatch_concurrency, DEFAULT_DISPATCH_CONCURRENCY, "dispatch_concurrency"
-        ),
-        max_response_bytes=check_max_response_bytes(
-            DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
-        ),
-        await_hold_ms=DEFAULT_AWAIT_HOLD_MS
-        if await_hold is None
-        else non_negative_ms("await_hold", await_hold),
-    )
 
 
 class ApiKey(str):
@@ -192,10 +129,10 @@ def with_changes(
     """``config`` with some settings changed, each checked as the constructor checks it."""
     if max_retries is not None:
         config = replace(
-            config, retry=replace(config.retry, retries=_non_negative("max_retries", max_retries))
+            config, retry=replace(config.retry, retries=non_negative("max_retries", max_retries))
         )
     if timeout is not None:
-        config = replace(config, timeout_ms=_positive("timeout", timeout))
+        config = replace(config, timeout_ms=positive("timeout", timeout))
     if max_response_bytes is not None:
         config = replace(config, max_response_bytes=check_max_response_bytes(max_response_bytes))
     if await_hold is not None:
@@ -225,7 +162,7 @@ def check_max_response_bytes(value: int) -> int:
     return value
 
 
-def _as_client_options(options: ClientOptions | Mapping[str, Any] | None) -> ClientOptions:
+def as_client_options(options: ClientOptions | Mapping[str, Any] | None) -> ClientOptions:
     if options is None:
         return ClientOptions()
     if isinstance(options, ClientOptions):
@@ -238,7 +175,7 @@ def _as_client_options(options: ClientOptions | Mapping[str, Any] | None) -> Cli
     )
 
 
-def _as_retry_options(retry: RetryOptions | Mapping[str, Any]) -> RetryOptions:
+def as_retry_options(retry: RetryOptions | Mapping[str, Any]) -> RetryOptions:
     return retry if isinstance(retry, RetryOptions) else RetryOptions.from_dict(retry)
 
 
@@ -254,7 +191,7 @@ def concurrency_limit(value: object, default: int, name: str = "concurrency") ->
     return value
 
 
-def _positive(name: str, value: float) -> float:
+def positive(name: str, value: float) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:  # NaN too
         raise SkytellsError(f"{name} must be a positive number, got {value!r}", "INVALID_PARAMETER")
     return float(value)
@@ -274,7 +211,7 @@ def non_negative_ms(name: str, value: float) -> float:
     return float(value)
 
 
-def _non_negative(name: str, value: int) -> int:
+def non_negative(name: str, value: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise SkytellsError(f"{name} must be an integer >= 0, got {value!r}", "INVALID_PARAMETER")
     return value

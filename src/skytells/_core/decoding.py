@@ -1,6 +1,6 @@
 """Undoing a body's ``Content-Encoding`` in bounded pieces: pure, bytes in and bytes out.
 
-Both the API responses (`_bodies`) and the saved outputs (`_file_sink`) are decoded here, so a
+Both the API responses (`_io.bodies`) and the saved outputs (`_io.files`) are decoded here, so a
 compression bomb, ``gzip`` inside ``gzip`` or a body that never ends is met by the same code on
 every path: each step gives out at most `PIECE` bytes, and the caller counts them against its
 own cap before asking for the next.
@@ -11,12 +11,21 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 
-__all__ = ["KNOWN_ENCODINGS", "PIECE", "ContentDecoder", "DecodeError", "encodings"]
+__all__ = [
+    "ACCEPT_ENCODING",
+    "KNOWN_ENCODINGS",
+    "PIECE",
+    "ContentDecoder",
+    "DecodeError",
+    "encodings",
+]
 
 PIECE = 64 * 1024
 """The most bytes one decoding step produces."""
 KNOWN_ENCODINGS = ("gzip", "x-gzip", "deflate")
 """What `ContentDecoder` inflates; any other encoding is passed on as it is."""
+ACCEPT_ENCODING = "gzip, deflate"
+"""What the SDK asks API responses in: the encodings it inflates itself, bounded."""
 MAX_LAYERS = 4
 """More encodings than this on one body is an attack, not a server."""
 

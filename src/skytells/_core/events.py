@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -25,11 +24,11 @@ from urllib.parse import urlsplit
 
 from .._enums import is_terminal, normalize_status
 from .._exceptions import APIConnectionError, ResponseTooLargeError
-from .._io.errors import timeout_error
 from .._types import PredictionResponse
-from .config import ClientConfig
-from .protocol import CloseStream, Op, OpenStream, ReadStream, Sleep
-from .saving import _is_url as is_url
+from .context import Context
+from .protocol import CloseStream, Op, OpenStream, ReadStream, Sleep, now
+from .responses import timeout_error
+from .saving import is_url
 from .sse import ServerSentEvent, SSEDecoder
 from .stream_support import origin
 
@@ -220,7 +219,7 @@ def same_origin(url: str, base_url: str) -> bool:
 
 
 def read_stream(
-    config: ClientConfig, url: str, track: StreamTracker, deadline: float, sink: Sink
+    ctx: Context, url: str, track: StreamTracker, deadline: float, sink: Sink
 ) -> Op[StreamEvent | None]:
     """Follow the event stream at ``url`` to its terminal event, which is returned.
 
@@ -228,6 +227,7 @@ def read_stream(
     connection kept failing past the retry policy): the caller polls instead, having lost
     nothing. Raises `APITimeoutError` once ``deadline`` has passed.
     """
+    config = ctx.config
     policy = config.retry
     authenticated = same_origin(url, config.base_url)
     failures = 0
@@ -244,9 +244,9 @@ def read_stream(
                 logger.debug(
                     "%s answered HTTP %s, not an event stream: polling", url, opened.status
                 )
-                config.streams.answered(url, opened.status)
+                ctx.state.streams.answered(url, opened.status, (yield from now()))
                 return None
-            config.streams.served(url)
+            ctx.state.streams.served(url)
             try:
                 end = yield from _consume(opened.stream, track, sink, config.max_response_bytes)
             except ResponseTooLargeError as error:
@@ -261,7 +261,8 @@ def read_stream(
             reason = "the stream ended before the prediction did"
         except APIConnectionError as error:
             reason = error.message
-        if time.monotonic() >= deadline:
+        current_time = yield from now()
+        if current_time >= deadline:
             raise timeout_error("GET", url, config.timeout_ms)
         if track.accepted > before:
             failures = 0
@@ -272,7 +273,7 @@ def read_stream(
             logger.debug("giving up on the stream of %s (%s): polling", track.prediction_id, reason)
             return None
         delay = track.retry_hint if track.retry_hint is not None else policy.backoff(failures)
-        delay = min(delay, policy.max_delay, max(0.0, deadline - time.monotonic()))
+        delay = min(delay, policy.max_delay, max(0.0, deadline - current_time))
         failures += 1
         logger.debug(
             "stream of %s interrupted (%s): resuming after event %s in %.2fs",

@@ -7,7 +7,7 @@ two predictions never share a name); an id that is not already a safe name is re
 ``UNSAFE_OUTPUT_NAME`` rather than reduced (two different ids must never map to one name).
 Names are unique within one `save()` call, compared case-insensitively (for macOS and Windows
 file systems). Every path built here is ``folder / name`` with a checked name, so it stays in
-the folder the caller chose. The disk side (`_file_sink`) creates the files.
+the folder the caller chose. The disk side (`_io.files`) creates the files.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The sans-IO protocol between the SDK's logic and its two I/O drivers.
 
 Every operation (a request with retries, waiting, running a model) is a generator that *yields*
-actions and receives their results; it never does I/O itself. The sync driver performs each action
-with `httpx.Client` and `time.sleep`, the async driver with `httpx.AsyncClient` and
-`asyncio.sleep`. So request building, parsing, errors, retries and the waiting strategy exist once.
+actions and receives their results; it never does I/O itself, nor reads the clock: the time comes
+in as the answer to `Now`, like every other effect. The sync driver performs each action with
+blocking I/O, the async driver with asyncio. So request building, parsing, errors, retries, the
+waiting strategy and the naming of saved files exist once.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class HttpRequest:
     """Send one HTTP request to the API; the driver answers with a `RawResponse`.
 
     A failure to get a response is thrown into the operation as `APIConnectionError` or
-    `APITimeoutError`. ``deadline`` is a `time.monotonic()` instant the whole exchange (connect,
+    `APITimeoutError`. ``deadline`` is a monotonic instant (see `Now`) the whole exchange (connect,
     send, every byte of the body) must finish by.
     """
 
@@ -72,7 +73,7 @@ class Download:
 
     ``choose(headers)`` names the file once the response headers arrive (its extension may come
     from the content type). At most ``max_bytes`` decoded bytes are written; the whole transfer
-    must end by ``deadline`` (a `time.monotonic()` instant), each read within ``idle_timeout``
+    must end by ``deadline`` (a monotonic instant, see `Now`), each read within ``idle_timeout``
     seconds. An existing file is replaced only with ``overwrite``. ``on_progress(path, done,
     total_or_None)`` reports progress (the async driver awaits it if it returns an awaitable).
     """
@@ -98,11 +99,52 @@ class DownloadResult:
 
 
 @dataclass(frozen=True)
-class FileCall:
-    """Call ``function()``, a blocking file-system call, and answer with its result (the async
-    driver runs it in a worker thread, so the event loop never waits on the disk)."""
+class Now:
+    """Read the clock; the driver answers with an `Instant`."""
 
-    function: Callable[[], Any]
+
+@dataclass(frozen=True)
+class Instant:
+    """The answer to `Now`: ``monotonic`` (seconds, the clock of every deadline and
+    `Sleep`) and ``wall`` (seconds since the epoch, for dates such as an HTTP ``Retry-After``)."""
+
+    monotonic: float
+    wall: float
+
+
+def now() -> Op[float]:
+    """The monotonic time, asked of the driver (``t = yield from now()``)."""
+    instant: Instant = yield Now()
+    return instant.monotonic
+
+
+@dataclass(frozen=True)
+class PrepareFolder:
+    """Create the folder saved outputs go in; the driver answers True when ``target`` itself is
+    that folder (it is one, or names none with an extension), False when it names the file."""
+
+    target: Path
+
+
+@dataclass(frozen=True)
+class EnsureFree:
+    """Fail with ``FILE_EXISTS`` if one of ``paths`` exists (before anything is downloaded)."""
+
+    paths: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class WriteFile:
+    """Write ``data`` to ``path`` whole or not at all (a text output); an existing file is
+    replaced only with ``overwrite``."""
+
+    path: Path
+    data: bytes
+    overwrite: bool = False
+
+
+FILE_ACTIONS = (PrepareFolder, EnsureFree, WriteFile)
+"""The file-system actions (blocking: the async driver performs them in a worker thread)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,7 +152,7 @@ class OpenStream:
     """Open a long-lived ``GET url`` (Server-Sent Events); the driver answers with a
     `StreamResponse`. The API key and the client's extra headers are sent only when
     ``authenticated`` (the operation sets it when ``url`` is on the API's own origin).
-    ``deadline`` (a `time.monotonic()` instant) bounds the whole stream, later reads included;
+    ``deadline`` (a monotonic instant, see `Now`) bounds the whole stream, later reads included;
     ``idle_timeout`` (seconds) bounds each wait for the next bytes."""
 
     url: str
@@ -148,8 +190,22 @@ class CloseStream:
 
 
 Action = Union[
-    HttpRequest, Sleep, Notify, Emit, Download, FileCall, OpenStream, ReadStream, CloseStream
+    HttpRequest,
+    Sleep,
+    Now,
+    Notify,
+    Emit,
+    Download,
+    PrepareFolder,
+    EnsureFree,
+    WriteFile,
+    OpenStream,
+    ReadStream,
+    CloseStream,
 ]
+LOCAL_ACTIONS = (Now, *FILE_ACTIONS)
+"""The actions no HTTP is involved in, performed for both drivers by one module of the I/O
+layer."""
 STREAM_ACTIONS = (OpenStream, ReadStream, CloseStream)
 """The actions a driver performs through its per-operation set of open streams."""
 Op = Generator[Action, Any, T]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
-import threading
 from collections.abc import Sequence
 from typing import Any, cast
 
 from .._exceptions import DispatchError, SkytellsError
-from .._io.fork import track
 from .._options import QueueItem
 from .._types import PredictionPayload, PredictionResponse
 
@@ -16,35 +15,31 @@ logger = logging.getLogger("skytells")
 
 
 class PredictionQueue:
-    """The client's local queue of create requests (thread-safe)."""
+    """The client's local queue of create requests, safe to share between threads.
+
+    Lock-free: the items sit in a dict under increasing numbers (insertion order is queue
+    order), and every change is one dict operation, atomic in CPython (free-threaded builds
+    included): an item queued while another thread dispatches is never lost."""
 
     def __init__(self) -> None:
-        self._items: list[QueueItem] = []
-        self._lock = threading.Lock()
-        track(self)
-
-    def _after_fork_in_child(self) -> None:
-        self._lock = threading.Lock()  # the parent's may have been held at the fork
+        self._items: dict[int, QueueItem] = {}
+        self._numbers = itertools.count()
 
     def add(self, payload: dict[str, Any]) -> None:
         """Queue one payload with its own idempotency key, reused until it is created."""
-        with self._lock:
-            self._items.append(QueueItem(payload))
+        self._items[next(self._numbers)] = QueueItem(payload)
 
     def snapshot(self) -> list[QueueItem]:
         """The queued items, oldest first."""
-        with self._lock:
-            return list(self._items)
+        return list(self._items.copy().values())
 
     def clear(self) -> list[dict[str, Any]]:
         """Empty the queue; returns the payloads that were in it."""
-        with self._lock:
-            items, self._items = self._items, []
-        return [item.payload for item in items]
+        taken = [self._items.pop(number, None) for number in list(self._items.copy())]
+        return [item.payload for item in taken if item is not None]
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
+        return len(self._items)
 
     def settle(
         self, items: Sequence[QueueItem], outcomes: Sequence[PredictionResponse | SkytellsError]
@@ -54,8 +49,9 @@ class PredictionQueue:
         created_items = {
             id(item) for item, out in zip(items, outcomes, strict=True) if isinstance(out, dict)
         }
-        with self._lock:
-            self._items = [item for item in self._items if id(item) not in created_items]
+        for number, item in self._items.copy().items():
+            if id(item) in created_items:
+                self._items.pop(number, None)
         created = [out for out in outcomes if isinstance(out, dict)]
         failed: list[tuple[PredictionPayload, SkytellsError]] = [
             (cast(PredictionPayload, item.payload), out)

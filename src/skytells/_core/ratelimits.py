@@ -10,10 +10,8 @@ the window (never past the caller's ``interval``).
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Mapping
-
-from .._io.fork import track
+from typing import NamedTuple
 
 LIMIT = "x-skytells-ratelimit-limit-requests"
 REMAINING = "x-skytells-ratelimit-remaining-requests"
@@ -23,33 +21,50 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
+class Budget(NamedTuple):
+    """One response's view of the budget: requests allowed per window, left, and the window."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    window: float | None = None
+
+
 class RateLimitTracker:
-    """The latest budget seen by one client (shared by its derived clients; thread-safe)."""
+    """The latest budget seen by one client (shared by its derived clients).
+
+    Lock-free: the budget is an immutable `Budget` replaced whole by each response, so any
+    thread or task reads a consistent one."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.limit: int | None = None
-        self.remaining: int | None = None
-        self.window: float | None = None
-        track(self)
+        self.budget = Budget()
 
-    def _after_fork_in_child(self) -> None:
-        self._lock = threading.Lock()  # the parent's may have been held at the fork
+    @property
+    def limit(self) -> int | None:
+        """Requests allowed per window, as last seen."""
+        return self.budget.limit
+
+    @property
+    def remaining(self) -> int | None:
+        """Requests left in the window, as last seen."""
+        return self.budget.remaining
+
+    @property
+    def window(self) -> float | None:
+        """The window, in seconds, as last seen."""
+        return self.budget.window
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Record the budget headers of a response, if it has them."""
         remaining = headers.get(REMAINING)
         if remaining is None:
             return
-        with self._lock:
-            self.remaining = _int(remaining)
-            self.limit = _int(headers.get(LIMIT))
-            self.window = parse_window(headers.get(WINDOW))
+        self.budget = Budget(
+            _int(headers.get(LIMIT)), _int(remaining), parse_window(headers.get(WINDOW))
+        )
 
     def polling_floor(self) -> float:
         """The smallest gap between polls that keeps the budget from running out (0 if ample)."""
-        with self._lock:
-            limit, remaining, window = self.limit, self.remaining, self.window
+        limit, remaining, window = self.budget
         if limit is None or remaining is None or window is None or limit <= 0:
             return 0.0
         if remaining >= limit * LOW_FRACTION:

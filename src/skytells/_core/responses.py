@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._exceptions import (
+    APITimeoutError,
     AuthenticationError,
     ContentPolicyError,
     CreateOutcomeUnknownError,
@@ -236,3 +237,14 @@ def _text(value: Any) -> str | None:
 
 def _status(value: Any, default: int) -> int:
     return value if isinstance(value, int) and 100 <= value <= 599 else default
+
+
+def timeout_error(method: str, target: str, timeout_ms: float) -> APITimeoutError:
+    """The exchange missed its deadline: ``REQUEST_TIMEOUT``, ``http_status`` 408 (no response
+    in time: raised by the drivers, and by an operation whose own deadline passed)."""
+    return APITimeoutError(
+        f"{method} {target} timed out after {timeout_ms:g} ms",
+        "REQUEST_TIMEOUT",
+        "No complete response arrived before the request's deadline.",
+        408,  # as the official Python and TypeScript packages report a client-side timeout
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.utils
 import math
 import random
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -66,11 +65,12 @@ class RetryPolicy:
         delay = min(self.max_delay, self.base_delay * (2**attempt))
         return float(delay * (1 - self.jitter * self.random()))
 
-    def delay(self, error: SkytellsError, attempt: int) -> float | None:
-        """Seconds to wait before retrying after ``error`` on ``attempt`` (0-based); None: give up."""
+    def delay(self, error: SkytellsError, attempt: int, now: float | None = None) -> float | None:
+        """Seconds to wait before retrying after ``error`` on ``attempt`` (0-based); None: give up.
+        ``now`` (the wall clock, `Instant.wall`) reads a ``Retry-After`` given as a date."""
         if attempt >= self.retries or not self.is_retryable(error):
             return None
-        hint = retry_after_seconds(error.headers)
+        hint = retry_after_seconds(error.headers, now)
         if hint is None:
             return self.backoff(attempt)
         if hint > self.max_retry_after:
@@ -80,7 +80,9 @@ class RetryPolicy:
 
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """The server's requested wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an
-    HTTP date), never negative; None when absent or unreadable."""
+    HTTP date), never negative; None when absent or unreadable. A date is read against ``now``
+    (seconds since the epoch) or, without it, against the response's own ``Date`` (the server's
+    clock, which the date was written by); with neither it is unreadable."""
     lowered = {k.lower(): v for k, v in headers.items()}
     millis = lowered.get("retry-after-ms")
     if millis is not None:
@@ -99,8 +101,19 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
         return None
     if when is None:  # pragma: no cover - older Pythons returned None
         return None
-    current = time.time() if now is None else now
+    current = now if now is not None else _http_date(lowered.get("date"))
+    if current is None:
+        return None
     return max(0.0, when.timestamp() - current)
+
+
+def _http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value.strip()).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def _number(text: str) -> float | None:

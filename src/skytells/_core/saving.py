@@ -1,26 +1,35 @@
 """Saving a prediction's outputs to disk: the plan, retries, limits and the purged-output error.
 
-Names come from `_filenames` (pure), the disk work from `_file_sink` (run by the drivers, in a
-worker thread on the async client).
+Names come from `filenames` (pure); the disk work is asked of the I/O layer as actions
+(`PrepareFolder`, `EnsureFree`, `WriteFile`, `Download`), which writes files whole or not at all
+(in a worker thread on the async client).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable, Mapping
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from .._exceptions import NotFoundError, SkytellsError
-from .._io import files as sink
 from .._types import PredictionResponse
-from .config import ClientConfig
+from .context import Context
 from .filenames import Layout, name_from_url, split_name
-from .protocol import Download, FileCall, Op, RawResponse, Sleep
+from .protocol import (
+    Download,
+    EnsureFree,
+    Instant,
+    Now,
+    Op,
+    PrepareFolder,
+    RawResponse,
+    Sleep,
+    WriteFile,
+    now,
+)
 from .responses import build_error
 
 logger = logging.getLogger("skytells")
@@ -40,7 +49,7 @@ timeout if longer), enough for 5 GiB at under 10 MB/s."""
 
 
 def save_outputs(
-    config: ClientConfig,
+    ctx: Context,
     prediction: PredictionResponse,
     target: Path,
     *,
@@ -53,9 +62,10 @@ def save_outputs(
     single output) and return the paths written. URLs are streamed to disk in chunks; text
     outputs (text models) are written as ``.txt``. The whole call ends by ``timeout_ms`` and
     writes at most ``max_bytes``; an existing file is replaced only with ``overwrite``."""
+    config = ctx.config
     budget_ms = _positive("timeout", timeout_ms, max(config.timeout_ms, DEFAULT_SAVE_TIMEOUT_MS))
     limit = int(_positive("max_bytes", max_bytes, DEFAULT_MAX_BYTES))
-    deadline = time.monotonic() + budget_ms / 1000
+    deadline = (yield from now()) + budget_ms / 1000
     outputs = _outputs(prediction)
     if not outputs:
         raise SkytellsError(
@@ -63,49 +73,49 @@ def save_outputs(
             f"(status {str(prediction.get('status'))[:40]!r})",
             "INVALID_REQUEST",
         )
-    folder_mode: bool = yield FileCall(partial(sink.prepare_folder, target))
+    folder_mode: bool = yield PrepareFolder(target)
     layout = Layout(target, folder_mode, prediction.get("id"), len(outputs))
     planned = [
-        layout.plan(index, name_from_url(item, index) if _is_url(item) else "output.txt")
+        layout.plan(index, name_from_url(item, index) if is_url(item) else "output.txt")
         for index, item in enumerate(outputs)
     ]
     if not overwrite:  # refuse before downloading anything, when the names are known already
         known = [
             path
             for path, item in zip(planned, outputs, strict=True)
-            if not _is_url(item) or split_name(path.name)[1] or not folder_mode
+            if not is_url(item) or split_name(path.name)[1] or not folder_mode
         ]
-        yield FileCall(partial(sink.ensure_free, known))
+        yield EnsureFree(tuple(known))
     paths: list[Path] = []
     written = 0
     for index, item in enumerate(outputs):
-        if not _is_url(item):
+        if not is_url(item):
             data = item.encode("utf-8", "surrogatepass")
             if written + len(data) > limit:
-                raise sink.too_large_error(f"text output {index}", limit)
-            yield FileCall(partial(sink.write_bytes, planned[index], data, overwrite))
+                raise too_large_error(f"text output {index}", limit)
+            yield WriteFile(planned[index], data, overwrite)
             written += len(data)
             paths.append(planned[index])
             continue
         action = Download(
             item,
-            partial(_choose, layout, index),
+            _Chooser(layout, index),
             max_bytes=limit - written,
             deadline=deadline,
             idle_timeout=config.timeout_ms / 1000,
             overwrite=overwrite,
             on_progress=on_progress,
         )
-        path, size = yield from download(config, action)
+        path, size = yield from download(ctx, action)
         written += size
         paths.append(path)
     return paths
 
 
-def download(config: ClientConfig, action: Download) -> Op[tuple[Path, int]]:
+def download(ctx: Context, action: Download) -> Op[tuple[Path, int]]:
     """Stream one file with the client's retry policy, within the action's deadline; returns
     the final path (given an extension from the content type when the URL had none) and size."""
-    policy = config.retry
+    policy = ctx.config.retry
     attempt = 0
     url = action.url
     while True:
@@ -130,16 +140,34 @@ def download(config: ClientConfig, action: Download) -> Op[tuple[Path, int]]:
                 )
             return result.path, result.size
         except SkytellsError as error:
-            delay = policy.delay(error, attempt)
-            if delay is None or time.monotonic() + delay >= action.deadline:
+            clock: Instant = yield Now()
+            delay = policy.delay(error, attempt, clock.wall)
+            if delay is None or clock.monotonic + delay >= action.deadline:
                 raise
             attempt += 1
             logger.debug("retrying download of %s in %.2fs after %s", url, delay, error.error_id)
             yield Sleep(delay)
 
 
-def _choose(layout: Layout, index: int, headers: Mapping[str, str]) -> Path:
-    return layout.final(index, headers.get("content-type", ""))
+class _Chooser:
+    """`Download.choose` of one output: its final name once the content type is known."""
+
+    def __init__(self, layout: Layout, index: int) -> None:
+        self.layout = layout
+        self.index = index
+
+    def __call__(self, headers: Mapping[str, str]) -> Path:
+        return self.layout.final(self.index, headers.get("content-type", ""))
+
+
+def too_large_error(url: str, limit: int) -> SkytellsError:
+    """The error for a save past its size cap, ``DOWNLOAD_TOO_LARGE`` (not retried)."""
+    return SkytellsError(
+        f"Downloading {url[:300]} stopped: the output exceeds max_bytes={limit} "
+        "(pass a larger max_bytes to save() if you expect it)",
+        "DOWNLOAD_TOO_LARGE",
+        {"url": url, "max_bytes": limit},
+    )
 
 
 def _positive(name: str, value: float | None, default: float) -> float:
@@ -162,7 +190,8 @@ def _outputs(prediction: PredictionResponse) -> list[str]:
     return [str(item) for item in items if item is not None]
 
 
-def _is_url(value: str) -> bool:
+def is_url(value: str) -> bool:
+    """Whether an output is a URL to download (http or https, no spaces) rather than text."""
     try:
         scheme = urlsplit(value).scheme
     except ValueError:  # e.g. an unbalanced "[": still a URL to try, its download fails clearly

@@ -12,7 +12,6 @@ gaps widen to spread the remaining requests over the window, still never past ``
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,8 +25,9 @@ MIN_DELAY = 0.05
 def wait_limits(
     interval_ms: float | None, max_wait_ms: float | None, default_interval_ms: float
 ) -> tuple[float, float]:
-    """``(interval, deadline)`` of a wait, in seconds and as a `time.monotonic()` instant (inf:
-    no limit), from the caller's ``interval`` and ``max_wait`` (ms). The one check every wait
+    """``(interval, budget)`` of a wait in seconds (``budget`` inf: no limit; the wait's
+    deadline is the time it starts plus ``budget``), from the caller's ``interval`` and
+    ``max_wait`` (ms). The one check every wait
     (`wait`, `run`, `stream`, `wait_many`, `run_many`) makes before its first request: the
     interval must be a positive number (0 would poll without pause), ``max_wait`` a number >= 0.
     """
@@ -45,7 +45,7 @@ def wait_limits(
             f"options.max_wait must be a number of ms >= 0, got {max_wait_ms!r}"[:200],
             "INVALID_PARAMETER",
         )
-    return interval / 1000, time.monotonic() + max_wait / 1000
+    return interval / 1000, max_wait / 1000
 
 
 def _ms(value: object) -> float | None:
@@ -67,22 +67,21 @@ class PollSchedule:
         self._backoff = min(FIRST_DELAY, interval)
         self._first_seen: tuple[float, float] | None = None
 
-    def next_delay(self, current: Mapping[str, Any] | None) -> float:
-        """The pause before the next check, given the last state seen."""
+    def next_delay(self, current: Mapping[str, Any] | None, now: float) -> float:
+        """The pause before the next check, given the last state seen and the time (monotonic)."""
         delay = self._backoff
         self._backoff = min(self.interval, self._backoff * 2)
-        eta = self._estimate_remaining(current)
+        eta = self._estimate_remaining(current, now)
         if eta is not None:
             delay = max(MIN_DELAY, eta)
         if self.rate_limits is not None:
             delay = max(delay, self.rate_limits.polling_floor())
         return min(delay, self.interval)
 
-    def _estimate_remaining(self, current: Mapping[str, Any] | None) -> float | None:
+    def _estimate_remaining(self, current: Mapping[str, Any] | None, now: float) -> float | None:
         progress = _progress(current)
         if progress is None:
             return None
-        now = time.monotonic()
         if self._first_seen is None:
             self._first_seen = (now, progress)
             return None

@@ -10,12 +10,7 @@ that has just ended and stream the others.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
 from urllib.parse import urlsplit
-
-from .._io.fork import track
 
 FORGET_AFTER = 600.0
 REFUSALS = 2
@@ -39,43 +34,39 @@ def origin(url: str) -> Origin:
 
 
 class StreamSupport:
-    """What one client learnt of its stream URLs (shared by its derived clients; thread-safe)."""
+    """What one client learnt of its stream URLs (shared by its derived clients).
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
+    Lock-free: every change is one dictionary operation (atomic in CPython, free-threaded
+    builds included); a count lost to a race only delays the switch to polling by one request.
+    Times are monotonic instants the caller read (`Now`)."""
+
+    def __init__(self) -> None:
         self._refused: dict[Origin, float] = {}
         self._in_a_row: dict[Origin, int] = {}
-        track(self)
 
-    def _after_fork_in_child(self) -> None:
-        self._lock = threading.Lock()  # the parent's may have been held at the fork
-
-    def usable(self, url: str) -> bool:
+    def usable(self, url: str, now: float) -> bool:
         """False while ``url``'s origin is known not to serve event streams."""
         key = origin(url)
-        with self._lock:
-            since = self._refused.get(key)
-            if since is None:
-                return True
-            if self._clock() - since < FORGET_AFTER:
-                return False
-            del self._refused[key]
+        since = self._refused.get(key)
+        if since is None:
             return True
+        if now - since < FORGET_AFTER:
+            return False
+        self._refused.pop(key, None)
+        return True
 
-    def answered(self, url: str, status: int) -> None:
+    def answered(self, url: str, status: int, now: float) -> None:
         """Record that ``url`` answered ``status`` without an event stream."""
         if 200 <= status < 300 or status == 406:
             key = origin(url)
-            with self._lock:
-                self._in_a_row[key] = count = self._in_a_row.get(key, 0) + 1
-                if count >= REFUSALS:
-                    self._refused[key] = self._clock()
-                    del self._in_a_row[key]
+            count = self._in_a_row.get(key, 0) + 1
+            self._in_a_row[key] = count
+            if count >= REFUSALS:
+                self._refused[key] = now
+                self._in_a_row.pop(key, None)
 
     def served(self, url: str) -> None:
         """Record that ``url`` answered with an event stream."""
         key = origin(url)
-        with self._lock:
-            self._in_a_row.pop(key, None)
-            self._refused.pop(key, None)
+        self._in_a_row.pop(key, None)
+        self._refused.pop(key, None)

@@ -14,11 +14,11 @@ import httpx
 
 from .._core.config import ClientConfig
 from .._core.protocol import (
+    LOCAL_ACTIONS,
     STREAM_ACTIONS,
     Download,
     DownloadResult,
     Emit,
-    FileCall,
     HttpRequest,
     Notify,
     Op,
@@ -26,6 +26,7 @@ from .._core.protocol import (
     Sleep,
 )
 from .._exceptions import SkytellsError
+from . import effects
 from .bodies import aread_body
 from .errors import connection_error, timeout_error
 from .files import DOWNLOAD_HEADERS, FileSink
@@ -76,7 +77,9 @@ class AsyncDriver:
                     yield action.value
                     continue
                 try:
-                    if isinstance(action, STREAM_ACTIONS):
+                    if isinstance(action, LOCAL_ACTIONS):
+                        value = await effects.aperform(action)
+                    elif isinstance(action, STREAM_ACTIONS):
                         value = await streams.perform(action)
                     else:
                         value = await self.perform(action)
@@ -86,7 +89,7 @@ class AsyncDriver:
             op.close()
             await streams.aclose()
 
-    async def perform(self, action: HttpRequest | Sleep | Notify | Download | FileCall) -> Any:
+    async def perform(self, action: HttpRequest | Sleep | Notify | Download) -> Any:
         """Carry out one action."""
         if isinstance(action, HttpRequest):
             return await self.send(action)
@@ -95,8 +98,6 @@ class AsyncDriver:
             return None
         if isinstance(action, Download):
             return await self.download(action)
-        if isinstance(action, FileCall):
-            return await anyio.to_thread.run_sync(action.function)
         outcome = action.callback(action.value)
         if inspect.isawaitable(outcome):
             await outcome

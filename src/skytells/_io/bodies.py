@@ -15,15 +15,21 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 
 import httpx
 
-from .._core.decoding import ContentDecoder, DecodeError
+from .._core.config import DEFAULT_MAX_RESPONSE_BYTES
+from .._core.decoding import ACCEPT_ENCODING, ContentDecoder, DecodeError
 from .._core.responses import request_id_of
 from .._exceptions import ResponseTooLargeError
 from .errors import connection_error, timeout_error
 
-DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-"""The default cap on one decoded API response (or one event of a stream): 64 MiB."""
-ACCEPT_ENCODING = "gzip, deflate"
-"""What the SDK asks for: the encodings `BodyDecoder` inflates itself."""
+__all__ = [
+    "ACCEPT_ENCODING",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "BodyDecoder",
+    "adecoded",
+    "aread_body",
+    "decoded",
+    "read_body",
+]
 
 
 class BodyDecoder:

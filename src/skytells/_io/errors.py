@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from .._exceptions import APIConnectionError, APITimeoutError
+from .._core.responses import timeout_error
+from .._exceptions import APIConnectionError
 from .._logging import redact
 
-
-def timeout_error(method: str, target: str, timeout_ms: float) -> APITimeoutError:
-    """The exchange missed its deadline: ``REQUEST_TIMEOUT``, ``http_status`` 408."""
-    return APITimeoutError(
-        f"{method} {target} timed out after {timeout_ms:g} ms",
-        "REQUEST_TIMEOUT",
-        "No complete response arrived before the request's deadline.",
-        408,  # as the official Python and TypeScript packages report a client-side timeout
-    )
+__all__ = ["connection_error", "timeout_error"]
 
 
 def connection_error(method: str, target: str, exc: Exception | str) -> APIConnectionError:

@@ -15,13 +15,14 @@ import contextlib
 import os
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
 from .._core.config import USER_AGENT
 from .._core.decoding import KNOWN_ENCODINGS, ContentDecoder, DecodeError, encodings
 from .._core.protocol import Download
+from .._core.saving import too_large_error
 from .._exceptions import SkytellsError
 from .errors import connection_error, timeout_error
 
@@ -49,16 +50,6 @@ def file_exists_error(path: Path) -> SkytellsError:
     )
 
 
-def too_large_error(url: str, limit: int) -> SkytellsError:
-    """The error for a download past its size cap (not retried)."""
-    return SkytellsError(
-        f"Downloading {url[:300]} stopped: the output exceeds max_bytes={limit} "
-        "(pass a larger max_bytes to save() if you expect it)",
-        "DOWNLOAD_TOO_LARGE",
-        {"url": url, "max_bytes": limit},
-    )
-
-
 @contextlib.contextmanager
 def os_errors(path: Path) -> Iterator[None]:
     """Turn ``OSError``/``ValueError`` (an invalid path, a full disk) into `file_error`."""
@@ -83,7 +74,7 @@ def prepare_folder(target: Path) -> bool:
         return folder_mode
 
 
-def ensure_free(paths: list[Path]) -> None:
+def ensure_free(paths: Iterable[Path]) -> None:
     """Refuse at once (before any download) if one of ``paths`` exists."""
     for path in paths:
         with os_errors(path):

@@ -13,11 +13,11 @@ import httpx
 
 from .._core.config import ClientConfig
 from .._core.protocol import (
+    LOCAL_ACTIONS,
     STREAM_ACTIONS,
     Download,
     DownloadResult,
     Emit,
-    FileCall,
     HttpRequest,
     Notify,
     Op,
@@ -25,6 +25,7 @@ from .._core.protocol import (
     Sleep,
 )
 from .._exceptions import SkytellsError
+from . import effects
 from .aiohttp_transport import aiohttp_proxies
 from .async_driver import AsyncDriver
 from .bodies import read_body
@@ -96,7 +97,9 @@ class SyncDriver:
                 try:
                     if stop is not None and stop.is_set():
                         raise Stopped("the operation was stopped")
-                    if isinstance(action, STREAM_ACTIONS):
+                    if isinstance(action, LOCAL_ACTIONS):
+                        value = effects.perform(action)
+                    elif isinstance(action, STREAM_ACTIONS):
                         value = streams.perform(action)
                     elif isinstance(action, Sleep) and stop is not None:
                         stop.wait(action.seconds)
@@ -108,7 +111,7 @@ class SyncDriver:
             op.close()
             streams.close()
 
-    def perform(self, action: HttpRequest | Sleep | Notify | Download | FileCall) -> Any:
+    def perform(self, action: HttpRequest | Sleep | Notify | Download) -> Any:
         """Carry out one action."""
         if isinstance(action, HttpRequest):
             return self.send(action)
@@ -117,8 +120,6 @@ class SyncDriver:
             return None
         if isinstance(action, Download):
             return self.download(action)
-        if isinstance(action, FileCall):
-            return action.function()
         outcome = action.callback(action.value)
         if inspect.isawaitable(outcome):
             _close(outcome)

@@ -38,7 +38,7 @@ def run(client: SkytellsClient, args: argparse.Namespace, console: Console) -> i
             )
         )
         return 130
-    from .._core.operations import check_outcome
+    from .._core.running import check_outcome
 
     check_outcome(final)
     paths = [] if args.output_dir is None else client.save_outputs(final, Path(args.output_dir))

@@ -1,0 +1,167 @@
+"""The prediction endpoints: create, get, list, cancel, delete and the stream lookup."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from collections.abc import Mapping
+from typing import Any, cast
+
+from .._enums import normalize_status
+from .._exceptions import NotFoundError, SkytellsError
+from .._options import PredictionRequest, PredictionsListOptions
+from .._pagination import PaginatedResponse
+from .._types import PredictionResponse
+from .._warnings import warn_caller
+from .calls import call, segment
+from .context import Context
+from .payloads import date_param, expect_prediction, int_param, payload_dict, unexpected
+from .protocol import Op
+
+
+def create_prediction(
+    ctx: Context,
+    payload: Mapping[str, Any] | PredictionRequest,
+    *,
+    background: bool,
+    idempotency_key: str | None = None,
+    deadline: float = math.inf,
+) -> Op[PredictionResponse]:
+    """``POST /predict``; ``background`` forces ``await: false`` (``predictions.create``).
+
+    The payload is checked when this is called, not when the operation runs, so that a warning
+    about it points at the application's line on its own thread. A create sent with
+    ``await: true`` may be held by the server until the prediction ends: its deadline is the
+    timeout plus ``await_hold_ms``, so the hold never races the timeout."""
+    body = payload_dict(payload)
+    if background:
+        if body.get("await") is True:
+            warn_caller(
+                "predictions.create() always runs in the background and ignores 'await'; "
+                "use client.predict() or client.run() to wait for the result"
+            )
+        body["await"] = False
+    return _create(ctx, body, idempotency_key, deadline)
+
+
+def _create(
+    ctx: Context, body: dict[str, Any], idempotency_key: str | None, deadline: float
+) -> Op[PredictionResponse]:
+    data = yield from call(
+        ctx,
+        "POST",
+        "/predict",
+        json_body=body,
+        idempotency_key=idempotency_key or str(uuid.uuid4()),
+        deadline=deadline,
+        attempt_ms=held_create_ms(ctx) if body.get("await") is True else None,
+    )
+    return expect_prediction(data)
+
+
+def held_create_ms(ctx: Context) -> float:
+    """The deadline (ms) of one attempt of a create the server may hold (``await: true``)."""
+    return ctx.config.timeout_ms + ctx.config.await_hold_ms
+
+
+def get_prediction(
+    ctx: Context, prediction_id: str, *, deadline: float = math.inf
+) -> Op[PredictionResponse]:
+    """``GET /predictions/{id}``."""
+    data = yield from call(
+        ctx, "GET", f"/predictions/{segment(prediction_id, 'prediction id')}", deadline=deadline
+    )
+    return expect_prediction(data)
+
+
+def list_predictions(
+    ctx: Context,
+    *,
+    page: int | None = None,
+    since: str | dt.date | None = None,
+    until: str | dt.date | None = None,
+    model: str | None = None,
+    per_page: int | None = None,
+    status: str | None = None,
+    options: PredictionsListOptions | Mapping[str, Any] | None = None,
+    deadline: float = math.inf,
+) -> Op[PaginatedResponse]:
+    """``GET /predictions`` with filters; dates as `date`, `datetime` or ``YYYY-MM-DD``."""
+    if options is not None:
+        opts = (
+            options
+            if isinstance(options, PredictionsListOptions)
+            else PredictionsListOptions.from_dict(options)
+        )
+        page, since, until, model = (
+            page or opts.page,
+            since or opts.since,
+            until or opts.until,
+            model or opts.model,
+        )
+    params = {
+        key: value
+        for key, value in (
+            ("page", int_param("page", page)),
+            ("per_page", int_param("per_page", per_page)),
+            ("from", date_param("since", since)),
+            ("to", date_param("until", until)),
+            ("model", model),
+            ("status", normalize_status(status) if status is not None else None),
+        )
+        if value is not None
+    }
+    data = yield from call(ctx, "GET", "/predictions", params=params, deadline=deadline)
+    if not isinstance(data, (dict, list)):
+        raise unexpected("a list of predictions", data)
+    return PaginatedResponse(data)
+
+
+def cancel_prediction(ctx: Context, prediction_id: str) -> Op[PredictionResponse]:
+    """``POST /predictions/{id}/cancel``; always returns the updated prediction.
+
+    A retry answered 400 or 409 (the answer to an earlier attempt that cancelled it was lost) succeeds
+    if the prediction is indeed cancelled now."""
+    path = f"/predictions/{segment(prediction_id, 'prediction id')}"
+
+    def settle(error: SkytellsError) -> Op[PredictionResponse]:
+        if error.http_status not in (400, 409):  # the spec's INVALID_REQUEST, or a conflict
+            raise error
+        current = yield from get_prediction(ctx, prediction_id)
+        if normalize_status(current.get("status")) != "cancelled":
+            raise error
+        return current
+
+    data = yield from call(ctx, "POST", f"{path}/cancel", settle=settle)
+    if isinstance(data, dict) and data.get("id") and data.get("status"):
+        return cast(PredictionResponse, data)
+    # Some deployments answer {"success": true}: fetch the prediction it changed.
+    return (yield from get_prediction(ctx, prediction_id))
+
+
+def delete_prediction(ctx: Context, prediction_id: str) -> Op[dict[str, Any]]:
+    """``DELETE /predictions/{id}/delete``. A retry answered "not found" (the answer to an
+    earlier attempt that deleted it was lost) succeeds: ``{"id": ..., "deleted": True}``."""
+
+    def settle(error: SkytellsError) -> Op[dict[str, Any]]:
+        if not isinstance(error, NotFoundError):
+            raise error
+        yield from ()
+        return {"id": prediction_id, "deleted": True}
+
+    data = yield from call(
+        ctx,
+        "DELETE",
+        f"/predictions/{segment(prediction_id, 'prediction id')}/delete",
+        settle=settle,
+    )
+    return data if isinstance(data, dict) else {"data": data}
+
+
+def stream_prediction(ctx: Context, prediction_id: str) -> Op[PredictionResponse]:
+    """``GET /predictions/{id}/stream``: the prediction, whose ``urls["stream"]`` is the stream."""
+    data = yield from call(
+        ctx, "GET", f"/predictions/{segment(prediction_id, 'prediction id')}/stream"
+    )
+    return expect_prediction(data)

@@ -1,0 +1,37 @@
+"""`models`: the model endpoints, in memory."""
+
+from __future__ import annotations
+
+import pytest
+
+import skytells
+from skytells._core.models import get_model, list_models
+
+from .driver import Driver, context, json_reply, paths
+
+
+def test_the_catalogue_is_a_list_bare_or_wrapped() -> None:
+    driver = Driver().script(
+        json_reply(200, [{"slug": "a"}, "junk"]), json_reply(200, {"data": [{"slug": "b"}]})
+    )
+    assert driver.run(list_models(context())) == [{"slug": "a"}]
+    assert driver.run(list_models(context())) == [{"slug": "b"}]
+    driver.script(json_reply(200, {"slug": "x"}))
+    with pytest.raises(skytells.ServerError):
+        driver.run(list_models(context()))
+
+
+def test_one_model_with_fields() -> None:
+    driver = Driver().script(json_reply(200, {"slug": "flux"}))
+    assert driver.run(get_model(context(), "flux", ["input_schema"])) == {"slug": "flux"}
+    assert paths(driver.requests) == ["GET /model/flux"]
+    assert driver.requests[0].params == {"fields": "input_schema"}
+
+
+def test_unknown_fields_and_bad_slugs_fail_before_sending() -> None:
+    driver = Driver()
+    with pytest.raises(skytells.ValidationError):
+        driver.run(get_model(context(), "flux", "input_schema,price"))
+    with pytest.raises(skytells.ValidationError):
+        driver.run(get_model(context(), ".."))
+    assert driver.requests == []
