@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import partial
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from .._core import batch
 from .._core import operations as ops
@@ -19,10 +16,9 @@ from .._core.queue import note_interrupted
 from .._core.saving import ProgressCallback
 from .._core.schedule import wait_limits
 from .._exceptions import WaitTimeoutError
-from .._io.aiohttp_transport import aiohttp_http_client, async_backend
-from .._io.deadlines import install as install_deadlines
 from .._io.fork import HttpPool
 from .._io.sync_driver import SyncDriver
+from .._io.sync_transport import SyncTransport
 from .._options import (
     ClientOptions,
     ModelFieldsOptions,
@@ -35,9 +31,12 @@ from .._options import (
 from .._pagination import PaginatedResponse
 from .._types import ModelResponse, PredictionResponse
 from ..resources import Models, Predictions
-from .base import POOL_LIMITS, ClientBase, deprecated
+from .base import ClientBase, deprecated
 from .prediction import Prediction
 from .prediction_stream import PredictionStream
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class SkytellsClient(ClientBase):
@@ -97,14 +96,14 @@ class SkytellsClient(ClientBase):
             await_hold=await_hold,
         )
         self._owns_http = http_client is None
-        concurrent_http = None
+        self._pool: HttpPool[SyncTransport]
         if http_client is None:
-            self._pool = HttpPool(_own_http_client(), _own_http_client, type(self).__name__)
-            if async_backend() == "aiohttp":  # dispatch() as asyncio tasks over aiohttp
-                concurrent_http = partial(aiohttp_http_client, POOL_LIMITS)
+            self._pool = HttpPool(_own_transport(), _own_transport, type(self).__name__)
         else:
-            self._pool = HttpPool(http_client, None, type(self).__name__)
-        self._driver = SyncDriver(self._config, self._pool, concurrent_http)
+            from .._io.httpx_transport import HttpxTransport
+
+            self._pool = HttpPool(HttpxTransport(http_client), None, type(self).__name__)
+        self._driver = SyncDriver(self._config, self._pool)
         self.predictions = Predictions(self)
         self.models = Models(self)
 
@@ -114,13 +113,13 @@ class SkytellsClient(ClientBase):
         client.__dict__.update(parent.__dict__)
         client._config = config
         client._owns_http = False
-        client._driver = SyncDriver(config, parent._pool, parent._driver.concurrent_http)
+        client._driver = SyncDriver(config, parent._pool)
         client.predictions = Predictions(client)
         client.models = Models(client)
         return client
 
     @property
-    def _http(self) -> httpx.Client:
+    def _http(self) -> SyncTransport:
         """This process's connection pool: a process forked from the one that made this client
         gets a new pool on its first request, never the parent's connections."""
         return self._pool.get()
@@ -231,11 +230,9 @@ class SkytellsClient(ClientBase):
         created responses and the failed payloads, which stay queued for the next `dispatch()`.
         Each queued request keeps one idempotency key, so sending it again never duplicates it.
 
-        A batch of at least twice ``concurrency`` runs as asyncio tasks over aiohttp in a
-        private event loop (about 1.6x the speed of threads); smaller ones, an ``http_client``
-        of yours, ``SKYTELLS_ASYNC_HTTP=httpx`` or proxies aiohttp cannot use run on
-        ``concurrency`` threads over the httpx pool. Ctrl-C stops it: every request stays
-        queued with its key, so `dispatch()` again duplicates nothing.
+        The creates run on ``concurrency`` threads over the client's connection pool. Ctrl-C
+        stops it: every request stays queued with its key, so `dispatch()` again duplicates
+        nothing.
         """
         items = self._queue.snapshot()
         calls = [
@@ -423,8 +420,9 @@ class SkytellsClient(ClientBase):
         self.close()
 
 
-def _own_http_client() -> httpx.Client:
-    """The connection pool a client makes for itself (in each process it is used in)."""
-    http = httpx.Client(limits=POOL_LIMITS, follow_redirects=False)
-    install_deadlines(http)  # a trickling server cannot outlast the timeout
-    return http
+def _own_transport() -> SyncTransport:
+    """The connection pool a client makes for itself (in each process it is used in): urllib3,
+    imported by the first client made, not by ``import skytells``."""
+    from .._io.urllib3_transport import Urllib3Transport
+
+    return Urllib3Transport()
