@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from .._core.config import ClientConfig, resolve_config, with_changes
 from .._core.operations import payload_dict
@@ -13,8 +11,24 @@ from .._core.queue import PredictionQueue
 from .._options import ClientOptions, PredictionRequest, RetryOptions
 from .._warnings import warn_caller
 
-# One pool per client: keep-alive connections, enough for the default dispatch concurrency.
-POOL_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64, keepalive_expiry=30)
+if TYPE_CHECKING:
+    import httpx
+
+    POOL_LIMITS: httpx.Limits
+
+
+def __getattr__(name: str) -> Any:
+    """``POOL_LIMITS`` (httpx's), made on first use: the sync client imports no httpx."""
+    if name == "POOL_LIMITS":
+        import httpx
+
+        # One pool per client: keep-alive connections, enough for the default concurrency.
+        limits = httpx.Limits(
+            max_connections=128, max_keepalive_connections=64, keepalive_expiry=30
+        )
+        globals()[name] = limits
+        return limits
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ClientBase:

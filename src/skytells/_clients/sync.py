@@ -98,7 +98,7 @@ class SkytellsClient(ClientBase):
         self._owns_http = http_client is None
         self._pool: HttpPool[SyncTransport]
         if http_client is None:
-            self._pool = HttpPool(_own_transport(), _own_transport, type(self).__name__)
+            self._pool = HttpPool(None, _own_transport, type(self).__name__)  # on first use
         else:
             from .._io.httpx_transport import HttpxTransport
 
@@ -403,10 +403,10 @@ class SkytellsClient(ClientBase):
     # ── lifecycle ────────────────────────────────────────────────────────
 
     def close(self) -> None:
-        """Close the connection pool (unless it was passed in as ``http_client``)."""
-        http = self._pool.current()
-        if self._owns_http and http is not None:
-            http.close()
+        """Close the connection pool (unless it was passed in as ``http_client``); requests made
+        after this fail (`RuntimeError`)."""
+        if self._owns_http:
+            self._pool.get().close()  # made first if no request was sent: closed all the same
 
     def __enter__(self) -> SkytellsClient:
         return self

@@ -8,7 +8,6 @@ import math
 import threading
 import time
 from collections.abc import Generator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from .._core.config import ClientConfig
@@ -123,6 +122,8 @@ class SyncDriver:
         already sent ends in the background (within its deadline)."""
         if not ops:
             return []
+        from concurrent.futures import ThreadPoolExecutor
+
         stop = threading.Event()
 
         def one(op: Op[T]) -> T | SkytellsError:
@@ -131,7 +132,9 @@ class SyncDriver:
             except SkytellsError as exc:
                 return exc
 
-        pool = ThreadPoolExecutor(max_workers=min(limit, len(ops)), thread_name_prefix="skytells")
+        pool = ThreadPoolExecutor(
+            max_workers=min(limit, len(ops)), thread_name_prefix="skytells-batch"
+        )
         try:
             results = list(pool.map(one, ops))
         except BaseException:  # Ctrl-C: start nothing more

@@ -27,12 +27,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
-from urllib.request import getproxies, proxy_bypass_environment
+from urllib.request import getproxies
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import HTTPError, MaxRetryError, TimeoutError as Urllib3Timeout
+from urllib3.exceptions import HTTPError, MaxRetryError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from .sync_transport import SendFailure, SendTimeout
 
@@ -130,15 +131,32 @@ def tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def environment_proxies() -> dict[str, str]:
-    """The proxies for http and https URLs from the environment, as httpx reads them."""
+def environment_proxies() -> tuple[dict[str, str], list[str]]:
+    """The proxies for http and https URLs from the environment, as httpx reads them, and the
+    hosts of ``NO_PROXY`` (``["*"]``: no proxy at all)."""
     found = getproxies()
     proxies: dict[str, str] = {}
     for scheme in ("http", "https"):
         url = found.get(scheme) or found.get("all")
         if url:
             proxies[scheme] = url if "://" in url else f"http://{url}"
-    return proxies
+    skip = [host.strip().lower() for host in found.get("no", "").split(",") if host.strip()]
+    return proxies, skip
+
+
+def _bypasses(host: str, scheme: str, skip: list[str]) -> bool:
+    """Whether ``NO_PROXY`` names ``host``, as httpx reads it: ``*`` is every host, ``.x.com``
+    its subdomains, ``x.com`` itself and its subdomains, an address itself."""
+    host = host.lower().strip("[]")
+    for entry in skip:
+        if "://" in entry:
+            entry_scheme, _, entry = entry.partition("://")
+            if entry_scheme not in (scheme, "all"):
+                continue
+        entry = entry.strip("[]")
+        if entry == "*" or host == entry.lstrip(".") or host.endswith("." + entry.lstrip(".")):
+            return True
+    return False
 
 
 class _Urllib3Response:
@@ -173,16 +191,19 @@ class Urllib3Transport:
     """The SDK's pooled urllib3 connections, direct or through the environment's proxies."""
 
     def __init__(self) -> None:
-        self._tls = tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-        self._proxies = environment_proxies()
+        self._cert_env = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        self._proxies, self._no_proxy = environment_proxies()
         self._direct = self._manager(urllib3.PoolManager)
         self._via: dict[str, urllib3.ProxyManager] = {}
         self._pools: dict[str, HTTPConnectionPool | None] = {}  # origin -> direct pool
         self._lock = threading.Lock()
         self._closed = False
 
-    def _manager(self, cls: Any, *args: Any) -> Any:
-        manager = cls(*args, num_pools=16, maxsize=POOL_SIZE, block=False, ssl_context=self._tls)
+    def _tls(self) -> ssl.SSLContext:
+        return tls_context(*self._cert_env)  # made by the first https request only
+
+    def _manager(self, cls: Any, *args: Any, **kwargs: Any) -> Any:
+        manager = cls(*args, num_pools=16, maxsize=POOL_SIZE, block=False, **kwargs)
         manager.pool_classes_by_scheme = _POOL_CLASSES
         return manager
 
@@ -203,12 +224,15 @@ class Urllib3Transport:
             scheme = parts.scheme.lower()
             proxy = self._proxies.get(scheme)
             host = parts.hostname or ""
-            if proxy and not proxy_bypass_environment(host, {"no": os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""}):
+            if proxy and not _bypasses(host, scheme, self._no_proxy):
                 if proxy not in self._via:
-                    self._via[proxy] = self._manager(urllib3.ProxyManager, proxy)
+                    self._via[proxy] = self._manager(
+                        urllib3.ProxyManager, proxy, ssl_context=self._tls()
+                    )
                 pool = None
             else:
-                pool = self._direct.connection_from_host(host, parts.port, scheme)
+                tls = {"ssl_context": self._tls()} if scheme == "https" else None
+                pool = self._direct.connection_from_host(host, parts.port, scheme, tls)
             self._pools[origin] = pool
             return pool, target
 
@@ -241,7 +265,7 @@ class Urllib3Transport:
                 url = urljoin(url, location)
                 if response.status == 303:
                     method, body = "GET", None
-            raise SendFailure(urllib3.exceptions.TooManyRedirects(f"more than {MAX_REDIRECTS}"))
+            raise SendFailure(RuntimeError(f"more than {MAX_REDIRECTS} redirects"))
         finally:
             _local.budget = None
 
@@ -283,6 +307,10 @@ class Urllib3Transport:
         read whole or closed)."""
         pools = [pool for pool in self._pools.values() if pool is not None]
         return sum(pool.pool.maxsize - pool.pool.qsize() for pool in pools if pool.pool)
+
+    def connections_opened(self) -> int:
+        """How many connections this transport has opened so far (keep-alive keeps it low)."""
+        return sum(pool.num_connections for pool in self._pools.values() if pool is not None)
 
     def close(self) -> None:
         self._closed = True
