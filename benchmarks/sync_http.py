@@ -47,7 +47,13 @@ def variants(base_url: str, api_key: str, prediction_id: str) -> dict[str, Calla
     from skytells._core.config import USER_AGENT
 
     url = f"{base_url}/predictions/{prediction_id}"
-    headers = {"accept": "application/json", "user-agent": USER_AGENT, "x-api-key": api_key}
+    # The SDK's own headers, so that every variant puts the same request on the wire.
+    headers = {
+        "accept": "application/json",
+        "accept-encoding": "gzip, deflate",
+        "user-agent": USER_AGENT,
+        "x-api-key": api_key,
+    }
     parts = urlsplit(url)
     raw_httpx = httpx.Client()
     manager = urllib3.PoolManager()

@@ -101,7 +101,7 @@ def _read_stream_open(client: SkytellsClient, url: str, deadline_s: float, idle_
     return client._driver.run(op())
 
 
-class _dripping_server:  # noqa: N801 - used as a context manager
+class _dripping_server:
     """A raw socket server answering any request with ``response``, one byte every 20 ms."""
 
     def __init__(self, response: bytes) -> None:

@@ -1,5 +1,5 @@
 """HTTPS against a real TLS server whose certificate comes from a throwaway CA (trustme): every
-path (sync httpx, async over aiohttp, the sync dispatch's private loop) trusts what httpx trusts,
+path (sync over urllib3, calls and dispatch; async over aiohttp) trusts what httpx trusts,
 ``SSL_CERT_FILE`` included, and refuses a certificate it cannot verify."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_every_path_trusts_the_ca_in_ssl_cert_file(https: ScriptedServer) -> Non
     with SkytellsClient("sk-test-key", base_url=https.base_url) as client:
         assert client.predictions.get("pred_abc123")["status"] == "starting"
         _queue(client, 3)
-        assert len(client.dispatch()) == 3  # over aiohttp, in the private loop
+        assert len(client.dispatch()) == 3  # on threads over the same pool
     assert [r.method for r in https.requests] == ["GET", "POST", "POST", "POST"]
 
 

@@ -7,8 +7,29 @@ Two clients implement it: the SDK's own pool over urllib3 (`urllib3_transport.py
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+
+class Headers(dict[str, str]):
+    """Response headers: a plain dict of lower-case names (repeated ones joined with ``", "``),
+    read case-insensitively. Lookups cost a dict's, not an HTTP library's header object's."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        super().__init__()
+        for name, value in pairs:
+            key = name.lower()
+            before = dict.get(self, key)
+            dict.__setitem__(self, key, value if before is None else f"{before}, {value}")
+
+    def __getitem__(self, name: str) -> str:
+        return dict.__getitem__(self, name.lower())
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return dict.get(self, name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and dict.__contains__(self, name.lower())
 
 
 class SendTimeout(Exception):

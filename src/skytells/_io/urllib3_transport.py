@@ -35,7 +35,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, MaxRetryError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from .sync_transport import SendFailure, SendTimeout
+from .sync_transport import Headers, SendFailure, SendTimeout
 
 POOL_SIZE = 64
 """Keep-alive connections kept per origin (more may open at once; the extra ones are closed)."""
@@ -167,7 +167,7 @@ class _Urllib3Response:
     def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
         self._response = response
         self.status = response.status
-        self.headers: Mapping[str, str] = response.headers
+        self.headers: Mapping[str, str] = Headers(response.headers.items())
         self._ended = False
 
     def read(self) -> bytes:
@@ -213,13 +213,16 @@ class Urllib3Transport:
 
     def _pool(self, url: str) -> tuple[HTTPConnectionPool | None, str]:
         """The direct pool of ``url``'s origin (None if a proxy carries it) and its target."""
+        scheme, _, rest = url.partition("://")
+        netloc, _, tail = rest.partition("/")
+        origin = f"{scheme}://{netloc}"
+        if origin in self._pools and not any(c in netloc for c in "?#"):  # the hot path
+            return self._pools[origin], "/" + tail.partition("#")[0]
         parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        try:
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin in self._pools:
             return self._pools[origin], target
-        except KeyError:
-            pass
         with self._lock:
             scheme = parts.scheme.lower()
             proxy = self._proxies.get(scheme)
@@ -284,7 +287,7 @@ class Urllib3Transport:
         limit = min(remaining, 1e9)
         options: dict[str, Any] = {
             "body": body,
-            "headers": dict(headers),
+            "headers": headers,  # urllib3 only reads them
             "timeout": urllib3.Timeout(connect=limit, read=min(idle, limit)),
             "retries": False,
             "redirect": False,
