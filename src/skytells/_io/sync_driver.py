@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Awaitable, Generator, Sequence
 from typing import Any, TypeVar
 
 from .._core.config import ClientConfig
@@ -109,7 +108,7 @@ class SyncDriver:
         if isinstance(action, FileCall):
             return action.function()
         outcome = action.callback(action.value)
-        if inspect.isawaitable(outcome):
+        if isinstance(outcome, Awaitable):  # (inspect is slow to import)
             _close(outcome)
             raise TypeError(
                 "on_progress returned an awaitable: use AsyncSkytellsClient for async callbacks"
@@ -221,7 +220,7 @@ class SyncDriver:
         if action.on_progress is None:
             return
         outcome = action.on_progress(sink.dest, sink.done, sink.total)
-        if inspect.isawaitable(outcome):
+        if isinstance(outcome, Awaitable):
             _close(outcome)
             raise TypeError(
                 "on_progress returned an awaitable: use AsyncSkytellsClient for async callbacks"
