@@ -207,3 +207,11 @@ def test_the_first_sync_request_loads_urllib3_alone(emu: Any) -> None:
     )
     assert "urllib3" in loaded
     assert not loaded & {"aiohttp", "httpx", "httpcore"}, loaded
+
+
+def test_an_async_callback_on_the_sync_client_is_a_clear_error(client: SkytellsClient) -> None:
+    async def on_progress(state: dict[str, Any]) -> None:
+        raise AssertionError("never awaited")
+
+    with pytest.raises(TypeError, match="use AsyncSkytellsClient for async callbacks"):
+        client.run("flux-edge", input={"prompt": "x"}, on_progress=on_progress)
