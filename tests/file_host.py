@@ -9,6 +9,7 @@ headers). Real sockets, real bytes on the wire: nothing in the client is stubbed
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import struct
 import threading
@@ -86,7 +87,10 @@ class FileHost:
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
             self.requests.append(Request(method, path, headers))
-            file = self.files.get(path, File(b"not found", 404, content_type="text/plain"))
+            # Percent-escapes match whatever their case (RFC 3986 6.2.2.1: %2e is %2E).
+            served = {_escapes_upper(known): f for known, f in self.files.items()}
+            missing = File(b"not found", 404, content_type="text/plain")
+            file = served.get(_escapes_upper(path), missing)
             sized = isinstance(file.body, bytes)
             out = [f"HTTP/1.1 {file.status} X", f"content-type: {file.content_type}"]
             if sized and "content-length" not in {k.lower() for k in file.headers}:
@@ -142,3 +146,8 @@ def gzip(data: bytes) -> bytes:
     """``data`` gzip-compressed (one member)."""
     compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
     return compressor.compress(data) + compressor.flush()
+
+
+def _escapes_upper(path: str) -> str:
+    """``path`` with its percent-escapes in upper case (their normal form)."""
+    return re.sub(r"%[0-9a-fA-F]{2}", lambda m: m.group().upper(), path)

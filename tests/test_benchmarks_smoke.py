@@ -30,7 +30,7 @@ def test_run_all_finds_every_benchmark_and_no_helper() -> None:
         "http_stack.py",
         "dispatch.py",
         "completion_lag.py",
-        "call_overhead.py",
+        "sync_http.py",
         "import_time.py",
     } <= names
     assert not any(name.startswith("_") for name in names) and "run_all.py" not in names
@@ -60,18 +60,20 @@ def test_http_stack_variants(emu: Any, capsys: pytest.CaptureFixture[str]) -> No
     assert "sdk aiohttp" in capsys.readouterr().out
 
 
-def test_call_overhead(emu: Any) -> None:
-    call_overhead = load("call_overhead")
-    prediction = call_overhead.create_prediction(emu.base_url, emu.api_key)
-    results = call_overhead.measure_calls(emu.base_url, emu.api_key, prediction["id"], 20, 10)
-    assert {name: len(values) for name, values in results.items()} == {"raw httpx": 2, "sdk": 2}
-    assert call_overhead.report(results) > 0
+def test_sync_http_variants(emu: Any) -> None:
+    sync_http = load("sync_http")
+    prediction = sync_http.create_prediction(emu.base_url, emu.api_key)
+    results = sync_http.measure_calls(emu.base_url, emu.api_key, prediction["id"], 20, 10)
+    assert {name: len(v["wall"]) for name, v in results.items()} == {
+        name: 2 for name in (*sync_http.CANDIDATES, "raw http.client", "sdk predictions.get")
+    }
+    assert sync_http.report(results) > 0
 
 
 def test_import_time_probe_checks_what_import_skytells_pulls_in() -> None:
     import_time = load("import_time")
     sample = import_time.sample("import skytells")
-    assert sample["unwanted"] == []  # no emulator, server stack, aiohttp
+    assert sample["unwanted"] == []  # no emulator, server stack, aiohttp, httpx, urllib3
     assert float(sample["import"]) > 0 and float(sample["construct"]) > 0
 
 

@@ -10,9 +10,8 @@ print(prediction.outputs())
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._clients.async_ import AsyncSkytellsClient
 from ._clients.prediction import AsyncPrediction, Prediction
 from ._clients.prediction_stream import AsyncPredictionStream, PredictionStream
 from ._clients.sync import SkytellsClient
@@ -75,6 +74,21 @@ from ._types import (
 )
 from ._version import __version__
 from .resources import AsyncModels, AsyncPredictions, Models, Predictions
+
+if TYPE_CHECKING:
+    from ._clients.async_ import AsyncSkytellsClient
+
+
+def __getattr__(name: str) -> Any:
+    """`AsyncSkytellsClient` is imported on first use: ``import skytells`` and a sync client
+    load no asyncio HTTP stack."""
+    if name == "AsyncSkytellsClient":
+        from ._clients.async_ import AsyncSkytellsClient
+
+        globals()[name] = AsyncSkytellsClient
+        return AsyncSkytellsClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # The official package's names for the resource classes.
 PredictionsAPI = Predictions

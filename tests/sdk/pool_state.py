@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import httpx
 
+from skytells import SkytellsClient
 from skytells._io.aiohttp_transport import AiohttpTransport
+from skytells._io.httpx_transport import HttpxTransport
+from skytells._io.urllib3_transport import Urllib3Transport
+
+
+def sync_pool_is_clean(client: SkytellsClient) -> bool:
+    """True if no pooled connection of a sync client is in use (returned or closed).
+
+    Its own urllib3 pools: every connection is back in its pool's queue. A caller's
+    ``http_client``: every connection of httpx's pool is idle or closed."""
+    transport = client._http
+    if isinstance(transport, Urllib3Transport):
+        return transport.connections_in_use() == 0
+    assert isinstance(transport, HttpxTransport)
+    pool = transport.client._transport._pool  # type: ignore[attr-defined]
+    return all(c.is_idle() or c.is_closed() for c in pool.connections)
 
 
 def async_pool_is_clean(http: httpx.AsyncClient) -> bool:

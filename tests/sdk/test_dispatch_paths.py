@@ -1,6 +1,5 @@
-"""The sync `dispatch()` on both of its paths: asyncio tasks over aiohttp in a private event loop
-(aiohttp installed, the client's own pool) and threads over httpx (no aiohttp, or your own
-``http_client``). Both keep dispatch's guarantees; Ctrl-C stops either, losing nothing."""
+"""The sync `dispatch()`: threads over the client's connection pool (its own urllib3 pool, or your
+``http_client``). It keeps dispatch's guarantees; Ctrl-C stops it, losing nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -19,53 +18,28 @@ import pytest
 
 import skytells
 from skytells import SkytellsClient
-from skytells._io import sync_driver as _sync_driver
 from skytells.emulator import Emulator
-
-PATHS = ("aiohttp", "threads")
 
 
 def _prompts(results: list[dict[str, Any]]) -> list[str]:
     return [r["input"]["prompt"] for r in results]
 
 
-@pytest.fixture(params=PATHS)
-def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Which path new clients take for large batches (``threads``: ``SKYTELLS_ASYNC_HTTP=httpx``)."""
-    if request.param == "threads":
-        monkeypatch.setenv("SKYTELLS_ASYNC_HTTP", "httpx")
-    else:
-        monkeypatch.delenv("SKYTELLS_ASYNC_HTTP", raising=False)
-    return str(request.param)
+def _workers() -> list[str]:
+    """The dispatch threads alive now (none once a dispatch has returned)."""
+    return [t.name for t in threading.enumerate() if t.name.startswith("skytells-batch")]
 
 
 @pytest.fixture
-def loops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records the thread of every private event loop `run_all` starts."""
-    names: list[str] = []
-    real = _sync_driver.run_coroutine
-
-    def spy(make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-        async def recorded() -> Any:
-            names.append(threading.current_thread().name)
-            return await make()
-
-        return real(recorded)
-
-    monkeypatch.setattr(_sync_driver, "run_coroutine", spy)
-    return names
-
-
-@pytest.fixture
-def dispatcher(emu: Emulator, path: str) -> Iterator[SkytellsClient]:
+def dispatcher(emu: Emulator) -> Iterator[SkytellsClient]:
     with SkytellsClient(
         emu.api_key, base_url=emu.base_url, retry={"retries": 3, "retry_delay": 5}
     ) as client:
         yield client
 
 
-def test_each_path_creates_every_queued_request_once_in_queue_order(
-    dispatcher: SkytellsClient, emu: Emulator, path: str, loops: list[str]
+def test_dispatch_creates_every_queued_request_once_in_queue_order(
+    dispatcher: SkytellsClient, emu: Emulator
 ) -> None:
     for i in range(60):
         dispatcher.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
@@ -73,19 +47,18 @@ def test_each_path_creates_every_queued_request_once_in_queue_order(
     assert _prompts(results) == [f"n{i}" for i in range(60)]
     assert len({r["id"] for r in results}) == 60 == emu.state()["predictions_created"]
     assert dispatcher.queued == 0
-    assert loops == (["skytells-private-loop"] if path == "aiohttp" else [])
-    assert not any(t.name == "skytells-private-loop" for t in threading.enumerate())
+    assert _workers() == []  # every dispatch thread has ended
 
 
-def test_each_path_keeps_the_failed_requests_queued(
-    dispatcher: SkytellsClient, emu: Emulator, path: str, loops: list[str]
+def test_dispatch_keeps_the_failed_requests_queued(
+    dispatcher: SkytellsClient, emu: Emulator
 ) -> None:
     dispatcher.queue({"model": "flux-pro", "input": {"prompt": "ok 1"}})
     dispatcher.queue({"model": "flux-pro", "input": {"prompt": "bad", "num_outputs": 99}})
     dispatcher.queue({"model": "no-such-model", "input": {"prompt": "bad"}})
     dispatcher.queue({"model": "flux-pro", "input": {"prompt": "ok 2"}})
     with pytest.raises(skytells.DispatchError) as info:
-        dispatcher.dispatch(concurrency=2)  # 4 >= 2 x 2: the private loop on the aiohttp path
+        dispatcher.dispatch(concurrency=2)
     assert _prompts(info.value.created) == ["ok 1", "ok 2"]
     assert [(p["model"], e.error_id) for p, e in info.value.failed] == [
         ("flux-pro", "INVALID_INPUT"),
@@ -94,13 +67,10 @@ def test_each_path_keeps_the_failed_requests_queued(
     assert [p["model"] for p in dispatcher.queued_payloads()] == ["flux-pro", "no-such-model"]
     assert [p["input"]["prompt"] for p in dispatcher.queued_payloads()] == ["bad", "bad"]
     assert emu.state()["predictions_created"] == 2
-    assert len(loops) == (1 if path == "aiohttp" else 0)
     assert len(dispatcher.clear_queue()) == 2 and dispatcher.dispatch() == []
 
 
-def test_each_path_retries_and_times_out_as_a_single_call_does(
-    emu: Emulator, path: str, loops: list[str]
-) -> None:
+def test_dispatch_retries_and_times_out_as_a_single_call_does(emu: Emulator) -> None:
     emu.add_fault("status", path="/v1/predict", status=503, count=3, retry_after=0.01)
     emu.add_fault("hang", path="/v1/predict", model="flux-pro")  # every flux-pro create hangs
     with SkytellsClient(
@@ -110,8 +80,7 @@ def test_each_path_retries_and_times_out_as_a_single_call_does(
             client.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
         client.queue({"model": "flux-pro", "input": {"prompt": "hangs"}})
         with pytest.raises(skytells.DispatchError) as info:
-            client.dispatch(concurrency=2)  # 7 >= 2 x 2: the private loop on the aiohttp path
-    assert len(loops) == (1 if path == "aiohttp" else 0)
+            client.dispatch(concurrency=2)
     assert _prompts(info.value.created) == [f"n{i}" for i in range(6)]
     ((payload, error),) = info.value.failed
     assert payload["input"]["prompt"] == "hangs"
@@ -119,38 +88,24 @@ def test_each_path_retries_and_times_out_as_a_single_call_does(
     assert emu.faults()[0]["fired"] == 3
 
 
-def test_your_own_http_client_carries_the_creates(emu: Emulator, loops: list[str]) -> None:
+def test_your_own_http_client_carries_the_creates(emu: Emulator) -> None:
     sent: list[str] = []
     with httpx.Client(event_hooks={"request": [lambda r: sent.append(r.method)]}) as http:
         client = SkytellsClient(emu.api_key, base_url=emu.base_url, http_client=http)
         for i in range(12):
             client.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
         assert len(client.dispatch()) == 12
-    assert sent == ["POST"] * 12 and loops == []
+    assert sent == ["POST"] * 12
 
 
-def test_a_derived_client_dispatches_over_the_same_path(
-    dispatcher: SkytellsClient, path: str, loops: list[str]
-) -> None:
+def test_a_derived_client_dispatches_over_the_same_pool(dispatcher: SkytellsClient) -> None:
     derived = dispatcher.with_options(max_retries=0)
     for i in range(3):
         derived.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
     assert _prompts(derived.dispatch(concurrency=1)) == ["n0", "n1", "n2"]
-    assert len(loops) == (1 if path == "aiohttp" else 0)
 
 
-def test_a_batch_smaller_than_twice_the_concurrency_reuses_the_pool_on_threads(
-    dispatcher: SkytellsClient, loops: list[str]
-) -> None:
-    for i in range(63):
-        dispatcher.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
-    assert len(dispatcher.dispatch(concurrency=32)) == 63
-    assert loops == []  # new connections for a few creates would cost more than they save
-
-
-def test_dispatch_works_from_inside_a_running_event_loop(
-    dispatcher: SkytellsClient, path: str, loops: list[str]
-) -> None:
+def test_dispatch_works_from_inside_a_running_event_loop(dispatcher: SkytellsClient) -> None:
     import asyncio
 
     async def blocking_caller() -> list[Any]:
@@ -159,10 +114,9 @@ def test_dispatch_works_from_inside_a_running_event_loop(
         return dispatcher.dispatch(concurrency=1)  # blocking, from async code: slow, but works
 
     assert _prompts(asyncio.run(blocking_caller())) == ["n0", "n1", "n2"]
-    assert len(loops) == (1 if path == "aiohttp" else 0)
 
 
-def test_a_client_closed_fails_alike_on_both_paths(dispatcher: SkytellsClient) -> None:
+def test_a_closed_client_fails_and_keeps_the_queue(dispatcher: SkytellsClient) -> None:
     dispatcher.close()
     for i in range(3):
         dispatcher.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
@@ -172,17 +126,13 @@ def test_a_client_closed_fails_alike_on_both_paths(dispatcher: SkytellsClient) -
 
 
 @pytest.mark.usefixtures("honour_idempotency")  # the interrupted creates are resent with their keys
-@pytest.mark.parametrize("chosen", PATHS)
 def test_ctrl_c_stops_dispatch_and_a_second_dispatch_creates_nothing_twice(
-    emu: Emulator, chosen: str, poll: Callable[..., Any]
+    emu: Emulator, poll: Callable[..., Any]
 ) -> None:
     emu.add_fault("latency", path="/v1/predict", latency_ms=250)
-    # 64 creates, 4 at a time: a batch large enough for the private loop (2 x 4 <= 64).
-    use_threads = "os.environ['SKYTELLS_ASYNC_HTTP'] = 'httpx'" if chosen == "threads" else ""
     script = textwrap.dedent(
         f"""
         import json, os, sys, threading, time
-        {use_threads}
         from skytells import SkytellsClient
         client = SkytellsClient({emu.api_key!r}, base_url={emu.base_url!r})
         for i in range(64):
@@ -193,17 +143,16 @@ def test_ctrl_c_stops_dispatch_and_a_second_dispatch_creates_nothing_twice(
             notes = None
         except KeyboardInterrupt as exc:
             notes = getattr(exc, "__notes__", [])
-        loops = [t.name for t in threading.enumerate() if "private-loop" in t.name]
         queued = client.queued
-        # On the threads path a create already sent ends in the background: wait for the
-        # workers to end, so that the test counts what the first dispatch created.
-        while any(t.name.startswith("ThreadPoolExecutor") for t in threading.enumerate()):
+        # A create already sent ends in the background: wait for the workers to end, so that
+        # the test counts what the first dispatch created.
+        while any(t.name.startswith("skytells-batch") for t in threading.enumerate()):
             time.sleep(0.01)
         print("interrupted", flush=True)
         sys.stdin.readline()  # the test looks at the server meanwhile
         created = client.dispatch(concurrency=64)
         print(json.dumps({{
-            "notes": notes, "queued": queued, "loops": loops,
+            "notes": notes, "queued": queued,
             "created": [p["input"]["prompt"] for p in created], "left": client.queued,
         }}))
         """
@@ -232,7 +181,6 @@ def test_ctrl_c_stops_dispatch_and_a_second_dispatch_creates_nothing_twice(
     assert report["notes"] is not None, "the dispatch ended before the interrupt"
     if sys.version_info >= (3, 11):  # exception notes exist from 3.11 on (3.10: the log only)
         assert any("stay queued" in note for note in report["notes"])
-    assert report["loops"] == []  # the private loop had unwound before the interrupt propagated
     assert 4 <= created_before < 64  # it stopped: it did not go on to create the rest
     assert report["queued"] == 64  # nothing left the queue on the interrupt
     assert report["created"] == [f"n{i}" for i in range(64)] and report["left"] == 0

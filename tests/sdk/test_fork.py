@@ -110,16 +110,12 @@ def test_sync_client_made_before_fork_serves_parent_and_children_at_once(emu: An
         assert client.predictions.get(ids[0])["id"] == ids[0]  # the parent's pool still works
 
 
-def test_sync_dispatch_on_the_private_loop_after_fork(
-    emu: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`dispatch()` of a large batch runs on aiohttp in a private event loop; the waiting that
-    follows uses the client's pool. Both, in parent and children at once."""
-    monkeypatch.delenv("SKYTELLS_ASYNC_HTTP", raising=False)
+def test_sync_dispatch_after_fork(emu: Any) -> None:
+    """`dispatch()` runs on threads over the client's pool, and so does the waiting that follows:
+    in parent and children at once, each process on connections of its own."""
     with SkytellsClient(
         emu.api_key, base_url=emu.base_url, timeout=TIMEOUT_MS, max_retries=0
     ) as client:
-        assert client._driver.concurrent_http is not None
         _create(client, 1)
 
         def dispatch(index: int, barrier: Barrier) -> list[str]:
@@ -128,7 +124,7 @@ def test_sync_dispatch_on_the_private_loop_after_fork(
                 client.queue({"model": "flux-edge", "input": {"prompt": prompt}})
             barrier.wait(BOUND)
             try:
-                created = client.dispatch(concurrency=2)  # 8 >= 2 * 2: the private loop
+                created = client.dispatch(concurrency=2)
                 finals = client.wait_many(created, {"interval": 50})
                 fetched = [client.predictions.get(c["id"]) for c in created]  # over the pool
             except skytells.SkytellsError as exc:

@@ -14,7 +14,7 @@ import pytest
 
 from skytells import AsyncSkytellsClient, SkytellsClient
 from tests.conftest import apoll, checks_after_create
-from tests.sdk.pool_state import async_pool_is_clean
+from tests.sdk.pool_state import async_pool_is_clean, sync_pool_is_clean
 
 pytestmark = pytest.mark.both_clients  # the default client and an http_client= one
 
@@ -66,7 +66,7 @@ def test_interrupt_while_waiting_is_annotated_and_leaves_the_pool_clean(
     assert info.value.skytells_prediction_id == seen[0]  # type: ignore[attr-defined]
     if sys.version_info >= (3, 11):  # exception notes exist from 3.11 on
         assert any(seen[0] in note for note in info.value.__notes__)
-    assert _pool_is_clean(client._http._transport._pool)  # type: ignore[attr-defined]
+    assert sync_pool_is_clean(client)
     assert client.predictions.get(seen[0])["status"] != "cancelled"  # it goes on
 
 

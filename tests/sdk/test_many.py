@@ -20,12 +20,14 @@ pytestmark = pytest.mark.both_clients  # the default client and an http_client= 
 def many_client(
     request: pytest.FixtureRequest, emu: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[SkytellsClient]:
-    """A client creating on aiohttp tasks (its default) or on threads over your `httpx.Client`
-    (`custom_client`, which also validates every response on the client side)."""
+    """A client creating on threads over its own urllib3 pool (its default) or over your
+    `httpx.Client` (`custom_client`, which also validates every response on the client side)."""
     monkeypatch.delenv("SKYTELLS_ASYNC_HTTP", raising=False)
     if request.param == "default client":
+        from skytells._io.urllib3_transport import Urllib3Transport
+
         with SkytellsClient(emu.api_key, base_url=emu.base_url) as sdk:
-            assert sdk._driver.concurrent_http is not None
+            assert isinstance(sdk._http, Urllib3Transport)
             yield sdk
     else:
         yield request.getfixturevalue("custom_client")

@@ -1,5 +1,5 @@
-"""Proxies from the environment, as httpx reads them, on every path: the sync client, the async
-client over aiohttp, and the sync dispatch's private loop. A scripted server plays the proxy: it
+"""Proxies from the environment, as httpx reads them, on every path: the sync client (calls and
+dispatch over urllib3) and the async client over aiohttp. A scripted server plays the proxy: it
 receives the absolute-form requests a proxy gets and answers them itself."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _dispatch(client: SkytellsClient, count: int) -> int:
 
 
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
-def test_sync_calls_and_the_dispatch_loop_go_through_the_proxy(
+def test_sync_calls_and_dispatch_go_through_the_proxy(
     proxy: str, scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> None:
     monkeypatch.setenv(variable, proxy)
@@ -41,13 +41,13 @@ def test_sync_calls_and_the_dispatch_loop_go_through_the_proxy(
     )
     with SkytellsClient("sk-test-key", base_url=API) as client:
         client.predictions.get("pred_abc123")
-        assert _dispatch(client, 4) == 4  # 4 >= 2 x 2: the private loop, over aiohttp
+        assert _dispatch(client, 4) == 4
     targets = [seen.path for seen in scripted.requests]
     assert targets == [f"{API}/predictions/pred_abc123"] + [f"{API}/predict"] * 4
     assert all(seen.headers["x-api-key"] == "sk-test-key" for seen in scripted.requests)
 
 
-def test_a_proxy_aiohttp_cannot_use_keeps_dispatch_on_httpx(
+def test_an_https_proxy_for_other_urls_leaves_http_calls_on_the_http_proxy(
     proxy: str, scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", proxy)

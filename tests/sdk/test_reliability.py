@@ -105,7 +105,7 @@ def test_a_run_while_the_same_create_is_held_asks_again_until_it_is_answered(
 @pytest.mark.parametrize(
     "concurrency",
     [32, 8],
-    ids=["threads (50 < 2 x 32)", "private loop (50 >= 2 x 8)"],
+    ids=["32 threads", "8 threads"],
 )
 def test_dispatch_under_30_percent_faults_creates_every_item_exactly_once(
     sdk: SkytellsClient, emu: Emulator, concurrency: int

@@ -223,8 +223,10 @@ def test_keep_alive_reuses_one_connection(
     scripted.script(Reply(200, prediction()))
     for _ in range(5):
         scripted_client.predictions.get("p")
-    pool = scripted_client._http._transport._pool  # type: ignore[attr-defined]
-    assert len(pool.connections) == 1
+    from skytells._io.urllib3_transport import Urllib3Transport
+
+    transport = scripted_client._http
+    assert isinstance(transport, Urllib3Transport) and transport.connections_opened() == 1
 
 
 def test_timeout_is_a_deadline_for_a_slow_server(scripted: ScriptedServer) -> None:

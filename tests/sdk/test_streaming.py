@@ -14,16 +14,11 @@ import skytells
 from skytells import AsyncSkytellsClient, SkytellsClient, StreamEvent
 from tests.conftest import apoll
 from tests.scripted_server import Reply, ScriptedServer, prediction
-from tests.sdk.pool_state import async_pool_is_clean
+from tests.sdk.pool_state import async_pool_is_clean, sync_pool_is_clean
 
 pytestmark = pytest.mark.both_clients  # the default client and an http_client= one
 
 TERMINAL = ("succeeded", "failed", "cancelled")
-
-
-def _sync_pool_is_clean(client: SkytellsClient) -> bool:
-    pool = client._http._transport._pool  # type: ignore[attr-defined]
-    return all(c.is_idle() or c.is_closed() for c in pool.connections)
 
 
 def _expected(emu: Any, prediction_id: str) -> list[tuple[str, str, Any]]:
@@ -114,7 +109,7 @@ def test_breaking_out_closes_the_connection(
         assert emu.state()["open_streams"] == 1
         break
     poll(emu.state, lambda state: state["open_streams"] == 0)
-    assert _sync_pool_is_clean(client)
+    assert sync_pool_is_clean(client)
     held = client.stream(created)  # a stream kept in a variable closes on break too
     for _ in held:
         break

@@ -9,9 +9,8 @@ clients differ only in their HTTP client type, their driver and resource classes
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-import httpx
 from typing_extensions import Self
 
 from .._core.config import ClientConfig, with_changes
@@ -21,10 +20,27 @@ from .._warnings import warn_caller
 from .core import ClientCore
 from .settings import resolve_config
 
-# One pool per client: keep-alive connections, enough for the default dispatch concurrency.
-POOL_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64, keepalive_expiry=30)
+if TYPE_CHECKING:
+    import httpx
 
-HttpClientT = TypeVar("HttpClientT", httpx.Client, httpx.AsyncClient)
+    POOL_LIMITS: httpx.Limits
+
+
+def __getattr__(name: str) -> Any:
+    """``POOL_LIMITS`` (httpx's), made on first use: the sync client imports no httpx."""
+    if name == "POOL_LIMITS":
+        import httpx
+
+        # One pool per client: keep-alive connections, enough for the default concurrency.
+        limits = httpx.Limits(
+            max_connections=128, max_keepalive_connections=64, keepalive_expiry=30
+        )
+        globals()[name] = limits
+        return limits
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+HttpClientT = TypeVar("HttpClientT", "httpx.Client", "httpx.AsyncClient")
 DriverT = TypeVar("DriverT")
 
 

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from functools import partial
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from .._core.batch import RunResult
 from .._core.saving import ProgressCallback
-from .._io.aiohttp_transport import aiohttp_http_client, async_backend
-from .._io.deadlines import install as install_deadlines
 from .._io.fork import HttpPool
 from .._io.sync_driver import SyncDriver
+from .._io.sync_transport import SyncTransport
 from .._options import (
     ModelFieldsOptions,
     OnProgressCallback,
@@ -27,13 +23,16 @@ from .._options import (
 from .._pagination import PaginatedResponse
 from .._types import ModelResponse, PredictionResponse
 from ..resources import Models, Predictions
-from .base import POOL_LIMITS, ClientBase, deprecated
+from .base import ClientBase, deprecated
 from .core import RunMany
 from .prediction import Prediction
 from .prediction_stream import PredictionStream
 
+if TYPE_CHECKING:
+    import httpx
 
-class SkytellsClient(ClientBase[httpx.Client, SyncDriver]):
+
+class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
     """The synchronous Skytells client.
 
     Args:
@@ -65,22 +64,22 @@ class SkytellsClient(ClientBase[httpx.Client, SyncDriver]):
     models: Models
 
     def _connect(self, http_client: httpx.Client | None) -> None:
-        self._concurrent_http: Callable[[], httpx.AsyncClient] | None = None
+        self._pool: HttpPool[SyncTransport]
         if http_client is None:
-            self._pool = HttpPool(_own_http_client(), _own_http_client, type(self).__name__)
-            if async_backend() == "aiohttp":  # dispatch() as asyncio tasks over aiohttp
-                self._concurrent_http = partial(aiohttp_http_client, POOL_LIMITS)
+            self._pool = HttpPool(None, _own_transport, type(self).__name__)  # on first use
         else:
-            self._pool = HttpPool(http_client, None, type(self).__name__)
+            from .._io.httpx_transport import HttpxTransport
+
+            self._pool = HttpPool(HttpxTransport(http_client), None, type(self).__name__)
 
     def _bind(self) -> None:
         core = self._core
-        self._driver = SyncDriver(core.config, self._pool, self._concurrent_http)
+        self._driver = SyncDriver(core.config, self._pool)
         self.predictions = Predictions(core, self._driver)
         self.models = Models(core, self._driver)
 
     @property
-    def _http(self) -> httpx.Client:
+    def _http(self) -> SyncTransport:
         """This process's connection pool: a process forked from the one that made this client
         gets a new pool on its first request, never the parent's connections."""
         return self._pool.get()
@@ -302,10 +301,10 @@ class SkytellsClient(ClientBase[httpx.Client, SyncDriver]):
     # ── lifecycle ────────────────────────────────────────────────────────
 
     def close(self) -> None:
-        """Close the connection pool (unless it was passed in as ``http_client``)."""
-        http = self._pool.current()
-        if self._owns_http and http is not None:
-            http.close()
+        """Close the connection pool (unless it was passed in as ``http_client``); requests made
+        after this fail (`RuntimeError`)."""
+        if self._owns_http:
+            self._pool.get().close()  # made first if no request was sent: closed all the same
 
     def __enter__(self) -> SkytellsClient:
         return self
@@ -319,8 +318,9 @@ class SkytellsClient(ClientBase[httpx.Client, SyncDriver]):
         self.close()
 
 
-def _own_http_client() -> httpx.Client:
-    """The connection pool a client makes for itself (in each process it is used in)."""
-    http = httpx.Client(limits=POOL_LIMITS, follow_redirects=False)
-    install_deadlines(http)  # a trickling server cannot outlast the timeout
-    return http
+def _own_transport() -> SyncTransport:
+    """The connection pool a client makes for itself (in each process it is used in): urllib3,
+    imported by the first client made, not by ``import skytells``."""
+    from .._io.urllib3_transport import Urllib3Transport
+
+    return Urllib3Transport()

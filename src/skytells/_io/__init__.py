@@ -1,2 +1,3 @@
 """The I/O layer: the drivers that perform the core's actions (HTTP, sleeping, files, streams),
-the HTTP transports, deadlines, file writing, fork safety and the private event loop."""
+the HTTP transports (each bounding a whole exchange by its deadline), file writing and fork
+safety."""

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-
-import httpx
+from typing import TYPE_CHECKING
 
 from .._core.config import DEFAULT_MAX_RESPONSE_BYTES
 from .._core.decoding import ACCEPT_ENCODING, ContentDecoder, DecodeError
 from .._core.responses import request_id_of
 from .._exceptions import ResponseTooLargeError
 from .errors import connection_error, timeout_error
+
+if TYPE_CHECKING:  # imported by the httpx paths only: the sync client's own path needs none
+    import httpx
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -166,6 +168,8 @@ async def adecoded(response: httpx.Response) -> AsyncIterator[bytes]:
 
 
 def _already_read(response: httpx.Response) -> bool:
+    import httpx
+
     try:
         response.content  # noqa: B018 - raises until the body has been read
     except httpx.ResponseNotRead:

@@ -69,11 +69,12 @@ def forked_error(kind: str) -> SkytellsError:
 class HttpPool(Generic[H]):
     """The HTTP client (connection pool) of a client and its derived clients, for this process.
 
-    ``make`` builds a new one, in a forked child, on its first request; None means the HTTP client
-    was the user's (``http_client=``), which the child cannot use: `get` raises then.
+    ``make`` builds a new one on the first request (``http`` None: made lazily; in a forked
+    child: anew); None means the HTTP client was the user's (``http_client=``), which the child
+    cannot use: `get` raises then.
     """
 
-    def __init__(self, http: H, make: Callable[[], H] | None, kind: str) -> None:
+    def __init__(self, http: H | None, make: Callable[[], H] | None, kind: str) -> None:
         self._http: H | None = http
         self._make = make
         self._kind = kind

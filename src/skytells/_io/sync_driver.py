@@ -1,15 +1,13 @@
-"""Runs operations with blocking I/O: `httpx.Client` and `time.sleep`."""
+"""Runs operations with blocking I/O: a `SyncTransport` (urllib3, or a user's httpx client) and
+`time.sleep`."""
 
 from __future__ import annotations
 
-import inspect
+import math
 import threading
 import time
-from collections.abc import Callable, Generator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Generator, Sequence
 from typing import Any, TypeVar
-
-import httpx
 
 from .._core.config import ClientConfig
 from .._core.protocol import (
@@ -26,15 +24,12 @@ from .._core.protocol import (
 )
 from .._exceptions import SkytellsError
 from . import effects
-from .aiohttp_transport import aiohttp_proxies
-from .async_driver import AsyncDriver
-from .bodies import read_body
-from .deadlines import deadline
+from .bodies import BodyDecoder
 from .errors import connection_error, timeout_error
 from .files import DOWNLOAD_HEADERS, FileSink
 from .fork import HttpPool
-from .private_loop import run_coroutine
-from .streams import SyncStreams
+from .sync_streams import SyncStreams
+from .sync_transport import SendFailure, SendTimeout, SyncTransport
 
 T = TypeVar("T")
 
@@ -44,27 +39,20 @@ class Stopped(Exception):
 
 
 class SyncDriver:
-    """Performs the actions of operations over one pooled `httpx.Client`.
+    """Performs the actions of operations over one pooled `SyncTransport`.
 
-    ``http`` is the client or its process-aware `HttpPool` (a forked child gets a pool of its
-    own). ``concurrent_http``, if given, makes the `httpx.AsyncClient` that `run_all` uses to
-    run many operations at once as asyncio tasks (see `run_all`).
+    ``http`` is the transport or its process-aware `HttpPool` (a forked child gets a pool of its
+    own).
     """
 
-    def __init__(
-        self,
-        config: ClientConfig,
-        http: httpx.Client | HttpPool[httpx.Client],
-        concurrent_http: Callable[[], httpx.AsyncClient] | None = None,
-    ) -> None:
+    def __init__(self, config: ClientConfig, http: SyncTransport | HttpPool[SyncTransport]) -> None:
         self.config = config
         self._http = http if isinstance(http, HttpPool) else HttpPool(http, None, "client")
-        self.concurrent_http = concurrent_http
         self._headers = config.base_headers()
 
     @property
-    def http(self) -> httpx.Client:
-        """This process's `httpx.Client` (never the one of a process this one was forked from)."""
+    def http(self) -> SyncTransport:
+        """This process's transport (never the one of a process this one was forked from)."""
         return self._http.get()
 
     def run(self, op: Op[T], stop: threading.Event | None = None) -> T:
@@ -121,7 +109,7 @@ class SyncDriver:
         if isinstance(action, Download):
             return self.download(action)
         outcome = action.callback(action.value)
-        if inspect.isawaitable(outcome):
+        if isinstance(outcome, Awaitable):  # (inspect is slow to import)
             _close(outcome)
             raise TypeError(
                 "on_progress returned an awaitable: use AsyncSkytellsClient for async callbacks"
@@ -129,20 +117,13 @@ class SyncDriver:
         return None
 
     def run_all(self, ops: Sequence[Op[T]], limit: int) -> list[T | SkytellsError]:
-        """Run ``ops`` concurrently, at most ``limit`` at once; results (or errors) in order.
-
-        A batch of at least ``2 * limit`` runs as asyncio tasks in a private event loop over a
-        pool of its own (``concurrent_http``: aiohttp, about 1.6x the throughput of threads,
-        which share the GIL), when there is one and the environment's proxies allow it. Smaller
-        batches, for which new connections would cost more than they save, run on ``limit``
-        threads over this driver's `httpx.Client`. Ctrl-C stops either: the loop's tasks are
-        cancelled; threads start no new attempt or sleep, and a request already sent ends in
-        the background (within its timeout).
-        """
+        """Run ``ops`` concurrently on at most ``limit`` threads over this driver's pool; results
+        (or errors) in order. Ctrl-C stops it: no new attempt or sleep starts, and a request
+        already sent ends in the background (within its deadline)."""
         if not ops:
             return []
-        if self._runs_in_loop(len(ops), limit):
-            return run_coroutine(lambda: self._run_all_async(ops, limit))
+        from concurrent.futures import ThreadPoolExecutor
+
         stop = threading.Event()
 
         def one(op: Op[T]) -> T | SkytellsError:
@@ -151,7 +132,9 @@ class SyncDriver:
             except SkytellsError as exc:
                 return exc
 
-        pool = ThreadPoolExecutor(max_workers=min(limit, len(ops)))
+        pool = ThreadPoolExecutor(
+            max_workers=min(limit, len(ops)), thread_name_prefix="skytells-batch"
+        )
         try:
             results = list(pool.map(one, ops))
         except BaseException:  # Ctrl-C: start nothing more
@@ -161,99 +144,84 @@ class SyncDriver:
         pool.shutdown()
         return results
 
-    def _runs_in_loop(self, count: int, limit: int) -> bool:
-        return (
-            self.concurrent_http is not None
-            and count >= 2 * limit
-            and not self.http.is_closed  # then every path fails alike
-            and aiohttp_proxies() is not None
-        )
-
-    async def _run_all_async(self, ops: Sequence[Op[T]], limit: int) -> list[T | SkytellsError]:
-        assert self.concurrent_http is not None
-        async with self.concurrent_http() as http:
-            return await AsyncDriver(self.config, http).run_all(ops, limit)
-
     def send(self, request: HttpRequest) -> RawResponse:
-        """One HTTP exchange, bounded by the request's deadline as a whole: every socket
-        operation is clamped to the time left (`_io/deadlines.py`), and the body is checked
-        as it arrives, its decoded size too (`read_body`)."""
-        remaining = request.deadline - time.monotonic()
-        if remaining <= 0:
-            raise timeout_error(request.method, request.path, self.config.timeout_ms)
-        headers = {**self._headers, **request.headers}
+        """One HTTP exchange, bounded by the request's deadline as a whole (connect, send, every
+        byte of the body: see the transport), its body's decoded size by the client's cap."""
+        method, path = request.method, request.path
         try:
-            with deadline(request.deadline):
-                response = self.http.send(
-                    self.http.build_request(
-                        request.method,
-                        self.config.base_url + request.path,
-                        params=request.params,
-                        content=request.body,
-                        headers=headers,
-                        timeout=min(remaining, 1e9),
-                    ),
-                    stream=True,
-                    follow_redirects=False,  # never carry the key to another host
+            response = self.http.open(
+                method,
+                self.config.base_url + path,
+                headers={**self._headers, **request.headers} if request.headers else self._headers,
+                params=request.params,
+                body=request.body,
+                deadline=request.deadline,
+                idle=math.inf,
+            )
+            try:
+                decoder = BodyDecoder(
+                    response.headers,
+                    self.config.max_response_bytes,
+                    method=method,
+                    target=path,
+                    status=response.status,
                 )
-                try:
-                    content = read_body(
-                        response,
-                        self.config.max_response_bytes,
-                        request.method,
-                        request.path,
-                        request.deadline,
-                        self.config.timeout_ms,
-                    )
-                finally:
-                    response.close()
-        except httpx.TimeoutException:
-            raise timeout_error(request.method, request.path, self.config.timeout_ms) from None
-        except (httpx.RequestError, httpx.InvalidURL) as exc:  # undecodable, bad redirect
-            raise connection_error(request.method, request.path, exc) from None
-        return RawResponse(response.status_code, response.headers, content)
+                parts: list[bytes] = []
+                if response.decoded:  # by a caller's event hook: only the size is left to check
+                    content = response.read()
+                    if decoder.limit is not None and len(content) > decoder.limit:
+                        raise decoder.too_large(len(content))
+                    parts.append(content)
+                else:
+                    while chunk := response.read():
+                        parts.extend(decoder.feed(chunk))
+                    parts.extend(decoder.finish())
+            finally:
+                response.close()
+        except SendTimeout:
+            raise timeout_error(method, path, self.config.timeout_ms) from None
+        except SendFailure as exc:
+            raise connection_error(method, path, exc.cause) from None
+        return RawResponse(response.status, response.headers, b"".join(parts))
 
     def download(self, action: Download) -> DownloadResult:
         """Stream a file to disk; no API key is sent (output URLs are not API calls)."""
         remaining = action.deadline - time.monotonic()
-        if remaining <= 0:
-            raise timeout_error("GET", action.url, 0)
         try:
-            with (
-                deadline(action.deadline),
-                self.http.stream(
-                    "GET",
-                    action.url,
-                    headers=DOWNLOAD_HEADERS,
-                    timeout=min(remaining, action.idle_timeout, 1e9),
-                    follow_redirects=True,
-                ) as response,
-            ):
-                if not 200 <= response.status_code < 300:
-                    return DownloadResult(response.status_code, response.headers, 0)
-                decoded = response.is_stream_consumed  # read by an event hook of the client
-                sink = FileSink(action, response.headers, decoded)
+            response = self.http.open(
+                "GET",
+                action.url,
+                headers=DOWNLOAD_HEADERS,
+                deadline=action.deadline,
+                idle=action.idle_timeout,
+                follow_redirects=True,
+            )
+            try:
+                if not 200 <= response.status < 300:
+                    return DownloadResult(response.status, response.headers, 0)
+                sink = FileSink(action, response.headers, response.decoded)
                 sink.open()
                 try:
-                    chunks = response.iter_bytes() if decoded else response.iter_raw()
-                    for chunk in chunks:  # each read, as it arrives
+                    while chunk := response.read():  # each read, as it arrives
                         sink.write(chunk)
                         self._progress(action, sink)
                     path = sink.finish()
                 finally:
                     sink.abort()
-                return DownloadResult(response.status_code, response.headers, sink.done, path)
-        except httpx.TimeoutException:
-            raise timeout_error("GET", action.url, remaining * 1000) from None
-        except (httpx.RequestError, httpx.InvalidURL) as exc:  # undecodable, bad redirect
-            raise connection_error("GET", action.url, exc) from None
+                return DownloadResult(response.status, response.headers, sink.done, path)
+            finally:
+                response.close()
+        except SendTimeout:
+            raise timeout_error("GET", action.url, max(remaining, 0) * 1000) from None
+        except SendFailure as exc:
+            raise connection_error("GET", action.url, exc.cause) from None
 
     @staticmethod
     def _progress(action: Download, sink: FileSink) -> None:
         if action.on_progress is None:
             return
         outcome = action.on_progress(sink.dest, sink.done, sink.total)
-        if inspect.isawaitable(outcome):
+        if isinstance(outcome, Awaitable):
             _close(outcome)
             raise TypeError(
                 "on_progress returned an awaitable: use AsyncSkytellsClient for async callbacks"

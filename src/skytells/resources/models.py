@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._io.async_driver import AsyncDriver
-from .._io.sync_driver import SyncDriver
 from .._options import ModelFieldsOptions
 from .._types import ModelResponse
 from ._resource import Resource
 
+if TYPE_CHECKING:  # the drivers import the HTTP stack: not at `import skytells`
+    from .._io.async_driver import AsyncDriver  # noqa: F401 (named in a base class below)
+    from .._io.sync_driver import SyncDriver  # noqa: F401
+
 __all__ = ["AsyncModels", "Models"]
 
 
-class Models(Resource[SyncDriver]):
+class Models(Resource["SyncDriver"]):
     """Model operations of the synchronous client (``client.models``)."""
 
     def list(
@@ -35,7 +37,7 @@ class Models(Resource[SyncDriver]):
         return self._driver.run(self._core.get_model(slug, fields, options))
 
 
-class AsyncModels(Resource[AsyncDriver]):
+class AsyncModels(Resource["AsyncDriver"]):
     """Model operations of the async client (``client.models``)."""
 
     async def list(

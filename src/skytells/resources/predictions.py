@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._core.protocol import Emit, Op
-from .._io.async_driver import AsyncDriver
-from .._io.sync_driver import SyncDriver
 from .._options import PredictionRequest, PredictionsListOptions
 from .._pagination import PaginatedResponse
 from .._types import PredictionResponse
@@ -17,6 +15,8 @@ from ._resource import Resource
 
 if TYPE_CHECKING:
     from .._clients.core import ClientCore
+    from .._io.async_driver import AsyncDriver  # noqa: F401 (named in a base class below)
+    from .._io.sync_driver import SyncDriver  # noqa: F401
 
 __all__ = ["AsyncPredictions", "Predictions"]
 
@@ -80,7 +80,7 @@ def _every_page(
             return
 
 
-class Predictions(Resource[SyncDriver]):
+class Predictions(Resource["SyncDriver"]):
     """Prediction operations of the synchronous client (``client.predictions``)."""
 
     def create(
@@ -127,7 +127,7 @@ class Predictions(Resource[SyncDriver]):
         return self._driver.iterate(_every_page(self._core, since, until, model, per_page, status))
 
 
-class AsyncPredictions(Resource[AsyncDriver]):
+class AsyncPredictions(Resource["AsyncDriver"]):
     """Prediction operations of the async client (``client.predictions``)."""
 
     async def create(

@@ -1,0 +1,92 @@
+"""A user's ``http_client=httpx.Client(...)`` as the sync driver's transport.
+
+httpx is imported only when a user passes a client. Its timeout applies to each socket operation,
+so the request's timeout is the time left (and, for a stream, its idle timeout), and the deadline
+is checked again between the reads of the body: no attribute of httpx is patched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+
+import httpx
+
+from .sync_transport import SendFailure, SendTimeout
+
+
+class _HttpxResponse:
+    def __init__(self, response: httpx.Response, deadline: float) -> None:
+        self._response = response
+        self.status = response.status_code
+        self.headers: Mapping[str, str] = response.headers
+        self._deadline = deadline
+        try:
+            response.content  # noqa: B018 - raises until the body has been read
+            self.decoded = True
+        except httpx.ResponseNotRead:
+            self.decoded = False
+        self._chunks: Iterator[bytes] = (
+            iter([response.content]) if self.decoded else response.iter_raw()
+        )
+
+    def read(self) -> bytes:
+        if time.monotonic() >= self._deadline:
+            raise SendTimeout("the exchange's deadline passed")
+        try:
+            return next(self._chunks, b"")
+        except httpx.TimeoutException as exc:
+            raise SendTimeout(str(exc)) from None
+        except (httpx.RequestError, httpx.StreamError) as exc:
+            raise SendFailure(exc) from None
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class HttpxTransport:
+    """Sends over a user's `httpx.Client` (its proxies, TLS and transport are the user's)."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    @property
+    def is_closed(self) -> bool:
+        return self.client.is_closed
+
+    def open(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        deadline: float,
+        idle: float,
+        follow_redirects: bool = False,
+    ) -> _HttpxResponse:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise SendTimeout("the exchange's deadline passed")
+        try:
+            request = self.client.build_request(
+                method,
+                url,
+                params=params,
+                content=body,
+                headers=headers,
+                timeout=min(remaining, idle, 1e9),
+            )
+            response = self.client.send(request, stream=True, follow_redirects=follow_redirects)
+        except httpx.TimeoutException as exc:
+            raise SendTimeout(str(exc)) from None
+        except (httpx.RequestError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise SendFailure(exc) from None
+        if time.monotonic() >= deadline:
+            response.close()
+            raise SendTimeout("the exchange's deadline passed")
+        return _HttpxResponse(response, deadline)
+
+    def close(self) -> None:
+        """A user's client is theirs to close."""
