@@ -228,6 +228,18 @@ def test_a_body_trickling_in_is_answered_408_and_closed(impatient: Emulator) -> 
         assert _closed_by_server(sock, time.monotonic() + 30)
 
 
+def test_a_body_read_late_is_not_taken_for_a_slow_one(impatient: Emulator) -> None:
+    """The rate is the client's: a body the server reads only after a delay of its own (here a
+    latency fault of twice the timeout) is not refused."""
+    impatient.add_fault("latency", path="/v1/predict", method="POST", latency_ms=2000)
+    body = json.dumps({"model": "skytells-chat", "input": {"prompt": "x" * 200_000}}).encode()
+    raw = _request(
+        "POST", "/v1/predict", f"127.0.0.1:{impatient.port}", {"x-api-key": KEY, **JSON}, body
+    )
+    status, _, answer = _exchange(impatient.port, raw)
+    assert status == 200, answer[:300]
+
+
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="file handle limits are POSIX")
 
 

@@ -95,29 +95,32 @@ class GuardMiddleware:
             raise _Answered
 
         loop = asyncio.get_running_loop()
-        started = loop.time()
+        started: float | None = None  # when the application first asked for the body
 
         async def guarded_receive() -> Message:
-            nonlocal seen, body_done, answered
+            nonlocal seen, body_done, answered, started
             if body_done:  # only the body is timed and counted (later: waits for a disconnect)
                 return await receive()
+            if started is None:
+                started = loop.time()
             # Each piece within `body_timeout`, and on average MIN_BODY_RATE after a first
             # `body_timeout` of grace: a byte now and then does not hold a connection forever.
             due = started + self.body_timeout + seen / MIN_BODY_RATE - loop.time()
+            piece = asyncio.ensure_future(receive())
             try:
-                message = await asyncio.wait_for(receive(), max(0.0, min(self.body_timeout, due)))
-            except asyncio.TimeoutError:
+                # A piece already received is taken even when the time is up (timeout 0 still
+                # lets `receive` run once).
+                await asyncio.wait({piece}, timeout=max(0.0, min(self.body_timeout, due)))
+            except BaseException:
+                piece.cancel()
+                raise
+            if not piece.done():
+                piece.cancel()
                 slow = due < self.body_timeout
                 text = "The request body arrives too slowly" if slow else "The request body stalled"
-                await refuse(
-                    ApiError(
-                        408,
-                        error_id_for(408),
-                        text,
-                        {"min_bytes_per_second": MIN_BODY_RATE} if slow else None,
-                    )
-                )
-                raise  # not reached: refuse raises
+                details = {"min_bytes_per_second": MIN_BODY_RATE} if slow else None
+                await refuse(ApiError(408, error_id_for(408), text, details))
+            message = piece.result()
             if message["type"] != "http.request":
                 body_done = True
                 if message["type"] == "http.disconnect":  # gone mid-body: no one to answer
