@@ -225,7 +225,19 @@ PNG_DATA = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAA
 def test_a_uri_input_takes_http_urls_and_data_uris_not_local_files(http: httpx.Client) -> None:
     """`format: uri` (the image of image-to-image): a URL the service can fetch, or the file
     itself in a `data:` URI; a path or a `file:` URL names a file only the caller can read."""
-    accepted = ["https://example.com/in.png", "http://127.0.0.1:9/in.webp?x=1", PNG_DATA, "data:,a"]
+    accepted = [
+        "https://example.com/in.png",
+        "http://127.0.0.1:9/in.webp?x=1",
+        PNG_DATA,
+        "data:,a",
+        "data:,",  # RFC 2397: empty data
+        "DATA:,a",  # schemes are case-insensitive
+        "HTTPS://Example.COM/in.png",
+        "https://[::1]:8080/in.png",
+        "https://user@example.com:443/a%20b.png#frag",
+        "https://bücher.example/in.png",  # an internationalised name
+        "data:text/plain;charset=utf-8,hello%20world",
+    ]
     refused = [
         "/home/me/in.png",
         "in.png",
@@ -235,6 +247,24 @@ def test_a_uri_input_takes_http_urls_and_data_uris_not_local_files(http: httpx.C
         "https://",
         "data:image/png;base64",
         "C:\\images\\in.png",
+        # What an outsider found accepted: whitespace and control characters, bad escapes,
+        # bad hosts and ports, data that is not base64.
+        "http://exa mple.com/a.png",
+        "http://\x00/x",
+        "https://%zz/",
+        "https://example.com/%zz.png",
+        "https://example.com:99999/a.png",
+        "https://example.com:0/a.png",
+        "http://-/",
+        "https://[127.0.0.1]/a.png",
+        "https://999.1.1.1/a.png",
+        " https://example.com/a.png",
+        "https://example.com/a.png ",
+        "https://example.com\n/a.png",
+        "https://example.com/a\tb.png",
+        "data:image/png;base64,!!!notbase64",
+        "data:image/png;base64,iVBORw0",  # bad padding
+        "data:text/plain,a b",
     ]
     for url in accepted:
         ok = create(http, {"model": "truefusion-pro", "input": {"prompt": "x", "image": url}})

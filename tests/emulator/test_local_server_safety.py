@@ -238,16 +238,54 @@ def test_a_foreign_host_is_refused_and_never_echoed(
 def test_the_loopback_names_and_allowed_hosts_are_served_and_nothing_else() -> None:
     with Emulator(time_scale=0, allowed_hosts=["emulator.test"]) as emu:
         headers = {"x-api-key": emu.api_key, "Content-Type": "application/json"}
-        names = ["127.0.0.1", "localhost", "LOCALHOST", "[::1]", "emulator.test", "Emulator.Test."]
-        for name in names:
-            host = f"{name}:{emu.port}"
+        port = emu.port
+        # What the client sent -> the origin of the URLs in the answer: the canonical form of
+        # the host (no trailing dot, lower case, the port without leading zeros; ::1 on a
+        # server listening on 127.0.0.1 only is the server's own address, so the URLs work).
+        names = {
+            f"127.0.0.1:{port}": f"127.0.0.1:{port}",
+            f"localhost:{port}": f"localhost:{port}",
+            f"LOCALHOST:{port}": f"localhost:{port}",
+            f"[::1]:{port}": f"127.0.0.1:{port}",
+            f"127.0.0.1.:{port}": f"127.0.0.1:{port}",
+            f"127.0.0.1:0{port}": f"127.0.0.1:{port}",
+            f"emulator.test:{port}": f"emulator.test:{port}",
+            f"Emulator.Test.:{port}": f"emulator.test:{port}",
+        }
+        for host, canonical in names.items():
             raw = _request("POST", "/v1/predictions", host, headers, CREATE)
             status, _, body = _exchange(emu.port, raw)
             assert status == 200, host
             urls = json.loads(body)["urls"]
-            assert all(url.startswith(f"http://{host}/") for url in urls.values() if url)
+            assert all(url.startswith(f"http://{canonical}/") for url in urls.values() if url)
         other = _request("GET", "/v1/models", f"other.test:{emu.port}", headers)
         assert _exchange(emu.port, other)[0] == 421
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1:\xb2",  # a superscript two: str.isdigit() says yes, int() says no
+        "127.0.0.1:{port}\xb2",
+        "[127.0.0.1]:{port}",  # brackets hold IPv6 addresses only
+        "127.0.0.1:+{port}",
+        "127.0.0.1:{port}:{port}",
+        "127.0.0.1:99999999999999999999",
+        "127.0.0.1 :{port}",
+        "127.0.0.1:",
+        "[::1:{port}",
+        "999.0.0.1:{port}",
+        "-localhost:{port}",
+        "",
+    ],
+)
+def test_an_invalid_host_is_answered_421_in_the_envelope(emu: Emulator, host: str) -> None:
+    raw = _request("GET", "/v1/models", host.format(port=emu.port), {"x-api-key": emu.api_key})
+    status, headers, body = _exchange(emu.port, raw)
+    assert status == 421
+    assert headers["content-type"] == "application/json"
+    error = json.loads(body)["error"]
+    assert (error["http_status"], error["error_id"]) == (421, "INVALID_REQUEST")
 
 
 # ---- 11. bounded requests ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Match, Route
 from ._catalog import SCHEMA_FIELDS, catalogue, find_model, input_errors
 from ._config import EmulatorConfig
 from ._control import control_routes
-from ._errors import ApiError, invalid_parameter, json_response, model_not_found
+from ._errors import ApiError, error_id_for, invalid_parameter, json_response, model_not_found
 from ._event_stream import event_stream_response, wants_event_stream
 from ._faults import FaultMiddleware
 from ._guard import guard
@@ -70,13 +70,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         allowed = _allowed_methods(request)
         error = ApiError(
             405,
-            "INVALID_REQUEST",
+            error_id_for(405),
             f"Method {request.method} is not allowed on {request.url.path}",
             {"allowed": allowed},
             headers={"Allow": allowed},
         )
     else:
-        error = ApiError(exc.status_code, "INVALID_REQUEST", exc.detail)
+        error = ApiError(exc.status_code, error_id_for(exc.status_code), exc.detail)
     return error.response()
 
 
@@ -91,8 +91,13 @@ def _allowed_methods(request: Request) -> str:
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
-    """Any bug: 500 INTERNAL_ERROR in the envelope (the traceback goes to the server log)."""
-    return ApiError(500, "INTERNAL_ERROR", "Internal emulator error", repr(exc)).response()
+    """Any bug: 500 INTERNAL_ERROR in the envelope (the traceback goes to the server log).
+
+    The server closes the connection after it (the exception goes on to uvicorn), so the answer
+    says so: a keep-alive client then opens a new connection instead of meeting a reset."""
+    return ApiError(
+        500, "INTERNAL_ERROR", "Internal emulator error", repr(exc), {"connection": "close"}
+    ).response()
 
 
 class _Api:
@@ -281,7 +286,10 @@ class _Api:
             path, content_type = await self.store.output_file(path_param(request, "id"), filename)
         except FileNotFoundError:
             return ApiError(
-                404, "FILE_NOT_FOUND", f"File {filename!r} not found or no longer available"
+                404,
+                error_id_for(404),
+                f"File {filename!r} not found or no longer available",
+                {"file": filename},
             ).response()
         return FileResponse(path, media_type=content_type)
 

@@ -3,10 +3,42 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import Response
+
+STATUS_ERROR_IDS = {
+    400: "INVALID_REQUEST",
+    401: "UNAUTHORIZED",
+    402: "PAYMENT_REQUIRED",
+    403: "FORBIDDEN",
+    404: "ENDPOINT_NOT_FOUND",
+    408: "REQUEST_TIMEOUT",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMIT_EXCEEDED",
+    451: "CONTENT_POLICY_VIOLATION",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+    504: "INFERENCE_TIMEOUT",
+}
+"""The generic error id of each status (the first of the spec's table, section 3, for it)."""
+
+
+def error_id_for(status: int) -> str:
+    """The error id the emulator sends with `status` when nothing more specific applies.
+
+    The rule for every answer (the guard's, faults', 405s, /files): a status in the spec's table
+    is sent with one of the table's ids for it. The spec is silent on the other statuses: 408 is
+    sent with `REQUEST_TIMEOUT`, the id the spec gives the official clients' 408 (a timeout is
+    a timeout, whichever side saw it); any other (405, 409, 413, 415, 421, 507, ...) with the
+    generic id of its class, `INVALID_REQUEST` for a 4xx and `INTERNAL_ERROR` for a 5xx, never
+    an id no client knows.
+    """
+    return STATUS_ERROR_IDS.get(status) or (
+        "INTERNAL_ERROR" if status >= 500 else "INVALID_REQUEST"
+    )
 
 
 class ApiError(Exception):
@@ -51,9 +83,45 @@ class ApiError(Exception):
 def json_response(
     body: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """A compact JSON response, serialised once."""
-    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return Response(content, status_code, headers=headers, media_type="application/json")
+    """A compact JSON response, serialised once (see `dump_json`)."""
+    return Response(dump_json(body), status_code, headers=headers, media_type="application/json")
+
+
+def dump_json(value: Any) -> bytes:
+    """`value` as compact, strictly valid JSON in UTF-8, whatever it holds.
+
+    Every answer, event and webhook body is serialised here. Request bodies are refused when they
+    hold what JSON cannot carry (`_http.parse_json`), but nothing stored may ever break an answer
+    (a listing shows every prediction): a lone surrogate is written as a `\\uXXXX` escape (still
+    valid JSON), a non-finite number (never valid JSON) as null.
+    """
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: ASCII output escapes it
+        return dump_json_ascii(value)
+    except ValueError:  # NaN or an infinity
+        return dump_json_ascii(_finite(value))
+
+
+def dump_json_ascii(value: Any) -> bytes:
+    """`value` as compact JSON in ASCII (non-finite numbers as null)."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(value), separators=(",", ":"), allow_nan=False)
+    return text.encode("ascii")
+
+
+def _finite(value: Any) -> Any:
+    """A copy of `value` with every non-finite float replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def prediction_not_found(prediction_id: str) -> ApiError:

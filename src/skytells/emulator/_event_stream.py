@@ -16,13 +16,13 @@ not a whole number is ignored). A quiet stream gets a `: keep-alive` comment eve
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from ._errors import dump_json
 from ._record import PredictionRecord, spelled
 from ._store import Store
 
@@ -66,8 +66,8 @@ def wants_event_stream(accept: str) -> bool:
 
 def encode(event_id: int, name: str, data: Any) -> bytes:
     """One event in the text/event-stream format."""
-    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return f"id: {event_id}\nevent: {name}\ndata: {payload}\n\n".encode()
+    payload = dump_json(data)
+    return f"id: {event_id}\nevent: {name}\ndata: ".encode() + payload + b"\n\n"
 
 
 async def _events(store: Store, record: PredictionRecord, after: int) -> AsyncIterator[bytes]:

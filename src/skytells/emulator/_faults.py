@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
-import json
 import math
 import random
 import socket
@@ -40,7 +39,8 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._errors import ApiError
+from ._errors import ApiError, dump_json, error_id_for
+from ._http import parse_json
 
 KINDS = ("status", "latency", "drop", "reset", "truncate", "hang", "post_commit")
 """Every fault kind."""
@@ -52,21 +52,6 @@ DEFAULT_FRACTION = 0.5
 CLOSE_WAIT_SECONDS = 1.0
 """How long a connection fault waits for the server to notice the closed connection."""
 
-STATUS_ERROR_IDS = {
-    400: "INVALID_REQUEST",
-    401: "UNAUTHORIZED",
-    402: "PAYMENT_REQUIRED",
-    403: "FORBIDDEN",
-    404: "ENDPOINT_NOT_FOUND",
-    408: "REQUEST_TIMEOUT",  # the official clients' id for a timeout, with HTTP 408 (spec 6a)
-    422: "VALIDATION_ERROR",
-    429: "RATE_LIMIT_EXCEEDED",
-    451: "CONTENT_POLICY_VIOLATION",
-    500: "INTERNAL_ERROR",
-    503: "SERVICE_UNAVAILABLE",
-    504: "INFERENCE_TIMEOUT",
-}
-"""The error id of a `status` fault's envelope, by status: the spec's table (section 3)."""
 
 GATEWAY_BODY = (
     "<html><head><title>502 Bad Gateway</title></head><body>502 Bad Gateway</body></html>"
@@ -74,15 +59,6 @@ GATEWAY_BODY = (
 """What a 502 fault answers. The spec's only id for 502 is PREDICTION_FAILED, the service's
 definitive answer to an unknown prediction id; a fault stands for a failing gateway instead, which
 answers with a non-JSON body (a variant the spec lists), not with an id of the API."""
-
-
-def error_id_for(status: int) -> str:
-    """The spec's error id for `status`. The spec is silent on the statuses its table lacks
-    (409, 405, 501, ...): those get the id of their class, INVALID_REQUEST for a 4xx and
-    INTERNAL_ERROR for a 5xx, never an id no client knows."""
-    return STATUS_ERROR_IDS.get(status) or (
-        "INTERNAL_ERROR" if status >= 500 else "INVALID_REQUEST"
-    )
 
 
 _SPEC_FIELDS = (
@@ -156,7 +132,7 @@ class FaultRule:
         if isinstance(self.body, str):
             return Response(self.body, status, headers, media_type="text/plain; charset=utf-8")
         if self.body is not None:
-            return Response(json.dumps(self.body), status, headers, media_type="application/json")
+            return Response(dump_json(self.body), status, headers, media_type="application/json")
         if status == 502 and self.error_id is None:
             return Response(GATEWAY_BODY, status, headers, media_type="text/html; charset=utf-8")
         error_id = self.error_id or error_id_for(status)
@@ -401,8 +377,8 @@ def _replaying(first: Message, receive: Receive) -> Receive:
 
 def _model_of(body: bytes) -> str | None:
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = parse_json(body)
+    except ApiError:
         return None
     model = data.get("model") if isinstance(data, dict) else None
     return model if isinstance(model, str) else None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import json
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections import OrderedDict
 from pathlib import Path
@@ -16,9 +18,13 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from . import _outputs
+from ._errors import ApiError, error_id_for
 from ._large_files import write_wav_of_size
 from ._record import PredictionRecord, StoredFile
 
+DISK_RESERVE = 512 << 20
+"""Disk space large outputs always leave free."""
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 SIZE_CACHE_ENTRIES = 4096
 """How many output sizes are remembered (outputs are a pure function of model and input)."""
 
@@ -40,6 +46,8 @@ class OutputFiles:
         self._renders: dict[tuple[str, str], asyncio.Task[Path]] = {}
         self._sizes: OrderedDict[_SizeKey, int] = OrderedDict()
         self._sizing: dict[_SizeKey, asyncio.Future[int]] = {}
+        self._reserving = threading.Lock()
+        self._reserved = 0  # bytes of large files being written
 
     async def plan(self, record: PredictionRecord) -> list[StoredFile]:
         """The output files of `record` (about to succeed), each with its size in bytes.
@@ -126,11 +134,29 @@ class OutputFiles:
 
     async def adopt(self, record: PredictionRecord, size_bytes: int) -> StoredFile:
         """Give a succeeded prediction one large WAV output of exactly `size_bytes` bytes
-        (written in a worker thread, in chunks); it replaces the prediction's outputs."""
+        (written in a worker thread, in chunks); it replaces the prediction's outputs.
+
+        ApiError 507 when the disk cannot hold it while keeping `DISK_RESERVE` free. The check
+        counts the bytes that writes still in progress will take (each reserves its size under
+        a lock before it starts), so concurrent calls cannot fill the disk between them; a
+        write that fails all the same (the disk filled up from elsewhere) leaves no file."""
         stored = StoredFile(f"large-{len(record.files)}.wav", "audio/wav", size_bytes, True)
         path = self._directory(record.id) / stored.name
         path.parent.mkdir(parents=True, exist_ok=True)
-        await run_in_threadpool(write_wav_of_size, path, size_bytes)
+        with self._reserving:
+            free = shutil.disk_usage(path.parent).free - self._reserved
+            if size_bytes > free - DISK_RESERVE:
+                raise _no_space(None)
+            self._reserved += size_bytes
+        try:
+            await run_in_threadpool(_write_large_file, path, size_bytes)
+        except OSError as exc:
+            if exc.errno not in _NO_SPACE:
+                raise
+            raise _no_space(exc) from None
+        finally:
+            with self._reserving:
+                self._reserved -= size_bytes
         return stored
 
     def _discard(self, directory: Path) -> None:
@@ -149,6 +175,25 @@ class OutputFiles:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+def _write_large_file(path: Path, size_bytes: int) -> None:
+    """Write into a temporary name, then move it in place; nothing is left behind on failure."""
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    try:
+        write_wav_of_size(partial, size_bytes)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _no_space(error: OSError | None) -> ApiError:
+    return ApiError(
+        507,
+        error_id_for(507),
+        "Not enough free disk space for a file of that size",
+        {"reason": os.strerror(error.errno)} if error is not None and error.errno else None,
+    )
 
 
 def _render_file(

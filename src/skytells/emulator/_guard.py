@@ -9,8 +9,10 @@
   413 before any of the body is read; a body without one (chunked) is counted as it is read, and
   answered 413 as soon as it passes the limit. Either way the connection is closed, so the server
   never reads (or holds) more than the limit.
-- **Slow bodies**: a request whose body stops arriving for `request_timeout` seconds is answered 408
-  and its connection closed (slow headers are the protocol's business: see `_protocol.py`).
+- **Slow bodies**: a request whose body stops arriving for `request_timeout` seconds, or arrives
+  slower than `MIN_BODY_RATE` on average once `request_timeout` has passed, is answered 408 and
+  its connection closed (slow headers, and how many connections may be sending a body at once,
+  are the protocol's business: see `_protocol.py`).
 - **Control API** (`/_emulator/...`): it needs one of the emulator's API keys (`x-api-key` or
   `Authorization: Bearer`, 401 without), and refuses what a web page could send: an `Origin`
   that is not the emulator's own, a `Sec-Fetch-Site` of `cross-site` or `same-site` (403), and a
@@ -26,16 +28,20 @@ import asyncio
 import contextlib
 import hmac
 import ipaddress
+import re
 from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._errors import ApiError
+from ._errors import ApiError, error_id_for
 
 CONTROL_PREFIX = "/_emulator"
 MAX_BODY_BYTES = 16 << 20
 """The largest request body the API accepts (16 MiB: room for `data:` URIs of input files)."""
+MIN_BODY_RATE = 64 << 10
+"""The slowest a request body may arrive on average (bytes per second), after a first
+`request_timeout` of grace (16 MiB then takes at most about 4 minutes)."""
 MAX_CONTROL_BODY_BYTES = 64 << 10
 """The largest request body the control API accepts (its bodies are small settings objects)."""
 
@@ -61,7 +67,8 @@ class GuardMiddleware:
         self.api_keys = api_keys
         self.allowed_hosts = frozenset(_normal_name(name) for name in allowed_hosts)
         self.body_timeout = body_timeout
-        self._verdicts: dict[tuple[str, str | None, int | None], bool] = {}  # Host check cache
+        # Host check cache: the canonical host of a value, or None when it is refused
+        self._verdicts: dict[tuple[str, str | None, int | None], str | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,6 +82,8 @@ class GuardMiddleware:
         if error is not None:
             await _answer(error, scope, receive, send)
             return
+        if "host" in headers:  # URLs in answers are built from the host's canonical form
+            scope = _with_host(scope, self._own_host(headers["host"], scope))
         limit = MAX_CONTROL_BODY_BYTES if control else MAX_BODY_BYTES
         seen, body_done, answered = 0, False, False
 
@@ -85,17 +94,38 @@ class GuardMiddleware:
                 await _answer(error, scope, receive, send)
             raise _Answered
 
+        loop = asyncio.get_running_loop()
+        started: float | None = None  # when the application first asked for the body
+
         async def guarded_receive() -> Message:
-            nonlocal seen, body_done
+            nonlocal seen, body_done, answered, started
             if body_done:  # only the body is timed and counted (later: waits for a disconnect)
                 return await receive()
+            if started is None:
+                started = loop.time()
+            # Each piece within `body_timeout`, and on average MIN_BODY_RATE after a first
+            # `body_timeout` of grace: a byte now and then does not hold a connection forever.
+            due = started + self.body_timeout + seen / MIN_BODY_RATE - loop.time()
+            piece = asyncio.ensure_future(receive())
             try:
-                message = await asyncio.wait_for(receive(), self.body_timeout)
-            except asyncio.TimeoutError:
-                await refuse(ApiError(408, "INVALID_REQUEST", "The request body stalled"))
-                raise  # not reached: refuse raises
+                # A piece already received is taken even when the time is up (timeout 0 still
+                # lets `receive` run once).
+                await asyncio.wait({piece}, timeout=max(0.0, min(self.body_timeout, due)))
+            except BaseException:
+                piece.cancel()
+                raise
+            if not piece.done():
+                piece.cancel()
+                slow = due < self.body_timeout
+                text = "The request body arrives too slowly" if slow else "The request body stalled"
+                details = {"min_bytes_per_second": MIN_BODY_RATE} if slow else None
+                await refuse(ApiError(408, error_id_for(408), text, details))
+            message = piece.result()
             if message["type"] != "http.request":
                 body_done = True
+                if message["type"] == "http.disconnect":  # gone mid-body: no one to answer
+                    answered = True
+                    raise _Answered
                 return message
             seen += len(message.get("body", b""))
             if seen > limit:
@@ -117,10 +147,10 @@ class GuardMiddleware:
         port = server[1] if server else None
         local = server[0] if server else None
         host = headers.get("host")
-        if host is not None and not self._is_own_host(host, local, port):
+        if host is not None and self._own_host(host, scope) is None:
             return ApiError(
                 421,
-                "INVALID_REQUEST",
+                error_id_for(421),
                 "Unknown Host: this emulator serves only the loopback names, its own address "
                 "and its allowed_hosts",
             )
@@ -147,40 +177,60 @@ class GuardMiddleware:
         media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if has_body and media_type != "application/json":
             return ApiError(
-                415, "INVALID_REQUEST", "Control API bodies must be Content-Type: application/json"
+                415, error_id_for(415), "Control API bodies must be Content-Type: application/json"
             )
         return None
 
-    def _is_own_host(self, value: str, local: str | None, port: int | None) -> bool:
+    def _own_host(self, value: str, scope: Scope) -> str | None:
+        """The canonical form of `value` if it names this server, else None (cached)."""
+        server = scope.get("server")
+        local, port = (server[0], server[1]) if server else (None, None)
+        return self._canonical_host(value, local, port)
+
+    def _canonical_host(self, value: str, local: str | None, port: int | None) -> str | None:
         key = (value, local, port)
-        verdict = self._verdicts.get(key)
-        if verdict is None:
-            verdict = self._check_host(value, local, port)
-            if len(self._verdicts) >= 256:
-                self._verdicts.clear()
-            self._verdicts[key] = verdict
+        if key in self._verdicts:
+            return self._verdicts[key]
+        verdict = self._check_host(value, local, port)
+        if len(self._verdicts) >= 256:
+            self._verdicts.clear()
+        self._verdicts[key] = verdict
         return verdict
 
-    def _check_host(self, value: str, local: str | None, port: int | None) -> bool:
-        name, sep, given_port = _split_host(value)
-        if name is None:
-            return False
+    def _check_host(self, value: str, local: str | None, port: int | None) -> str | None:
+        """The canonical `name[:port]` of a Host value naming this server, or None.
+
+        The value must be valid syntax (a DNS name, an IPv4 address or a bracketed IPv6 one, and
+        an ASCII port) naming the server's port (left out only when it is 80). The canonical
+        form has no trailing dot, a lower-case name and the port without leading zeros; a
+        loopback address of the other family than the one the connection arrived on (`[::1]`
+        on a server listening on 127.0.0.1) is replaced by the server's own address, so that
+        every URL in an answer can be used.
+        """
+        parsed = split_host(value)
+        if parsed is None:
+            return None
+        name, given_port = parsed
         if port is None:  # a server that does not say which port it serves: names only
             pass
-        elif sep:
-            if not given_port.isdigit() or int(given_port) != port:
-                return False
+        elif given_port is not None:
+            if given_port != port:
+                return None
         elif port != 80:
-            return False
-        if name in self.allowed_hosts or name in LOOPBACK_NAMES:
-            return True
-        return local is not None and name == _normal_name(local)
+            return None
+        local_name = _normal_name(local) if local is not None else None
+        if not (name in self.allowed_hosts or name in LOOPBACK_NAMES or name == local_name):
+            return None
+        if name in ("127.0.0.1", "::1") and local_name in ("127.0.0.1", "::1"):
+            name = local_name
+        shown = f"[{name}]" if ":" in name else name
+        return shown if given_port is None else f"{shown}:{given_port}"
 
     def _is_own_origin(self, origin: str, local: str | None, port: int | None) -> bool:
         scheme, sep, rest = origin.strip().partition("://")
         if not sep or scheme.lower() != "http" or "/" in rest:
             return False
-        return self._is_own_host(rest, local, port)
+        return self._canonical_host(rest, local, port) is not None
 
     def _has_key(self, headers: dict[str, str]) -> bool:
         candidates = [headers.get("x-api-key", "").strip()]
@@ -198,7 +248,7 @@ class GuardMiddleware:
 def _too_large(limit: int) -> ApiError:
     return ApiError(
         413,
-        "INVALID_REQUEST",
+        error_id_for(413),
         f"Request body too large: at most {limit} bytes",
         {"max_bytes": limit},
     )
@@ -208,6 +258,14 @@ async def _answer(error: ApiError, scope: Scope, receive: Receive, send: Send) -
     """Answer `error` and close the connection (its unread body is never read)."""
     error.headers["connection"] = "close"
     await error.response()(scope, receive, send)
+
+
+def _with_host(scope: Scope, host: str | None) -> Scope:
+    """`scope` with its Host header replaced by `host` (the canonical form of the one accepted)."""
+    if host is None:
+        return scope
+    headers = [(name, value) for name, value in scope["headers"] if name.lower() != b"host"]
+    return {**scope, "headers": [(b"host", host.encode("ascii")), *headers]}
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -224,21 +282,44 @@ def _headers(scope: Scope) -> dict[str, str]:
     return found
 
 
-def _split_host(value: str) -> tuple[str | None, str, str]:
-    """(normalised name, ":" if a port was given, the port) of a Host value; name None if bad."""
+_DNS_NAME = re.compile(
+    r"(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?",
+    re.IGNORECASE,
+)
+_PORT = re.compile(r"[0-9]{1,10}")  # leading zeros allowed (RFC 3986)
+_NUMERIC = re.compile(r"[0-9.]+")
+
+
+def split_host(value: str) -> tuple[str, int | None] | None:
+    """(normalised name, port or None) of a Host value; None if it is not valid syntax (RFC 3986
+    host: a DNS name, an IPv4 address, a bracketed IPv6 address; an ASCII decimal port)."""
     value = value.strip()
     if value.startswith("["):
         end = value.find("]")
         if end < 0:
-            return None, "", ""
-        name, rest = value[1:end], value[end + 1 :]
-        if rest and not rest.startswith(":"):
-            return None, "", ""
-        return _normal_name(name), rest[:1], rest[1:]
-    name, sep, port = value.partition(":")
-    if not name or ":" in port:
-        return None, "", ""
-    return _normal_name(name), sep, port
+            return None
+        try:
+            address = ipaddress.IPv6Address(value[1:end])
+        except ValueError:  # brackets hold IPv6 addresses only: `[127.0.0.1]` is refused
+            return None
+        name, rest = str(address), value[end + 1 :]
+    else:
+        name, colon, port_text = value.partition(":")
+        rest = colon + port_text
+        if not _DNS_NAME.fullmatch(name):
+            return None
+        if _NUMERIC.fullmatch(name.rstrip(".")):  # dotted digits are an IPv4 address or nothing
+            try:
+                ipaddress.IPv4Address(name.rstrip("."))
+            except ValueError:
+                return None
+        name = _normal_name(name)
+    if not rest:
+        return name, None
+    if rest[0] != ":" or not _PORT.fullmatch(rest[1:]):
+        return None
+    port = int(rest[1:])
+    return (name, port) if 0 < port < 65536 else None
 
 
 def _normal_name(name: str) -> str:

@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ._errors import ApiError, json_response
+from ._http import parse_json
 
 HEADER = "idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -123,9 +124,9 @@ def fingerprint(raw: bytes) -> str:
     """A digest of the body: of its canonical JSON form, or of the bytes when it is not JSON."""
     try:
         canonical = json.dumps(
-            json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            parse_json(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode("utf-8")
-    except (ValueError, UnicodeDecodeError):
+    except ApiError:  # not JSON the create accepts (it answers 400 for it)
         canonical = b"raw:" + raw
     return hashlib.sha256(canonical).hexdigest()
 

@@ -48,12 +48,25 @@ def max_pending_connections() -> int:
 
 
 def guarded_protocol(header_timeout: float, max_pending: int) -> type[HttpToolsProtocol]:
-    """An `HttpToolsProtocol` subclass (one per server: it holds the server's registry of
-    connections waiting for headers) that closes connections slow to send their headers."""
-    # Connections waiting for headers, oldest first: those yet to send a request, then idle
-    # keep-alive ones (a flood of new connections evicts its own kind first).
+    """An `HttpToolsProtocol` subclass (one per server: it holds the server's registries of
+    connections waiting for a client) that closes connections slow to send their headers and
+    caps how many connections may wait for a client at once."""
+    # Connections waiting for their client, oldest first: those yet to send a request, idle
+    # keep-alive ones, and those still sending a request's body (the guard bounds how slowly:
+    # see `_guard.py`). A flood of new connections evicts its own kind first, then idle ones,
+    # then the oldest body senders; a newcomer is closed only when nothing else can be.
     fresh: OrderedDict[GuardedProtocol, None] = OrderedDict()
     idle: OrderedDict[GuardedProtocol, None] = OrderedDict()
+    body: OrderedDict[GuardedProtocol, None] = OrderedDict()
+
+    def make_room(newcomer: GuardedProtocol) -> None:
+        while len(fresh) + len(idle) + len(body) > max_pending:
+            victim = newcomer
+            for registry in (fresh, idle, body):
+                victim = next((c for c in registry if c is not newcomer), newcomer)
+                if victim is not newcomer:
+                    break
+            victim._close_waiting()
 
     class GuardedProtocol(HttpToolsProtocol):
         """Closes its connection when a request's headers take over `header_timeout` seconds."""
@@ -66,24 +79,33 @@ def guarded_protocol(header_timeout: float, max_pending: int) -> type[HttpToolsP
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._headers_done()
+            body.pop(self, None)
             super().connection_lost(exc)
 
         def on_headers_complete(self) -> None:
             self._headers_done()
             super().on_headers_complete()
+            body[self] = None  # until the whole request is received
+            make_room(self)
+
+        def on_message_complete(self) -> None:
+            body.pop(self, None)
+            super().on_message_complete()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            if not self.transport.is_closing() and not self.pipeline:
-                self._await_headers()  # the next request on this keep-alive connection
+            if self.transport.is_closing():
+                return
+            # Waiting for a new request's headers only if no request is in progress: with a
+            # pipeline, the next request may have been parsed already (and is being served).
+            if not self.pipeline and (self.cycle is None or self.cycle.response_complete):
+                self._await_headers()
 
         def _await_headers(self) -> None:
             self._headers_done()
-            self._header_timer = self.loop.call_later(header_timeout, self._headers_too_slow)
+            self._header_timer = self.loop.call_later(header_timeout, self._close_waiting)
             (idle if self.cycle is not None else fresh)[self] = None
-            while len(fresh) + len(idle) > max_pending:
-                oldest, _ = (fresh or idle).popitem(last=False)
-                oldest._headers_too_slow()
+            make_room(self)
 
         def _headers_done(self) -> None:
             if self._header_timer is not None:
@@ -92,8 +114,10 @@ def guarded_protocol(header_timeout: float, max_pending: int) -> type[HttpToolsP
             fresh.pop(self, None)
             idle.pop(self, None)
 
-        def _headers_too_slow(self) -> None:
+        def _close_waiting(self) -> None:
+            """Close a connection that keeps the server waiting (too slow, or making room)."""
             self._headers_done()
+            body.pop(self, None)
             if not self.transport.is_closing():
                 self.transport.close()
 

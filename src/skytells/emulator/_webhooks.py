@@ -30,7 +30,6 @@ import contextlib
 import hashlib
 import hmac
 import ipaddress
-import json
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -40,6 +39,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._config import EmulatorConfig
+from ._errors import dump_json
 from ._record import PredictionRecord, utc_now
 
 SIGNATURE_HEADER = "X-Skytells-Signature"
@@ -125,7 +125,7 @@ class Webhooks:
             self.log.append(Delivery(record.id, event, url, 0, "skipped", now, now, skipped=reason))
             return
         prediction = record.to_json(config.variants)  # as GET answers it (spellings, model)
-        body = json.dumps(prediction, separators=(",", ":"), ensure_ascii=False).encode()
+        body = dump_json(prediction)
         secret = config.webhook_secret or record.api_key or config.api_keys[0]
         headers = {
             "content-type": "application/json",
