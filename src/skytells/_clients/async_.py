@@ -20,9 +20,11 @@ from .._core.queue import note_interrupted
 from .._core.saving import ProgressCallback
 from .._core.schedule import wait_limits
 from .._exceptions import WaitTimeoutError
-from .._io.aiohttp_transport import default_async_http_client
+from .._io.aiohttp_transport import default_async_http
 from .._io.async_driver import AsyncDriver
+from .._io.async_http import AsyncHttp
 from .._io.fork import HttpPool
+from .._io.httpx_adapter import HttpxHttp
 from .._options import (
     ClientOptions,
     ModelFieldsOptions,
@@ -81,10 +83,10 @@ class AsyncSkytellsClient(ClientBase):
         )
         self._owns_http = http_client is None
         if http_client is None:
-            make = partial(default_async_http_client, POOL_LIMITS)
-            self._pool = HttpPool(make(), make, type(self).__name__)
+            make = partial(default_async_http, POOL_LIMITS)
+            self._pool: HttpPool[AsyncHttp] = HttpPool(make(), make, type(self).__name__)
         else:
-            self._pool = HttpPool(http_client, None, type(self).__name__)
+            self._pool = HttpPool(HttpxHttp(http_client), None, type(self).__name__)
         self._driver = AsyncDriver(self._config, self._pool)
         self.predictions = AsyncPredictions(self)
         self.models = AsyncModels(self)
@@ -101,7 +103,7 @@ class AsyncSkytellsClient(ClientBase):
         return client
 
     @property
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> AsyncHttp:
         """This process's connection pool: a process forked from the one that made this client
         gets a new pool on its first request, never the parent's connections or session."""
         return self._pool.get()

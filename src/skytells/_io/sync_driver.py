@@ -27,6 +27,7 @@ from .._core.protocol import (
 from .._exceptions import SkytellsError
 from .aiohttp_transport import aiohttp_proxies
 from .async_driver import AsyncDriver
+from .async_http import AsyncHttp
 from .bodies import read_body
 from .deadlines import deadline
 from .errors import connection_error, timeout_error
@@ -54,7 +55,7 @@ class SyncDriver:
         self,
         config: ClientConfig,
         http: httpx.Client | HttpPool[httpx.Client],
-        concurrent_http: Callable[[], httpx.AsyncClient] | None = None,
+        concurrent_http: Callable[[], AsyncHttp] | None = None,
     ) -> None:
         self.config = config
         self._http = http if isinstance(http, HttpPool) else HttpPool(http, None, "client")
