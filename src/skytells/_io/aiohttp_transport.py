@@ -22,7 +22,7 @@ import importlib.util
 import os
 import re
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -32,7 +32,6 @@ from .async_http import (
     AsyncHttp,
     AsyncResponse,
     ConnectError,
-    Headers,
     NetworkError,
     ReadError,
     RemoteProtocolError,
@@ -43,6 +42,7 @@ from .httpx_adapter import HttpxHttp, default_httpx_client
 if TYPE_CHECKING:
     import aiohttp
     import yarl
+    from multidict import CIMultiDictProxy
 
 ENV_VAR = "SKYTELLS_ASYNC_HTTP"
 CHUNK_SIZE = 64 * 1024
@@ -244,12 +244,46 @@ def _wire_url(url: str) -> yarl.URL:
     return URL(url, encoded=True)
 
 
+class _HeadersView(Mapping[str, str]):
+    """aiohttp's parsed headers (case-insensitive, C) as `Headers` presents them: lower-case
+    names, repeated values joined with ``", "``; nothing is copied for a lookup."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: CIMultiDictProxy[str]) -> None:
+        self._headers = headers
+
+    def get(self, key: str, default: Any = None) -> Any:
+        values = self._headers.getall(key, None)
+        if values is None:
+            return default
+        return values[0] if len(values) == 1 else ", ".join(values)
+
+    def __getitem__(self, key: str) -> str:
+        value: str | None = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._headers
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(name.lower() for name in self._headers))
+
+    def __len__(self) -> int:
+        return len(set(name.lower() for name in self._headers))
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
 class _AiohttpResponse(AsyncResponse):
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
         self._body = response.content
         self.status = response.status
-        self.headers = Headers.from_raw(response.raw_headers)
+        self.headers = _HeadersView(response.headers)
 
     async def read_chunk(self) -> bytes:
         try:

@@ -4,7 +4,6 @@ default, or an ``httpx.AsyncClient``), `asyncio.sleep`, disk work in worker thre
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import time
 from collections.abc import AsyncGenerator, Sequence
@@ -62,13 +61,38 @@ class AsyncDriver:
         return self._http.get()
 
     async def run(self, op: Op[T]) -> T:
-        """Drive ``op`` to completion and return its result (emitted values are dropped)."""
-        async with contextlib.aclosing(self.iterate(_returning(op))) as steps:
-            async for value in steps:
-                if isinstance(value, _Returned):
-                    result: T = value.value
+        """Drive ``op`` to completion and return its result (emitted values are dropped).
+
+        The loop of `iterate` without an async generator around it: this is every call's path,
+        and a generator's machinery costs as much as the rest of the driver's work."""
+        value: Any = None
+        error: BaseException | None = None
+        streams: AsyncStreams | None = None  # made by the first stream action
+        try:
+            while True:
+                try:
+                    action = op.send(value) if error is None else op.throw(error)
+                except StopIteration as stop:
+                    result: T = stop.value
                     return result
-        raise RuntimeError("unreachable: the operation ended without returning")  # pragma: no cover
+                value, error = None, None
+                if isinstance(action, Emit):
+                    continue
+                try:
+                    if isinstance(action, HttpRequest):  # the hot path first
+                        value = await self.send(action)
+                    elif isinstance(action, STREAM_ACTIONS):
+                        if streams is None:
+                            streams = AsyncStreams(self.http, self._headers)
+                        value = await streams.perform(action)
+                    else:
+                        value = await self.perform(action)
+                except BaseException as exc:  # interrupts too: the operation may annotate them
+                    error = exc
+        finally:
+            op.close()
+            if streams is not None:
+                await streams.aclose()
 
     async def iterate(self, op: Op[Any]) -> AsyncGenerator[Any, None]:
         """Drive ``op``, yielding each value it emits; closing this generator closes ``op``."""
@@ -168,14 +192,28 @@ class AsyncDriver:
     ) -> bytes:
         """The whole decoded body, within ``max_response_bytes`` and the deadline."""
         limit = self.config.max_response_bytes
-        decoder = BodyDecoder(
-            response.headers, limit, method=method, target=path, status=response.status
-        )
+        headers = response.headers
+        if response.content is None and not headers.get("content-encoding"):
+            # The common case needs no decoder: the raw bytes are the body; only count them.
+            declared = headers.get("content-length")
+            if limit is not None and declared and declared.isdigit() and int(declared) > limit:
+                _decoder(response, limit, method, path)  # refuses it, unread
+            parts: list[bytes] = []
+            size = 0
+            while chunk := await response.read_chunk():
+                parts.append(chunk)
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise _decoder(response, limit, method, path).too_large(size)
+                if time.monotonic() > deadline:
+                    raise timeout_error(method, path, self.config.timeout_ms)
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        decoder = _decoder(response, limit, method, path)
         if response.content is not None:  # read by a caller's event hook: check its size
             if limit is not None and len(response.content) > limit:
                 raise decoder.too_large(len(response.content))
             return response.content
-        parts: list[bytes] = []
+        parts = []
         while chunk := await response.read_chunk():
             parts.extend(decoder.feed(chunk))
             if time.monotonic() > deadline:
@@ -241,16 +279,6 @@ def as_async_http(http: AsyncHttp | httpx.AsyncClient) -> AsyncHttp:
     return http if isinstance(http, AsyncHttp) else HttpxHttp(http)
 
 
-class _Returned:
-    """The return value of an operation, emitted last so `run` can reuse `iterate`."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-def _returning(op: Op[T]) -> Op[T]:
-    value = yield from op
-    yield Emit(_Returned(value))
-    return value
+def _decoder(response: AsyncResponse, limit: int | None, method: str, path: str) -> BodyDecoder:
+    """The bounded decoder of ``response``'s body (it refuses a declared size past ``limit``)."""
+    return BodyDecoder(response.headers, limit, method=method, target=path, status=response.status)

@@ -13,7 +13,7 @@ message reads the same whichever backend sent the request) or `TimeoutError`.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 
 
@@ -39,33 +39,6 @@ class NetworkError(TransportError):
 
 class UnsupportedProtocol(TransportError):
     """The URL is not one the client can request (no host, not http or https)."""
-
-
-class Headers(dict[str, str]):
-    """Response headers: lower-case names, looked up case-insensitively, repeated values joined
-    with ``", "`` (as httpx joins them)."""
-
-    __slots__ = ()
-
-    @classmethod
-    def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
-        """Headers from ``(name, value)`` byte pairs as they came off the wire."""
-        headers = cls()
-        for name_bytes, value_bytes in raw:
-            name = name_bytes.decode("latin-1").lower()
-            value = value_bytes.decode("latin-1")
-            seen = dict.get(headers, name)
-            dict.__setitem__(headers, name, value if seen is None else f"{seen}, {value}")
-        return headers
-
-    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        return dict.get(self, key.lower(), default)
-
-    def __getitem__(self, key: str) -> str:
-        return dict.__getitem__(self, key.lower())
-
-    def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, key.lower() if isinstance(key, str) else key)
 
 
 class AsyncResponse(abc.ABC):
