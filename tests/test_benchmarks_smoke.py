@@ -28,6 +28,7 @@ def test_run_all_finds_every_benchmark_and_no_helper() -> None:
     names = {path.name for path in load("run_all").scripts()}
     assert {
         "http_stack.py",
+        "async_io.py",
         "dispatch.py",
         "completion_lag.py",
         "call_overhead.py",
@@ -58,6 +59,28 @@ def test_http_stack_variants(emu: Any, capsys: pytest.CaptureFixture[str]) -> No
     medians = http_stack.report(results)
     assert set(medians) == {"raw aiohttp", "sdk aiohttp"}
     assert "sdk aiohttp" in capsys.readouterr().out
+
+
+def test_async_io_variants(emu: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    async_io = load("async_io")
+    prediction = async_io.create_prediction(emu.base_url, emu.api_key)
+    gets = {
+        variant: [
+            asyncio.run(
+                async_io.run_get(variant, emu.base_url, emu.api_key, prediction["id"], 8, 2)
+            )
+        ]
+        for variant in async_io.GET_VARIANTS
+    }
+    table = async_io.report(gets, 8, async_io.GET_BASELINE, "req")
+    assert table[async_io.GET_BASELINE]["rate_ratio"] == 1.0 and table["sdk"]["cpu_us"] > 0
+    emu.configure(time_scale=1000.0)  # predictions stay pending, as in the benchmark
+    creates = {
+        variant: [asyncio.run(async_io.run_dispatch(variant, emu.base_url, emu.api_key, 10))]
+        for variant in async_io.DISPATCH_VARIANTS
+    }
+    async_io.report(creates, 10, async_io.DISPATCH_BASELINE, "create")
+    assert "sdk async" in capsys.readouterr().out
 
 
 def test_call_overhead(emu: Any) -> None:

@@ -87,7 +87,9 @@ async def test_every_kind_of_call_works_over_aiohttp(
             assert path.read_bytes() == (await plain.get(url)).content  # streamed whole
     with pytest.raises(skytells.NotFoundError):
         await client.models.get("no-such-model")
-    intruder = AsyncSkytellsClient("sk-wrong", base_url=emu.base_url, http_client=client._http.client)  # type: ignore[attr-defined]
+    intruder = AsyncSkytellsClient(
+        "sk-wrong", base_url=emu.base_url, http_client=client._http.client
+    )  # type: ignore[attr-defined]
     with pytest.raises(skytells.AuthenticationError):
         await intruder.models.list()
     assert emu.state()["errors"] == 2
