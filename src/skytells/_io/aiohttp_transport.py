@@ -248,13 +248,14 @@ class _HeadersView(Mapping[str, str]):
     """aiohttp's parsed headers (case-insensitive, C) as `Headers` presents them: lower-case
     names, repeated values joined with ``", "``; nothing is copied for a lookup."""
 
-    __slots__ = ("_headers",)
+    __slots__ = ("_getall", "_headers")
 
     def __init__(self, headers: CIMultiDictProxy[str]) -> None:
         self._headers = headers
+        self._getall = headers.getall
 
     def get(self, key: str, default: Any = None) -> Any:
-        values = self._headers.getall(key, None)
+        values = self._getall(key, None)
         if values is None:
             return default
         return values[0] if len(values) == 1 else ", ".join(values)
@@ -301,6 +302,28 @@ class _AiohttpResponse(AsyncResponse):
             self._response.close()
 
 
+_timeouts: dict[tuple[int, float | None], aiohttp.ClientTimeout] = {}
+
+
+def _timeout(within: float, idle: float | None) -> aiohttp.ClientTimeout:
+    """aiohttp's timeout for an exchange that must end within ``within`` seconds: to the
+    millisecond below (never later; the objects are shared, as concurrent requests' deadlines
+    mostly fall in the same millisecond), and exact (aiohttp rounds a timeout past 5 s up to a
+    whole second of the loop's clock unless told otherwise)."""
+    key = (max(1, int(min(within, 1e9) * 1000)), idle)  # 0 would mean no timeout at all
+    timeout = _timeouts.get(key)
+    if timeout is None:
+        import aiohttp
+
+        if len(_timeouts) >= 256:
+            _timeouts.clear()
+        timeout = aiohttp.ClientTimeout(
+            total=key[0] / 1000, sock_read=idle, ceil_threshold=float("inf")
+        )
+        _timeouts[key] = timeout
+    return timeout
+
+
 class AiohttpHttp(AsyncHttp):
     """Sends the driver's requests with an ``aiohttp.ClientSession`` directly (no httpx objects).
 
@@ -326,8 +349,6 @@ class AiohttpHttp(AsyncHttp):
         idle_timeout: float | None = None,
         follow_redirects: bool = False,
     ) -> AsyncResponse:
-        import aiohttp
-
         sessions = self._sessions
         session = sessions.get()
         proxy = None
@@ -341,7 +362,7 @@ class AiohttpHttp(AsyncHttp):
                 headers=headers,
                 data=body,
                 allow_redirects=follow_redirects,
-                timeout=aiohttp.ClientTimeout(total=min(within, 1e9), sock_read=idle_timeout),
+                timeout=_timeout(within, idle_timeout),
                 proxy=proxy,
             )
         except Exception as exc:
