@@ -15,7 +15,8 @@ excludes the server's):
   with an Idempotency-Key made as it is sent, each answer read with ``.json()``, the baseline) and ``sdk async``
   (``AsyncSkytellsClient.dispatch()``). Goal: within 1.25x of the bare loop's time.
 
-Rounds are interleaved and rotated; medians and ratios are printed.
+Rounds are interleaved and rotated; medians, and the median of each round's ratio to the
+baseline's round, are printed.
 
     python benchmarks/async_io.py [--requests 2000] [--creates 1000] [--rounds 5]
 
@@ -229,16 +230,24 @@ def benchmark_dispatch(
 
 def report(results: Rounds, count: int, baseline: str, unit: str) -> dict[str, dict[str, float]]:
     """Print each variant's medians (per second, CPU µs per item) and ratios to ``baseline``;
-    returns ``{variant: {"rate", "cpu_us", "rate_ratio", "cpu_ratio"}}``."""
+    returns ``{variant: {"rate", "cpu_us", "rate_ratio", "cpu_ratio"}}``.
+
+    A ratio is the median of the ratios round by round (each variant's round n against the
+    baseline's round n, run next to each other): the machine's load drifts between rounds, and a
+    ratio of medians would compare rounds run under different loads."""
     table: dict[str, dict[str, float]] = {}
+    base = results.get(baseline, [])
     for variant, rounds in results.items():
         rates = [count / r["seconds"] for r in rounds]
         cpus = [r["cpu"] / count * 1e6 for r in rounds]
-        table[variant] = {"rate": median(rates), "cpu_us": median(cpus)}
-    base = table.get(baseline)
+        pairs = list(zip(rounds, base, strict=False))
+        table[variant] = {
+            "rate": median(rates),
+            "cpu_us": median(cpus),
+            "rate_ratio": median([b["seconds"] / r["seconds"] for r, b in pairs]) if pairs else 1,
+            "cpu_ratio": median([r["cpu"] / b["cpu"] for r, b in pairs]) if pairs else 1,
+        }
     for variant, row in table.items():
-        row["rate_ratio"] = row["rate"] / base["rate"] if base else 1.0
-        row["cpu_ratio"] = row["cpu_us"] / base["cpu_us"] if base else 1.0
         print(
             f"  {variant:<16} {row['rate']:7.0f} {unit}/s  x{row['rate_ratio']:4.2f}   "
             f"CPU {row['cpu_us']:6.1f} µs/{unit}  x{row['cpu_ratio']:4.2f}   "
