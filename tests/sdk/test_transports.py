@@ -1,4 +1,5 @@
-"""The async client over `AiohttpTransport` (its default when aiohttp is installed), end to end.
+"""The async client over aiohttp, end to end: by default directly (`AiohttpHttp`), and as a
+caller's ``httpx.AsyncClient`` over `AiohttpTransport`.
 
 Against the emulator and real sockets: every operation, held creates, deadlines, cancellation,
 refused and dropped connections, compressed bodies, a client reused across event loops.
