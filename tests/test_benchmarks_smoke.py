@@ -28,6 +28,7 @@ def test_run_all_finds_every_benchmark_and_no_helper() -> None:
     names = {path.name for path in load("run_all").scripts()}
     assert {
         "http_stack.py",
+        "async_io.py",
         "dispatch.py",
         "completion_lag.py",
         "sync_http.py",
@@ -60,14 +61,26 @@ def test_http_stack_variants(emu: Any, capsys: pytest.CaptureFixture[str]) -> No
     assert "sdk aiohttp" in capsys.readouterr().out
 
 
-def test_sync_http_variants(emu: Any) -> None:
-    sync_http = load("sync_http")
-    prediction = sync_http.create_prediction(emu.base_url, emu.api_key)
-    results = sync_http.measure_calls(emu.base_url, emu.api_key, prediction["id"], 20, 10)
-    assert {name: len(v["wall"]) for name, v in results.items()} == {
-        name: 2 for name in (*sync_http.CANDIDATES, "raw http.client", "sdk predictions.get")
+def test_async_io_variants(emu: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    async_io = load("async_io")
+    prediction = async_io.create_prediction(emu.base_url, emu.api_key)
+    gets = {
+        variant: [
+            asyncio.run(
+                async_io.run_get(variant, emu.base_url, emu.api_key, prediction["id"], 8, 2)
+            )
+        ]
+        for variant in async_io.GET_VARIANTS
     }
-    assert sync_http.report(results) > 0
+    table = async_io.report(gets, 8, async_io.GET_BASELINE, "req")
+    assert table[async_io.GET_BASELINE]["rate_ratio"] == 1.0 and table["sdk"]["cpu_us"] > 0
+    emu.configure(time_scale=1000.0)  # predictions stay pending, as in the benchmark
+    creates = {
+        variant: [asyncio.run(async_io.run_dispatch(variant, emu.base_url, emu.api_key, 10))]
+        for variant in async_io.DISPATCH_VARIANTS
+    }
+    async_io.report(creates, 10, async_io.DISPATCH_BASELINE, "create")
+    assert "sdk async" in capsys.readouterr().out
 
 
 def test_import_time_probe_checks_what_import_skytells_pulls_in() -> None:

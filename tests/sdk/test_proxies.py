@@ -74,7 +74,6 @@ async def test_the_async_client_goes_through_the_proxy(
     if https_proxy:
         monkeypatch.setenv("HTTPS_PROXY", https_proxy)
     async with AsyncSkytellsClient("sk-test-key", base_url=API) as client:
-        transport = client._http._transport
-        assert isinstance(transport, _transports.AiohttpTransport) == (https_proxy is None)
+        assert isinstance(client._http, _transports.AiohttpHttp) == (https_proxy is None)
         assert (await client.predictions.get("pred_abc123"))["status"] == "starting"
     assert [seen.path for seen in scripted.requests] == [f"{API}/predictions/pred_abc123"]

@@ -1,4 +1,5 @@
-"""The async client over `AiohttpTransport` (its default when aiohttp is installed), end to end.
+"""The async client over aiohttp, end to end: by default directly (`AiohttpHttp`), and as a
+caller's ``httpx.AsyncClient`` over `AiohttpTransport`.
 
 Against the emulator and real sockets: every operation, held creates, deadlines, cancellation,
 refused and dropped connections, compressed bodies, a client reused across event loops.
@@ -22,10 +23,12 @@ import skytells
 from skytells import AsyncSkytellsClient
 from skytells._io.aiohttp_transport import (
     ENV_VAR,
+    AiohttpHttp,
     AiohttpTransport,
     async_backend,
-    default_async_http_client,
+    default_async_http,
 )
+from skytells._io.httpx_adapter import HttpxHttp
 from tests.scripted_server import Reply, ScriptedServer, prediction
 from tests.sdk.pool_state import async_pool_is_clean
 
@@ -53,10 +56,12 @@ async def test_the_default_transport_is_aiohttp_unless_the_environment_says_http
     monkeypatch.delenv(ENV_VAR, raising=False)
     assert async_backend() == "aiohttp"  # the dev extras install aiohttp
     async with AsyncSkytellsClient("sk-test") as client:
-        assert isinstance(client._http._transport, AiohttpTransport)  # type: ignore[attr-defined]
+        assert isinstance(client._http, AiohttpHttp)  # aiohttp directly, no httpx objects
     monkeypatch.setenv(ENV_VAR, "httpx")
     assert async_backend() == "httpx"
-    http = default_async_http_client()
+    adapter = default_async_http()
+    assert isinstance(adapter, HttpxHttp)
+    http = adapter.client
     assert isinstance(http._transport, httpx.AsyncHTTPTransport)  # type: ignore[attr-defined]
     assert http.timeout == httpx.Timeout(None)  # the driver's deadlines bound every exchange
     await http.aclose()
@@ -83,7 +88,9 @@ async def test_every_kind_of_call_works_over_aiohttp(
             assert path.read_bytes() == (await plain.get(url)).content  # streamed whole
     with pytest.raises(skytells.NotFoundError):
         await client.models.get("no-such-model")
-    intruder = AsyncSkytellsClient("sk-wrong", base_url=emu.base_url, http_client=client._http)
+    intruder = AsyncSkytellsClient(
+        "sk-wrong", base_url=emu.base_url, http_client=client._http.client
+    )  # type: ignore[attr-defined]
     with pytest.raises(skytells.AuthenticationError):
         await intruder.models.list()
     assert emu.state()["errors"] == 2

@@ -13,9 +13,11 @@ import httpx
 
 from .._core.batch import RunResult
 from .._core.saving import ProgressCallback
-from .._io.aiohttp_transport import default_async_http_client
+from .._io.aiohttp_transport import default_async_http
 from .._io.async_driver import AsyncDriver
+from .._io.async_http import AsyncHttp
 from .._io.fork import HttpPool
+from .._io.httpx_adapter import HttpxHttp
 from .._options import (
     ModelFieldsOptions,
     OnProgressCallback,
@@ -48,10 +50,10 @@ class AsyncSkytellsClient(ClientBase[httpx.AsyncClient, AsyncDriver]):
 
     def _connect(self, http_client: httpx.AsyncClient | None) -> None:
         if http_client is None:
-            make = partial(default_async_http_client, POOL_LIMITS)
-            self._pool = HttpPool(make(), make, type(self).__name__)
+            make = partial(default_async_http, POOL_LIMITS)
+            self._pool: HttpPool[AsyncHttp] = HttpPool(make(), make, type(self).__name__)
         else:
-            self._pool = HttpPool(http_client, None, type(self).__name__)
+            self._pool = HttpPool(HttpxHttp(http_client), None, type(self).__name__)
 
     def _bind(self) -> None:
         core = self._core
@@ -60,7 +62,7 @@ class AsyncSkytellsClient(ClientBase[httpx.AsyncClient, AsyncDriver]):
         self.models = AsyncModels(core, self._driver)
 
     @property
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> AsyncHttp:
         """This process's connection pool: a process forked from the one that made this client
         gets a new pool on its first request, never the parent's connections or session."""
         return self._pool.get()

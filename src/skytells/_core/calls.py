@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -157,11 +158,17 @@ def _attempt(request: HttpRequest, number: int) -> Op[RawResponse]:
     return raw
 
 
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_.~-]+")
+"""What ``quote(text, safe="")`` leaves as it is."""
+
+
 def segment(value: object, what: str) -> str:
     """A path segment, percent-encoded (``/``, ``&``, spaces and all); empty values and the dot
     segments ``.`` and ``..`` are refused: URLs resolve those (``%2E`` is the same character),
     so ``get("..")`` would otherwise reach another endpoint."""
     text = "" if value is None else str(value)
+    if _PLAIN_SEGMENT.fullmatch(text) and text not in (".", ".."):
+        return text  # nothing to escape (the common case: ids and slugs); quote() is slower
     if not text.strip():
         raise ValidationError(
             f"{what} must be a non-empty string, got {value!r}", "INVALID_PARAMETER"

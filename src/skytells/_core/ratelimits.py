@@ -83,6 +83,8 @@ def parse_window(value: str | None) -> float | None:
 
 
 def _int(value: str | None) -> int | None:
+    if value is None or value == "-":  # absent, or "no budget" (cheaper than the exception)
+        return None
     try:
         return int(str(value).strip())
     except ValueError:

@@ -1,15 +1,16 @@
-"""The async client's HTTP transport: aiohttp under httpx.
+"""The async client's HTTP over aiohttp: `AiohttpHttp` sends the driver's requests with an
+``aiohttp.ClientSession`` directly.
 
 httpx's own async transport (httpcore) spends most of a request's CPU time in its connection
-pool's bookkeeping; aiohttp's pool and HTTP parser (C) do the same work several times faster
-(``benchmarks/http_stack.py``: about 4x the requests per second at 64 concurrent requests). The
-SDK still speaks httpx everywhere, so `AiohttpTransport` is only an `httpx.AsyncBaseTransport`:
-requests, responses, streaming, timeouts and errors keep httpx's types and meaning.
+pool's bookkeeping, and httpx's request and response model costs about as much again over a
+faster transport; aiohttp's pool and HTTP parser (C) used directly are what a raw
+``aiohttp.ClientSession`` costs (``benchmarks/async_io.py``). `AiohttpTransport` is the same
+sessions under httpx, for a caller who passes an ``httpx.AsyncClient`` and wants aiohttp.
 
-`default_async_http_client()` picks it (aiohttp is a dependency of the SDK) unless the
-environment variable ``SKYTELLS_ASYNC_HTTP=httpx`` asks for httpx's own transport, the
-environment's proxies are ones aiohttp cannot use (`aiohttp_proxies`), or aiohttp cannot be
-found.
+`default_async_http()` picks `AiohttpHttp` (aiohttp is a dependency of the SDK) unless the
+environment variable ``SKYTELLS_ASYNC_HTTP=httpx`` asks for httpx, the environment's proxies
+are ones aiohttp cannot use (`aiohttp_proxies`), or aiohttp cannot be found; httpx is then
+driven through `HttpxHttp` (``httpx_adapter.py``).
 """
 
 from __future__ import annotations
@@ -19,14 +20,29 @@ import contextlib
 import functools
 import importlib.util
 import os
+import re
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 import httpx
 
+from .async_http import (
+    AsyncHttp,
+    AsyncResponse,
+    ConnectError,
+    NetworkError,
+    ReadError,
+    RemoteProtocolError,
+    UnsupportedProtocol,
+)
+from .httpx_adapter import HttpxHttp, default_httpx_client
+
 if TYPE_CHECKING:
     import aiohttp
+    import yarl
+    from multidict import CIMultiDictProxy
 
 ENV_VAR = "SKYTELLS_ASYNC_HTTP"
 CHUNK_SIZE = 64 * 1024
@@ -66,23 +82,18 @@ def aiohttp_proxies() -> dict[str, str] | None:
     return proxies
 
 
-def default_async_http_client(limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncClient:
-    """The `httpx.AsyncClient` an `AsyncSkytellsClient` makes when none is passed in: over
-    aiohttp (`aiohttp_http_client`) unless `async_backend` or the proxies say otherwise."""
+def default_async_http(limits: httpx.Limits = DEFAULT_LIMITS) -> AsyncHttp:
+    """What an `AsyncSkytellsClient` sends through when no ``http_client`` is passed in: an
+    ``aiohttp.ClientSession`` used directly (`AiohttpHttp`), unless `async_backend` or the
+    proxies say httpx (`HttpxHttp`)."""
     if async_backend() == "aiohttp" and aiohttp_proxies() is not None:
-        return aiohttp_http_client(limits)
-    return httpx.AsyncClient(limits=limits, follow_redirects=False, timeout=None)
+        return AiohttpHttp(limits)
+    return HttpxHttp(default_httpx_client(limits))
 
 
-def aiohttp_http_client(limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncClient:
-    """An `httpx.AsyncClient` over `AiohttpTransport`. No client-wide timeout: the driver bounds
-    every exchange with its own deadline."""
-    return httpx.AsyncClient(
-        limits=limits,
-        follow_redirects=False,
-        timeout=None,
-        transport=AiohttpTransport(limits=limits),
-    )
+def aiohttp_http_client(limits: httpx.Limits = DEFAULT_LIMITS) -> AiohttpHttp:
+    """A pool of its own over aiohttp (the sync client's large batches run on one)."""
+    return AiohttpHttp(limits)
 
 
 @functools.lru_cache(maxsize=4)
@@ -93,6 +104,286 @@ def _tls_context(trust_env: bool, cert_file: str | None, cert_dir: str | None) -
     them makes a new context."""
     del cert_file, cert_dir  # the cache key only: httpx reads them itself
     return httpx.create_ssl_context(trust_env=trust_env)
+
+
+def _new_session(limits: httpx.Limits, trust_env: bool) -> aiohttp.ClientSession:
+    """A session of one keep-alive pool of up to ``limits.max_connections`` connections."""
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(
+        limit=limits.max_connections or 0,
+        keepalive_timeout=limits.keepalive_expiry or 30.0,
+        ssl=_tls_context(
+            trust_env, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+        ),
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        # Proxies are read once per session, as httpx reads them (aiohttp's trust_env reads them
+        # on every request, a third of its speed, and would add ~/.netrc credentials).
+        trust_env=False,
+        auto_decompress=False,  # the driver decodes, bounded (`ContentDecoder`)
+        skip_auto_headers=("User-Agent", "Accept-Encoding"),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        middlewares=(_no_silent_retry,),
+    )
+
+
+class _Dropped(Exception):
+    """A connection that broke before the response's headers arrived (wraps aiohttp's error)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _no_silent_retry(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """aiohttp sends an idempotent request (GET, DELETE) again, once, when the connection drops
+    (`ServerDisconnectedError`, `ClientOSError`); every attempt is the SDK's to decide, count and
+    log (a DELETE whose answer was lost must be seen as such, not as a second DELETE's "not
+    found"). This middleware (aiohttp's public hook around each attempt) hands those errors on
+    under another type, which aiohttp's retry does not catch; `_mapped` unwraps them."""
+    import aiohttp
+
+    try:
+        return await handler(request)
+    except aiohttp.ClientConnectorError:  # a ClientOSError, but never retried by aiohttp
+        raise
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        raise _Dropped(exc) from exc
+
+
+def _mapped(exc: BaseException) -> BaseException | None:
+    """The backend-neutral error (`async_http`) an aiohttp one means; None if not aiohttp's."""
+    import aiohttp
+
+    if isinstance(exc, _Dropped):
+        exc = exc.error
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+        return TimeoutError(message)  # connect or read: past the exchange's deadline
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ConnectError(message)
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
+        return RemoteProtocolError(message)
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return RemoteProtocolError(message)
+    if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
+        return UnsupportedProtocol(message)
+    if isinstance(exc, (aiohttp.ClientResponseError, aiohttp.ClientConnectionError, OSError)):
+        return ReadError(message)
+    if isinstance(exc, aiohttp.ClientError):
+        return NetworkError(message)
+    return None
+
+
+class _Sessions:
+    """One aiohttp session at a time, for the running event loop: made on the first request,
+    anew when a later one runs in another loop (the old one's sockets closed without it)."""
+
+    def __init__(self, limits: httpx.Limits, trust_env: bool) -> None:
+        self.limits = limits
+        self.trust_env = trust_env
+        self.session: aiohttp.ClientSession | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.proxies: dict[str, str] = {}
+
+    def get(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self.session
+        if session is not None and self.loop is loop and not session.closed:
+            return session
+        self.abandon()
+        self.session = session = _new_session(self.limits, self.trust_env)
+        self.proxies = (aiohttp_proxies() or {}) if self.trust_env else {}
+        self.loop = loop
+        return session
+
+    def proxy_for(self, scheme: str, host: str) -> str | None:
+        """The proxy for a request to ``scheme://host``, honouring ``NO_PROXY``."""
+        proxy = self.proxies.get(scheme)
+        if proxy is None:
+            return None
+        from urllib.request import proxy_bypass
+
+        return None if proxy_bypass(host) else proxy
+
+    def abandon(self) -> None:
+        """Drop a session of another (possibly closed) loop, closing its sockets."""
+        session, self.session, self.loop = self.session, None, None
+        connector = session.connector if session is not None else None
+        if session is None or connector is None:
+            return
+        session.detach()
+        # The old loop has usually ended (asyncio.run returned): close the sockets without it.
+        # aiohttp's close() is a coroutine for that loop; its synchronous core does the work.
+        close_now = getattr(connector, "_close", None)
+        if close_now is not None:
+            with contextlib.suppress(Exception):
+                close_now()
+
+    async def aclose(self) -> None:
+        session, self.session, self.loop = self.session, None, None
+        if session is not None:
+            await session.close()
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]")
+_SAFE = ":/?#[]@!$&'()*+,;=%"
+
+
+def _wire_url(url: str) -> yarl.URL:
+    """``url`` as sent: percent-escapes kept as they are and dot segments not collapsed (as
+    httpx sends them: ``/f/%2e%2e`` stays), characters a URL cannot hold escaped."""
+    from yarl import URL
+
+    if _UNSAFE.search(url):
+        url = quote(url, safe=_SAFE)
+    return URL(url, encoded=True)
+
+
+class _HeadersView(Mapping[str, str]):
+    """aiohttp's parsed headers (case-insensitive, C) as `Headers` presents them: lower-case
+    names, repeated values joined with ``", "``; nothing is copied for a lookup."""
+
+    __slots__ = ("_getall", "_headers")
+
+    def __init__(self, headers: CIMultiDictProxy[str]) -> None:
+        self._headers = headers
+        self._getall = headers.getall
+
+    def get(self, key: str, default: Any = None) -> Any:
+        values = self._getall(key, None)
+        if values is None:
+            return default
+        return values[0] if len(values) == 1 else ", ".join(values)
+
+    def __getitem__(self, key: str) -> str:
+        value: str | None = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._headers
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(name.lower() for name in self._headers))
+
+    def __len__(self) -> int:
+        return len(set(name.lower() for name in self._headers))
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+class _AiohttpResponse(AsyncResponse):
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self._body = response.content
+        self.status = response.status
+        self.headers = _HeadersView(response.headers)
+
+    async def read_chunk(self) -> bytes:
+        try:
+            return await self._body.readany()
+        except Exception as exc:
+            mapped = _mapped(exc)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    async def aclose(self) -> None:
+        if self._body.at_eof():
+            self._response.release()  # read whole: the connection goes back to the pool
+        else:
+            self._response.close()
+
+
+_timeouts: dict[tuple[int, float | None], aiohttp.ClientTimeout] = {}
+
+
+def _timeout(within: float, idle: float | None) -> aiohttp.ClientTimeout:
+    """aiohttp's timeout for an exchange that must end within ``within`` seconds: to the
+    millisecond below (never later; the objects are shared, as concurrent requests' deadlines
+    mostly fall in the same millisecond), and exact (aiohttp rounds a timeout past 5 s up to a
+    whole second of the loop's clock unless told otherwise)."""
+    key = (max(1, int(min(within, 1e9) * 1000)), idle)  # 0 would mean no timeout at all
+    timeout = _timeouts.get(key)
+    if timeout is None:
+        import aiohttp
+
+        if len(_timeouts) >= 256:
+            _timeouts.clear()
+        timeout = aiohttp.ClientTimeout(
+            total=key[0] / 1000, sock_read=idle, ceil_threshold=float("inf")
+        )
+        _timeouts[key] = timeout
+    return timeout
+
+
+class AiohttpHttp(AsyncHttp):
+    """Sends the driver's requests with an ``aiohttp.ClientSession`` directly (no httpx objects).
+
+    One keep-alive pool of up to ``limits.max_connections``, made on the first request in the
+    running event loop and anew in another loop. Proxies come from the environment as httpx reads
+    them (`aiohttp_proxies`, and ``NO_PROXY``), once per session; TLS is httpx's setup (certifi,
+    or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), made once per process. Bodies are passed on
+    undecoded; the session's total timeout bounds the exchange, body reads included.
+    """
+
+    def __init__(self, limits: httpx.Limits = DEFAULT_LIMITS, *, trust_env: bool = True) -> None:
+        self._sessions = _Sessions(limits, trust_env)
+        self._closed = False
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        *,
+        within: float,
+        idle_timeout: float | None = None,
+        follow_redirects: bool = False,
+    ) -> AsyncResponse:
+        sessions = self._sessions
+        session = sessions.get()
+        proxy = None
+        if sessions.proxies:
+            parts = urlsplit(url)
+            proxy = sessions.proxy_for(parts.scheme, parts.hostname or "")
+        try:
+            response = await session.request(
+                method,
+                _wire_url(url),
+                headers=headers,
+                data=body,
+                allow_redirects=follow_redirects,
+                timeout=_timeout(within, idle_timeout),
+                proxy=proxy,
+            )
+        except Exception as exc:
+            mapped = _mapped(exc)
+            if mapped is None:
+                raise
+            raise mapped from None
+        return _AiohttpResponse(response)
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    @property
+    def session(self) -> aiohttp.ClientSession | None:
+        """The session of the current loop, if one was made (tests inspect its pool)."""
+        return self._sessions.session
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self._sessions.aclose()
 
 
 def _aiohttp_timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
@@ -111,6 +402,8 @@ def _httpx_error(exc: Exception, request: httpx.Request) -> httpx.TransportError
     """The httpx exception that means what the aiohttp (or asyncio) one does; None if unknown."""
     import aiohttp
 
+    if isinstance(exc, _Dropped):
+        exc = exc.error
     message = str(exc) or type(exc).__name__
     error: type[httpx.TransportError]
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
@@ -155,89 +448,36 @@ class _ResponseStream(httpx.AsyncByteStream):
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    """An `httpx.AsyncBaseTransport` that sends requests with an `aiohttp.ClientSession`.
-
-    The session (one keep-alive pool of up to ``limits.max_connections``) is created on the
-    first request, in the running event loop, and made anew if a later request runs in another
-    loop. Proxies come from the environment as httpx reads them (`aiohttp_proxies`, and
-    ``NO_PROXY``), once per session; `default_async_http_client` picks httpx's own transport
-    for proxies aiohttp cannot use.
-    Response bodies are passed on undecoded: httpx decodes them as it does for its own transport.
+    """aiohttp under httpx: an `httpx.AsyncBaseTransport` for a caller who wants an
+    ``httpx.AsyncClient`` (``http_client=``) with aiohttp's speed. The SDK's own default does not
+    need it: it sends over aiohttp directly (`AiohttpHttp`). Sessions, proxies and TLS are as
+    `AiohttpHttp`'s; bodies are passed on undecoded for httpx to decode.
     """
 
     def __init__(self, *, limits: httpx.Limits = DEFAULT_LIMITS, trust_env: bool = True) -> None:
         self.limits = limits
         self.trust_env = trust_env
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._proxies: dict[str, str] = {}
+        self._sessions = _Sessions(limits, trust_env)
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        if self._session is not None and self._loop is loop and not self._session.closed:
-            return self._session
-        self._abandon()
-        import aiohttp
-
-        connector = aiohttp.TCPConnector(
-            limit=self.limits.max_connections or 0,
-            keepalive_timeout=self.limits.keepalive_expiry or 30.0,
-            ssl=_tls_context(
-                self.trust_env, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
-            ),
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            # Proxies are read here, once, as httpx reads them (aiohttp's trust_env reads them on
-            # every request, a third of its speed, and would add ~/.netrc credentials).
-            trust_env=False,
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding"),
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
-        # aiohttp silently sends an idempotent request (GET, DELETE) again when a reused
-        # connection drops; every attempt is the SDK's to decide, count and log (a DELETE whose
-        # answer was lost must be seen as such, not as a second DELETE's "not found").
-        if hasattr(self._session, "_retry_connection"):
-            self._session._retry_connection = False
-        self._proxies = (aiohttp_proxies() or {}) if self.trust_env else {}
-        self._loop = loop
-        return self._session
-
-    def _proxy_for(self, url: httpx.URL) -> str | None:
-        """The proxy to send a request for ``url`` through, honouring ``NO_PROXY``."""
-        proxy = self._proxies.get(url.scheme)
-        if proxy is None:
-            return None
-        from urllib.request import proxy_bypass
-
-        return None if proxy_bypass(url.host) else proxy
-
-    def _abandon(self) -> None:
-        """Drop a session of another (possibly closed) loop, closing its sockets."""
-        session, self._session, self._loop = self._session, None, None
-        connector = session.connector if session is not None else None
-        if session is None or connector is None:
-            return
-        session.detach()
-        # The old loop has usually ended (asyncio.run returned): close the sockets without it.
-        # aiohttp's close() is a coroutine for that loop; its synchronous core does the work.
-        close_now = getattr(connector, "_close", None)
-        if close_now is not None:
-            with contextlib.suppress(Exception):
-                close_now()
+    @property
+    def _session(self) -> aiohttp.ClientSession | None:
+        return self._sessions.session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and return the response with its body still to be read."""
         from yarl import URL
 
-        session = self._get_session()
+        sessions = self._sessions
+        session = sessions.get()
         body = await request.aread()
         headers = [
             (name.decode("latin-1"), value.decode("latin-1"))
             for name, value in request.headers.raw
             if name.lower() != b"transfer-encoding"
         ]
+        proxy = (
+            sessions.proxy_for(request.url.scheme, request.url.host) if sessions.proxies else None
+        )
         try:
             response = await session.request(
                 request.method,
@@ -246,7 +486,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 data=body or None,
                 allow_redirects=False,
                 timeout=_aiohttp_timeout(request),
-                proxy=self._proxy_for(request.url) if self._proxies else None,
+                proxy=proxy,
             )
         except Exception as exc:
             mapped = _httpx_error(exc, request)
@@ -266,6 +506,4 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         """Close the session and every pooled connection."""
-        session, self._session, self._loop = self._session, None, None
-        if session is not None:
-            await session.close()
+        await self._sessions.aclose()

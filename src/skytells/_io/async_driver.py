@@ -1,13 +1,14 @@
-"""Runs operations with native asyncio I/O: `httpx.AsyncClient` and `asyncio.sleep`."""
+"""Runs operations with native asyncio I/O: requests over an `AsyncHttp` (aiohttp directly by
+default, or an ``httpx.AsyncClient``), `asyncio.sleep`, disk work in worker threads."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import time
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import anyio
 import httpx
@@ -20,52 +21,91 @@ from .._core.protocol import (
     DownloadResult,
     Emit,
     HttpRequest,
+    Instant,
     Notify,
+    Now,
     Op,
     RawResponse,
     Sleep,
 )
 from .._exceptions import SkytellsError
 from . import effects
-from .bodies import aread_body
+from .async_http import AsyncHttp, AsyncResponse, TransportError
+from .async_streams import AsyncStreams
+from .bodies import BodyDecoder
 from .errors import connection_error, timeout_error
 from .files import DOWNLOAD_HEADERS, FileSink
 from .fork import HttpPool
-from .streams import AsyncStreams
+from .httpx_adapter import HttpxHttp
 
 T = TypeVar("T")
 
 
 class AsyncDriver:
-    """Performs the actions of operations over one pooled `httpx.AsyncClient`, or over the
-    process-aware `HttpPool` of one (a forked child gets a pool of its own)."""
+    """Performs the actions of operations over one `AsyncHttp` (aiohttp directly, or an
+    ``httpx.AsyncClient`` through `HttpxHttp`), or over the process-aware `HttpPool` of one (a
+    forked child gets a pool of its own)."""
 
     def __init__(
-        self, config: ClientConfig, http: httpx.AsyncClient | HttpPool[httpx.AsyncClient]
+        self,
+        config: ClientConfig,
+        http: AsyncHttp | httpx.AsyncClient | HttpPool[AsyncHttp],
     ) -> None:
         self.config = config
-        self._http = http if isinstance(http, HttpPool) else HttpPool(http, None, "client")
+        if not isinstance(http, HttpPool):
+            http = HttpPool(as_async_http(http), None, "client")
+        self._http: HttpPool[AsyncHttp] = http
         self._headers = config.base_headers()
+        self._base_url = config.base_url
 
     @property
-    def http(self) -> httpx.AsyncClient:
-        """This process's `httpx.AsyncClient` (never one of a process this one was forked from)."""
+    def http(self) -> AsyncHttp:
+        """This process's HTTP client (never one of a process this one was forked from)."""
         return self._http.get()
 
     async def run(self, op: Op[T]) -> T:
-        """Drive ``op`` to completion and return its result (emitted values are dropped)."""
-        async with contextlib.aclosing(self.iterate(_returning(op))) as steps:
-            async for value in steps:
-                if isinstance(value, _Returned):
-                    result: T = value.value
+        """Drive ``op`` to completion and return its result (emitted values are dropped).
+
+        The loop of `iterate` without an async generator around it: this is every call's path,
+        and a generator's machinery costs as much as the rest of the driver's work."""
+        value: Any = None
+        error: BaseException | None = None
+        streams: AsyncStreams | None = None  # made by the first stream action
+        try:
+            while True:
+                try:
+                    action = op.send(value) if error is None else op.throw(error)
+                except StopIteration as stop:
+                    result: T = stop.value
                     return result
-        raise RuntimeError("unreachable: the operation ended without returning")  # pragma: no cover
+                value, error = None, None
+                if isinstance(action, Emit):
+                    continue
+                try:
+                    if isinstance(action, HttpRequest):  # the hot path first
+                        value = await self.send(action)
+                    elif isinstance(action, Now):  # the clock, at once (every attempt asks)
+                        value = Instant(time.monotonic(), time.time())
+                    elif isinstance(action, LOCAL_ACTIONS):
+                        value = await effects.aperform(action)
+                    elif isinstance(action, STREAM_ACTIONS):
+                        if streams is None:
+                            streams = AsyncStreams(self.http, self._headers)
+                        value = await streams.perform(action)
+                    else:
+                        value = await self.perform(action)
+                except BaseException as exc:  # interrupts too: the operation may annotate them
+                    error = exc
+        finally:
+            op.close()
+            if streams is not None:
+                await streams.aclose()
 
     async def iterate(self, op: Op[Any]) -> AsyncGenerator[Any, None]:
         """Drive ``op``, yielding each value it emits; closing this generator closes ``op``."""
         value: Any = None
         error: BaseException | None = None
-        streams = AsyncStreams(self.http, self._headers)
+        streams: AsyncStreams | None = None  # made by the first stream action
         try:
             while True:
                 try:
@@ -77,9 +117,15 @@ class AsyncDriver:
                     yield action.value
                     continue
                 try:
-                    if isinstance(action, LOCAL_ACTIONS):
+                    if isinstance(action, HttpRequest):  # the hot path first
+                        value = await self.send(action)
+                    elif isinstance(action, Now):  # the clock, at once (every attempt asks)
+                        value = Instant(time.monotonic(), time.time())
+                    elif isinstance(action, LOCAL_ACTIONS):
                         value = await effects.aperform(action)
                     elif isinstance(action, STREAM_ACTIONS):
+                        if streams is None:
+                            streams = AsyncStreams(self.http, self._headers)
                         value = await streams.perform(action)
                     else:
                         value = await self.perform(action)
@@ -87,7 +133,8 @@ class AsyncDriver:
                     error = exc
         finally:
             op.close()
-            await streams.aclose()
+            if streams is not None:
+                await streams.aclose()
 
     async def perform(self, action: HttpRequest | Sleep | Notify | Download) -> Any:
         """Carry out one action."""
@@ -114,7 +161,10 @@ class AsyncDriver:
                 except SkytellsError as exc:
                     return exc
 
-        tasks = [asyncio.ensure_future(one(op)) for op in ops]
+        # create_task, not ensure_future: the latter looks the loop up again for every task,
+        # which on Python 3.11 costs several times the task itself.
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(one(op)) for op in ops]
         try:
             return list(await asyncio.gather(*tasks))
         except BaseException:  # a bug or a cancellation: stop the others and let them unwind
@@ -124,92 +174,123 @@ class AsyncDriver:
             raise
 
     async def send(self, request: HttpRequest) -> RawResponse:
-        """One HTTP exchange, cancelled as a whole when its deadline passes; the body is read
-        as it arrives, its decoded size bounded (`aread_body`)."""
-        remaining = request.deadline - time.monotonic()
+        """One HTTP exchange, bounded by the request's deadline as a whole (the backend's
+        timeout, and a check after every read: a body that keeps arriving may never suspend
+        the task); the body is read as it arrives, its decoded size bounded. No redirect is
+        followed: the API key goes to the API's origin only."""
+        method, path, deadline = request.method, request.path, request.deadline
+        remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise timeout_error(request.method, request.path, self.config.timeout_ms)
-        headers = {**self._headers, **request.headers}
+            raise timeout_error(method, path, self.config.timeout_ms)
+        headers = {**self._headers, **request.headers} if request.headers else self._headers
+        url = self._base_url + path
+        if request.params:
+            url += "?" + urlencode(request.params)
+        response: AsyncResponse | None = None
         try:
-            with anyio.fail_after(min(remaining, 1e9)):
-                response = await self.http.send(
-                    self.http.build_request(
-                        request.method,
-                        self.config.base_url + request.path,
-                        params=request.params,
-                        content=request.body,
-                        headers=headers,
-                        timeout=min(remaining, 1e9),  # not the client's own (httpx's: 5 s)
-                    ),
-                    stream=True,
-                    follow_redirects=False,  # never carry the key to another host
-                )
-                try:
-                    content = await aread_body(
-                        response,
-                        self.config.max_response_bytes,
-                        request.method,
-                        request.path,
-                        request.deadline,
-                        self.config.timeout_ms,
-                    )
-                finally:
-                    await response.aclose()
-        except (httpx.TimeoutException, TimeoutError):
-            raise timeout_error(request.method, request.path, self.config.timeout_ms) from None
-        except (httpx.RequestError, httpx.InvalidURL) as exc:  # undecodable, bad redirect
-            raise connection_error(request.method, request.path, exc) from None
-        return RawResponse(response.status_code, response.headers, content)
+            response = await self.http.request(method, url, headers, request.body, within=remaining)
+            content = await self._read(response, method, path, deadline)
+        except TimeoutError:
+            raise timeout_error(method, path, self.config.timeout_ms) from None
+        except TransportError as exc:
+            raise connection_error(method, path, exc) from None
+        finally:
+            if response is not None:
+                await response.aclose()
+        return RawResponse(response.status, response.headers, content)
+
+    async def _read(
+        self, response: AsyncResponse, method: str, path: str, deadline: float
+    ) -> bytes:
+        """The whole decoded body, within ``max_response_bytes`` and the deadline."""
+        limit = self.config.max_response_bytes
+        headers = response.headers
+        if response.content is None and not headers.get("content-encoding"):
+            # The common case needs no decoder: the raw bytes are the body; only count them.
+            declared = headers.get("content-length")
+            if limit is not None and declared and declared.isdigit() and int(declared) > limit:
+                _decoder(response, limit, method, path)  # refuses it, unread
+            parts: list[bytes] = []
+            size = 0
+            while chunk := await response.read_chunk():
+                parts.append(chunk)
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise _decoder(response, limit, method, path).too_large(size)
+                if time.monotonic() > deadline:
+                    raise timeout_error(method, path, self.config.timeout_ms)
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        decoder = _decoder(response, limit, method, path)
+        if response.content is not None:  # read by a caller's event hook: check its size
+            if limit is not None and len(response.content) > limit:
+                raise decoder.too_large(len(response.content))
+            return response.content
+        parts = []
+        while chunk := await response.read_chunk():
+            parts.extend(decoder.feed(chunk))
+            if time.monotonic() > deadline:
+                raise timeout_error(method, path, self.config.timeout_ms)
+        parts.extend(decoder.finish())
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def download(self, action: Download) -> DownloadResult:
-        """Stream a file to disk; no API key is sent (output URLs are not API calls). The disk
-        work runs in a worker thread, so the event loop never waits on the file system."""
+        """Stream a file to disk; no API key is sent (output URLs are not API calls), redirects
+        are followed. The disk work runs in a worker thread, so the event loop never waits on
+        the file system."""
         remaining = action.deadline - time.monotonic()
         if remaining <= 0:
             raise timeout_error("GET", action.url, 0)
+        response: AsyncResponse | None = None
         try:
-            with anyio.fail_after(min(remaining, 1e9)):
-                async with self.http.stream(
-                    "GET",
-                    action.url,
-                    headers=DOWNLOAD_HEADERS,
-                    follow_redirects=True,
-                    timeout=min(remaining, action.idle_timeout, 1e9),
-                ) as response:
-                    if not 200 <= response.status_code < 300:
-                        return DownloadResult(response.status_code, response.headers, 0)
-                    decoded = response.is_stream_consumed  # read by an event hook of the client
-                    sink = FileSink(action, response.headers, decoded)
-                    await anyio.to_thread.run_sync(sink.open)
-                    try:
-                        chunks = response.aiter_bytes() if decoded else response.aiter_raw()
-                        async for chunk in chunks:
-                            await anyio.to_thread.run_sync(sink.write, chunk)
-                            if action.on_progress is not None:
-                                outcome = action.on_progress(sink.dest, sink.done, sink.total)
-                                if inspect.isawaitable(outcome):
-                                    await outcome
-                        path = await anyio.to_thread.run_sync(sink.finish)
-                    finally:
-                        with anyio.CancelScope(shield=True):
-                            await anyio.to_thread.run_sync(sink.abort)
-                    return DownloadResult(response.status_code, response.headers, sink.done, path)
-        except (httpx.TimeoutException, TimeoutError):
+            response = await self.http.request(
+                "GET",
+                action.url,
+                DOWNLOAD_HEADERS,
+                None,
+                within=remaining,
+                idle_timeout=action.idle_timeout,
+                follow_redirects=True,
+            )
+            if not 200 <= response.status < 300:
+                return DownloadResult(response.status, response.headers, 0)
+            return await self._save(action, response)
+        except TimeoutError:
             raise timeout_error("GET", action.url, remaining * 1000) from None
-        except (httpx.RequestError, httpx.InvalidURL) as exc:  # undecodable, bad redirect
+        except TransportError as exc:
             raise connection_error("GET", action.url, exc) from None
+        finally:
+            if response is not None:
+                await response.aclose()
+
+    async def _save(self, action: Download, response: AsyncResponse) -> DownloadResult:
+        decoded = response.content is not None  # read by an event hook of the caller's client
+        sink = FileSink(action, response.headers, decoded)
+        await anyio.to_thread.run_sync(sink.open)
+        try:
+            if response.content is not None:
+                await self._write(action, sink, response.content)
+            else:
+                while chunk := await response.read_chunk():
+                    await self._write(action, sink, chunk)
+            path = await anyio.to_thread.run_sync(sink.finish)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(sink.abort)
+        return DownloadResult(response.status, response.headers, sink.done, path)
+
+    async def _write(self, action: Download, sink: FileSink, chunk: bytes) -> None:
+        await anyio.to_thread.run_sync(sink.write, chunk)
+        if action.on_progress is not None:
+            outcome = action.on_progress(sink.dest, sink.done, sink.total)
+            if inspect.isawaitable(outcome):
+                await outcome
 
 
-class _Returned:
-    """The return value of an operation, emitted last so `run` can reuse `iterate`."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
+def as_async_http(http: AsyncHttp | httpx.AsyncClient) -> AsyncHttp:
+    """``http`` as the driver sends through it: an ``httpx.AsyncClient`` through `HttpxHttp`."""
+    return http if isinstance(http, AsyncHttp) else HttpxHttp(http)
 
 
-def _returning(op: Op[T]) -> Op[T]:
-    value = yield from op
-    yield Emit(_Returned(value))
-    return value
+def _decoder(response: AsyncResponse, limit: int | None, method: str, path: str) -> BodyDecoder:
+    """The bounded decoder of ``response``'s body (it refuses a declared size past ``limit``)."""
+    return BodyDecoder(response.headers, limit, method=method, target=path, status=response.status)

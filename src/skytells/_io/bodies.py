@@ -11,7 +11,7 @@ past the limit stops with `ResponseTooLargeError` having held about one piece in
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from .._core.config import DEFAULT_MAX_RESPONSE_BYTES
@@ -27,8 +27,6 @@ __all__ = [
     "ACCEPT_ENCODING",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "BodyDecoder",
-    "adecoded",
-    "aread_body",
     "decoded",
     "read_body",
 ]
@@ -118,30 +116,6 @@ def read_body(
     return b"".join(parts)
 
 
-async def aread_body(
-    response: httpx.Response,
-    limit: int | None,
-    method: str,
-    target: str,
-    deadline: float,
-    timeout_ms: float,
-) -> bytes:
-    """`read_body` for the async client. The deadline is checked after every read: a body that
-    keeps arriving may never suspend the task, so a cancel scope alone would not end it."""
-    decoder = BodyDecoder(
-        response.headers, limit, method=method, target=target, status=response.status_code
-    )
-    if _already_read(response):
-        return _checked(response.content, decoder)
-    parts: list[bytes] = []
-    async for raw in response.aiter_raw():
-        parts.extend(decoder.feed(raw))
-        if time.monotonic() > deadline:
-            raise timeout_error(method, target, timeout_ms)
-    parts.extend(decoder.finish())
-    return b"".join(parts)
-
-
 def decoded(response: httpx.Response) -> Iterator[bytes]:
     """The decoded pieces of a streamed body as they arrive, `PIECE` bytes at most each (no size
     limit: an event stream's bound is per event, in `SSEDecoder`)."""
@@ -152,19 +126,6 @@ def decoded(response: httpx.Response) -> Iterator[bytes]:
     for chunk in response.iter_raw():
         yield from decoder.feed(chunk)
     yield from decoder.finish()
-
-
-async def adecoded(response: httpx.Response) -> AsyncIterator[bytes]:
-    """`decoded` for the async client."""
-    if _already_read(response):
-        yield response.content
-        return
-    decoder = BodyDecoder(response.headers, None)
-    async for chunk in response.aiter_raw():
-        for piece in decoder.feed(chunk):
-            yield piece
-    for piece in decoder.finish():
-        yield piece
 
 
 def _already_read(response: httpx.Response) -> bool:

@@ -1,10 +1,9 @@
-"""The I/O of event streams for the two drivers: open, read and close long-lived responses.
+"""The event streams of the async driver: open, read and close long-lived responses.
 
-Each run of an operation gets its own `AsyncStreams` (`SyncStreams` for the sync driver, in
-`sync_streams.py`), which performs the
-operation's `OpenStream`, `ReadStream` and `CloseStream` actions and closes whatever is still
-open when the operation ends, also when its consumer abandons it (``break``). Everything else
-about streams (decoding, resuming, falling back) is sans-IO, in `_streaming.py`.
+Each run of an operation gets its own `AsyncStreams`, which performs the operation's
+`OpenStream`, `ReadStream` and `CloseStream` actions over the driver's `AsyncHttp` and closes
+whatever is still open when the operation ends, also when its consumer abandons it (``break``).
+Everything else about streams (decoding events, resuming, falling back) is sans-IO, in the core.
 """
 
 from __future__ import annotations
@@ -15,12 +14,12 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import anyio
-import httpx
 
 from .._core.config import USER_AGENT
 from .._core.protocol import CloseStream, OpenStream, ReadStream, StreamResponse
 from .._exceptions import SkytellsError
-from .bodies import ACCEPT_ENCODING, adecoded
+from .async_http import AsyncHttp, AsyncResponse, TransportError
+from .bodies import ACCEPT_ENCODING, BodyDecoder
 from .errors import connection_error, timeout_error
 
 StreamAction = OpenStream | ReadStream | CloseStream
@@ -36,24 +35,45 @@ def _request_headers(action: OpenStream, api_headers: Mapping[str, str]) -> dict
     return {**base, **action.headers}
 
 
-def _is_event_stream(status: int, headers: Mapping[str, str]) -> bool:
-    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    return 200 <= status < 300 and content_type == "text/event-stream"
+def _is_event_stream(response: AsyncResponse) -> bool:
+    content_type = response.headers.get("content-type", "") or ""
+    media_type = content_type.split(";")[0].strip().lower()
+    return 200 <= response.status < 300 and media_type == "text/event-stream"
 
 
 def _failure(url: str, deadline: float, idle: float, exc: Exception) -> Exception:
     """The SDK error for a stream that broke: a timeout past the deadline or idle, else a drop."""
-    if isinstance(exc, (httpx.TimeoutException, TimeoutError)) or time.monotonic() >= deadline:
+    if isinstance(exc, TimeoutError) or time.monotonic() >= deadline:
         return timeout_error("GET", url, idle * 1000)
     return connection_error("GET", url, exc)
+
+
+def _check_deadline(url: str, action: OpenStream) -> None:
+    """A timeout once the stream's deadline has passed, however busy the stream is."""
+    if time.monotonic() >= action.deadline:
+        raise timeout_error("GET", url, action.idle_timeout * 1000)
+
+
+async def _decoded(response: AsyncResponse) -> AsyncIterator[bytes]:
+    """The decoded pieces of a streamed body as they arrive (no size limit here: an event
+    stream's bound is per event, in the core's SSE decoder)."""
+    if response.content is not None:  # read by a caller's event hook
+        yield response.content
+        return
+    decoder = BodyDecoder(response.headers, None)
+    while chunk := await response.read_chunk():
+        for piece in decoder.feed(chunk):
+            yield piece
+    for piece in decoder.finish():
+        yield piece
 
 
 class _AsyncStream:
     """One open event stream; each read is cancelled at the idle timeout or the deadline."""
 
-    def __init__(self, url: str, response: httpx.Response, action: OpenStream) -> None:
+    def __init__(self, url: str, response: AsyncResponse, action: OpenStream) -> None:
         self.url, self.response, self.action = url, response, action
-        self.chunks: AsyncIterator[bytes] = adecoded(response)
+        self.chunks: AsyncIterator[bytes] = _decoded(response)
         self.closed = False
 
     async def read(self) -> bytes:
@@ -64,7 +84,7 @@ class _AsyncStream:
             _check_deadline(self.url, self.action)
             with anyio.fail_after(max(0.0, min(limit, 1e9))):
                 chunk = await anext(self.chunks, b"")
-        except (httpx.RequestError, TimeoutError) as exc:
+        except (TransportError, TimeoutError) as exc:
             await self.aclose()
             raise _failure(self.url, self.action.deadline, self.action.idle_timeout, exc) from None
         except SkytellsError:  # the deadline, or an undecodable body
@@ -83,7 +103,7 @@ class _AsyncStream:
 class AsyncStreams:
     """The event streams of one operation run by the async driver."""
 
-    def __init__(self, http: httpx.AsyncClient, api_headers: Mapping[str, str]) -> None:
+    def __init__(self, http: AsyncHttp, api_headers: Mapping[str, str]) -> None:
         self.http = http
         self.api_headers = api_headers
         self._open: list[_AsyncStream] = []
@@ -99,24 +119,26 @@ class AsyncStreams:
         return None
 
     async def open(self, action: OpenStream) -> StreamResponse:
-        """Send the GET and keep the response open if it is an event stream."""
+        """Send the GET (no redirect followed) and keep the response open if it is an event
+        stream. Its headers must come within the idle timeout; the whole stream must end by the
+        deadline."""
         remaining = action.deadline - time.monotonic()
         if remaining <= 0:
             raise timeout_error("GET", action.url, action.idle_timeout * 1000)
+        headers = _request_headers(action, self.api_headers)
         try:
-            request = self.http.build_request(
-                "GET", action.url, headers=_request_headers(action, self.api_headers)
-            )
             with anyio.fail_after(min(action.idle_timeout, remaining, 1e9)):
-                response = await self.http.send(request, stream=True, follow_redirects=False)
-        except (httpx.RequestError, httpx.InvalidURL, TimeoutError) as exc:
+                response = await self.http.request(
+                    "GET", action.url, headers, None, within=remaining
+                )
+        except (TransportError, TimeoutError) as exc:
             raise _failure(action.url, action.deadline, action.idle_timeout, exc) from None
-        if not _is_event_stream(response.status_code, response.headers):
+        if not _is_event_stream(response):
             await response.aclose()
-            return StreamResponse(response.status_code, response.headers)
+            return StreamResponse(response.status, response.headers)
         stream = _AsyncStream(action.url, response, action)
         self._open.append(stream)
-        return StreamResponse(response.status_code, response.headers, stream)
+        return StreamResponse(response.status, response.headers, stream)
 
     async def aclose(self) -> None:
         """Close every stream still open (the operation ended)."""
@@ -124,9 +146,3 @@ class AsyncStreams:
             with contextlib.suppress(Exception):
                 await stream.aclose()
         self._open.clear()
-
-
-def _check_deadline(url: str, action: OpenStream) -> None:
-    """A timeout once the stream's deadline has passed, however busy the stream is."""
-    if time.monotonic() >= action.deadline:
-        raise timeout_error("GET", url, action.idle_timeout * 1000)
