@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from typing_extensions import Self
-
 from .._core.config import ClientConfig, with_changes
 from .._core.queue import PredictionQueue
 from .._options import ClientOptions, PredictionRequest, RetryOptions
@@ -22,6 +20,7 @@ from .settings import resolve_config
 
 if TYPE_CHECKING:
     import httpx
+    from typing_extensions import Self
 
     POOL_LIMITS: httpx.Limits
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import math
 import random
 from collections.abc import Callable, Mapping
@@ -95,6 +94,8 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
     value = _number(raw)
     if value is not None:
         return max(0.0, value)
+    import email.utils  # an HTTP date: rare, so not at import time
+
     try:
         when = email.utils.parsedate_to_datetime(raw.strip())
     except (TypeError, ValueError, IndexError):
@@ -110,6 +111,8 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
 def _http_date(value: str | None) -> float | None:
     if not value:
         return None
+    import email.utils
+
     try:
         return email.utils.parsedate_to_datetime(value.strip()).timestamp()
     except (TypeError, ValueError, IndexError, OverflowError):

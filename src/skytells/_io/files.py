@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -99,7 +98,7 @@ def write_bytes(path: Path, data: bytes, overwrite: bool) -> None:
 def _create_part(dest: Path) -> tuple[Path, IO[bytes]]:
     """A new temporary file next to ``dest``, created exclusively, never through a link."""
     for _ in range(100):
-        part = dest.with_name(f"{dest.name[:100]}.{secrets.token_hex(4)}.part")
+        part = dest.with_name(f"{dest.name[:100]}.{os.urandom(4).hex()}.part")
         try:
             fd = os.open(part, _EXCLUSIVE, 0o666)
         except FileExistsError:  # taken (or a planted link): another random name
