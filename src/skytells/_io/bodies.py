@@ -61,6 +61,11 @@ class BodyDecoder:
 
     def feed(self, raw: bytes) -> Iterator[bytes]:
         """The decoded pieces of ``raw``, lazily (take them one at a time to bound memory)."""
+        if not self._content.layers:  # no encoding (the common case): counted, passed on
+            self.received += len(raw)
+            if self.limit is not None and self.received > self.limit:
+                raise self.too_large(self.received)
+            return iter((raw,) if raw else ())
         return self._counted(self._content.feed(raw))
 
     def finish(self) -> Iterator[bytes]:
