@@ -110,6 +110,7 @@ class _dripping_server:
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(4)
         self.stop = threading.Event()
+        self.finished = threading.Event()  # every byte of the response was sent
 
     def __enter__(self) -> str:
         threading.Thread(target=self._serve, daemon=True).start()
@@ -134,6 +135,19 @@ class _dripping_server:
                 except OSError:
                     return  # the client hung up: what the test wants
                 time.sleep(0.02)
+            self.finished.set()
+
+
+def test_your_http_client_is_held_to_the_deadline_while_the_headers_trickle() -> None:
+    """httpx's timeout is per read and the SDK cannot reach the socket of a client it did not
+    make: the send runs on a thread of its own, and the call ends at the deadline."""
+    dripping = _dripping_server(b"HTTP/1.1 200 OK\r\nx-pad: " + b"a" * 2000)  # 40 s of headers
+    with dripping as url, httpx.Client() as http:
+        sdk = SkytellsClient("k", base_url=url, timeout=500, max_retries=0, http_client=http)
+        with pytest.raises(skytells.APITimeoutError) as info:
+            sdk.predictions.get("p")
+        assert info.value.error_id == "REQUEST_TIMEOUT"
+        assert not dripping.finished.is_set()  # it ended while the server was still sending
 
 
 def test_your_http_client_is_held_to_the_deadline_between_reads(scripted: ScriptedServer) -> None:

@@ -2,13 +2,18 @@
 
 httpx is imported only when a user passes a client. Its timeout applies to each socket operation,
 so the request's timeout is the time left (and, for a stream, its idle timeout), and the deadline
-is checked again between the reads of the body: no attribute of httpx is patched.
+is checked again between the reads of the body: no attribute of httpx is patched. A server can
+still trickle the status line and headers a byte at a time, each within httpx's timeout, and the
+SDK cannot reach the socket of a client it did not make: so the send runs on a daemon thread of
+its own, and the call returns at the deadline (`SendTimeout`) while that thread finishes in the
+background and closes whatever response it gets.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import httpx
 
@@ -78,7 +83,10 @@ class HttpxTransport:
                 headers=headers,
                 timeout=min(remaining, idle, 1e9),
             )
-            response = self.client.send(request, stream=True, follow_redirects=follow_redirects)
+            response = _within(
+                deadline,
+                lambda: self.client.send(request, stream=True, follow_redirects=follow_redirects),
+            )
         except httpx.TimeoutException as exc:
             raise SendTimeout(str(exc)) from None
         except (httpx.RequestError, httpx.InvalidURL, httpx.StreamError) as exc:
@@ -90,3 +98,39 @@ class HttpxTransport:
 
     def close(self) -> None:
         """A user's client is theirs to close."""
+
+
+def _within(deadline: float, send: Callable[[], httpx.Response]) -> httpx.Response:
+    """``send()`` (up to the response headers) on a daemon thread, waited for until
+    ``deadline``; past it `SendTimeout`, and the thread closes the response it gets later."""
+    lock = threading.Lock()
+    outcome: list[httpx.Response | BaseException] = []
+    abandoned = False
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            result: httpx.Response | BaseException = send()
+        except BaseException as exc:  # handed to the caller, or dropped if it left
+            result = exc
+        with lock:
+            if abandoned:
+                if isinstance(result, httpx.Response):
+                    result.close()
+                return
+            outcome.append(result)
+            done.set()
+
+    threading.Thread(target=work, name="skytells-httpx-send", daemon=True).start()
+    try:
+        done.wait(max(0.0, deadline - time.monotonic()))
+    finally:
+        with lock:
+            if not outcome:
+                abandoned = True
+    if not outcome:
+        raise SendTimeout("the exchange's deadline passed before the response headers came")
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
