@@ -70,7 +70,7 @@ class AsyncDriver:
         and a generator's machinery costs as much as the rest of the driver's work."""
         value: Any = None
         error: BaseException | None = None
-        streams: AsyncStreams | None = None  # made by the first stream action
+        streams = _OpStreams(self)  # the operation's event streams, made by the first one
         try:
             while True:
                 try:
@@ -84,28 +84,19 @@ class AsyncDriver:
                 try:
                     if isinstance(action, HttpRequest):  # the hot path first
                         value = await self.send(action)
-                    elif isinstance(action, Now):  # the clock, at once (every attempt asks)
-                        value = Instant(time.monotonic(), time.time())
-                    elif isinstance(action, LOCAL_ACTIONS):
-                        value = await effects.aperform(action)
-                    elif isinstance(action, STREAM_ACTIONS):
-                        if streams is None:
-                            streams = AsyncStreams(self.http, self._headers)
-                        value = await streams.perform(action)
                     else:
-                        value = await self.perform(action)
+                        value = await self._act(action, streams)
                 except BaseException as exc:  # interrupts too: the operation may annotate them
                     error = exc
         finally:
             op.close()
-            if streams is not None:
-                await streams.aclose()
+            await streams.aclose()
 
     async def iterate(self, op: Op[Any]) -> AsyncGenerator[Any, None]:
         """Drive ``op``, yielding each value it emits; closing this generator closes ``op``."""
         value: Any = None
         error: BaseException | None = None
-        streams: AsyncStreams | None = None  # made by the first stream action
+        streams = _OpStreams(self)  # the operation's event streams, made by the first one
         try:
             while True:
                 try:
@@ -119,22 +110,23 @@ class AsyncDriver:
                 try:
                     if isinstance(action, HttpRequest):  # the hot path first
                         value = await self.send(action)
-                    elif isinstance(action, Now):  # the clock, at once (every attempt asks)
-                        value = Instant(time.monotonic(), time.time())
-                    elif isinstance(action, LOCAL_ACTIONS):
-                        value = await effects.aperform(action)
-                    elif isinstance(action, STREAM_ACTIONS):
-                        if streams is None:
-                            streams = AsyncStreams(self.http, self._headers)
-                        value = await streams.perform(action)
                     else:
-                        value = await self.perform(action)
+                        value = await self._act(action, streams)
                 except BaseException as exc:  # interrupts too: the operation may annotate them
                     error = exc
         finally:
             op.close()
-            if streams is not None:
-                await streams.aclose()
+            await streams.aclose()
+
+    async def _act(self, action: Any, streams: _OpStreams) -> Any:
+        """Every action but an API request (the hot path, sent by the loops themselves)."""
+        if isinstance(action, Now):  # the clock, at once (every attempt asks)
+            return Instant(time.monotonic(), time.time())
+        if isinstance(action, LOCAL_ACTIONS):
+            return await effects.aperform(action)
+        if isinstance(action, STREAM_ACTIONS):
+            return await streams.get().perform(action)
+        return await self.perform(action)
 
     async def perform(self, action: HttpRequest | Sleep | Notify | Download) -> Any:
         """Carry out one action."""
@@ -294,3 +286,23 @@ def as_async_http(http: AsyncHttp | httpx.AsyncClient) -> AsyncHttp:
 def _decoder(response: AsyncResponse, limit: int | None, method: str, path: str) -> BodyDecoder:
     """The bounded decoder of ``response``'s body (it refuses a declared size past ``limit``)."""
     return BodyDecoder(response.headers, limit, method=method, target=path, status=response.status)
+
+
+class _OpStreams:
+    """The event streams of one run of an operation: made by its first stream action, closed
+    (whatever is still open) when the operation ends, also when it is abandoned."""
+
+    __slots__ = ("_driver", "_streams")
+
+    def __init__(self, driver: AsyncDriver) -> None:
+        self._driver = driver
+        self._streams: AsyncStreams | None = None
+
+    def get(self) -> AsyncStreams:
+        if self._streams is None:
+            self._streams = AsyncStreams(self._driver.http, self._driver._headers)
+        return self._streams
+
+    async def aclose(self) -> None:
+        if self._streams is not None:
+            await self._streams.aclose()

@@ -11,6 +11,7 @@ background and closes whatever response it gets.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -123,7 +124,8 @@ def _within(deadline: float, send: Callable[[], httpx.Response]) -> httpx.Respon
 
     threading.Thread(target=work, name="skytells-httpx-send", daemon=True).start()
     try:
-        done.wait(max(0.0, deadline - time.monotonic()))
+        left = deadline - time.monotonic()
+        done.wait(None if left == math.inf else max(0.0, left))  # a stream may have no deadline
     finally:
         with lock:
             if not outcome:
