@@ -7,8 +7,8 @@ excludes the server's):
 - ``get``: 64 tasks issue ``GET /v1/predictions/{id}``, 2000 a round after a 200-request
   warm-up. Variants: ``raw aiohttp`` (``session.get`` + ``.json()``, the baseline), ``sdk``
   (``AsyncSkytellsClient().predictions.get``, its default: aiohttp directly), ``sdk over httpx``
-  (the same with ``http_client=httpx.AsyncClient(transport=AiohttpTransport())``: httpx's model
-  over the same aiohttp pool, what the default was before the driver spoke aiohttp directly).
+  (the same with ``http_client=httpx.AsyncClient()`` of the caller: httpx's model and its own
+  transport, httpcore).
   Goals: the SDK's throughput at least 0.8x, its CPU a request at most 1.25x, of raw aiohttp.
 - ``dispatch``: ``dispatch()`` of 1000 queued creates with no added latency (bound by CPU),
   32 in flight. Variants: ``bare aiohttp`` (32 tasks POSTing the same bodies, each serialised
@@ -79,10 +79,8 @@ async def _open_get(
     if variant == "sdk over httpx":
         import httpx
 
-        from skytells._io.aiohttp_transport import AiohttpTransport
-
         limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-        http_client = httpx.AsyncClient(transport=AiohttpTransport(limits=limits), timeout=None)
+        http_client = httpx.AsyncClient(limits=limits, timeout=None)
     sdk = AsyncSkytellsClient(api_key, base_url=base_url, http_client=http_client)
 
     async def fetch_sdk() -> Any:

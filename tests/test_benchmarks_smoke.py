@@ -27,7 +27,6 @@ def load(name: str) -> ModuleType:
 def test_run_all_finds_every_benchmark_and_no_helper() -> None:
     names = {path.name for path in load("run_all").scripts()}
     assert {
-        "http_stack.py",
         "async_io.py",
         "dispatch.py",
         "completion_lag.py",
@@ -35,30 +34,6 @@ def test_run_all_finds_every_benchmark_and_no_helper() -> None:
         "import_time.py",
     } <= names
     assert not any(name.startswith("_") for name in names) and "run_all.py" not in names
-
-
-def test_http_stack_variants(emu: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    http_stack = load("http_stack")
-    prediction = http_stack.create_prediction(emu.base_url, emu.api_key)
-    in_process = [v for v in http_stack.VARIANTS if "httpx2" not in v and http_stack.available(v)]
-    for variant in in_process:
-        result = asyncio.run(
-            http_stack.run_variant(variant, emu.base_url, emu.api_key, prediction["id"], 8, 2, 4)
-        )
-        assert result["variant"] == variant and result["rps"] > 0
-    # One variant through the runner: a worker process, medians, the report.
-    results = http_stack.benchmark(
-        emu.base_url,
-        emu.api_key,
-        requests=8,
-        warmup=2,
-        rounds=1,
-        concurrency=4,
-        variants=("raw aiohttp", "sdk aiohttp"),
-    )
-    medians = http_stack.report(results)
-    assert set(medians) == {"raw aiohttp", "sdk aiohttp"}
-    assert "sdk aiohttp" in capsys.readouterr().out
 
 
 def test_async_io_variants(emu: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,6 +49,12 @@ def test_async_io_variants(emu: Any, capsys: pytest.CaptureFixture[str]) -> None
     }
     table = async_io.report(gets, 8, async_io.GET_BASELINE, "req")
     assert table[async_io.GET_BASELINE]["rate_ratio"] == 1.0 and table["sdk"]["cpu_us"] > 0
+    # Through the runner too: a worker process per round, as the benchmark runs them.
+    variants = (async_io.GET_BASELINE, "sdk")
+    rounds = async_io.benchmark_get(
+        emu.base_url, emu.api_key, requests=8, warmup=2, rounds=1, variants=variants
+    )
+    assert set(async_io.report(rounds, 8, async_io.GET_BASELINE, "req")) == set(variants)
     emu.configure(time_scale=1000.0)  # predictions stay pending, as in the benchmark
     creates = {
         variant: [asyncio.run(async_io.run_dispatch(variant, emu.base_url, emu.api_key, 10))]

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from skytells import SkytellsClient
-from skytells._io.aiohttp_transport import AiohttpHttp, AiohttpTransport
+from skytells._io.aiohttp_transport import AiohttpHttp
 from skytells._io.httpx_adapter import HttpxHttp
 from skytells._io.httpx_transport import HttpxTransport
 from skytells._io.urllib3_transport import Urllib3Transport
@@ -30,18 +30,15 @@ def async_pool_is_clean(http: Any) -> bool:
     """True if no pooled connection is in use (an interrupted one was returned or closed).
 
     ``http``: the client's `AsyncHttp` (``client._http``) or an ``httpx.AsyncClient``.
-    aiohttp (directly, or `AiohttpTransport` under httpx): its connector has no connection
-    acquired. httpx's own transport: every connection of its pool is idle or closed.
+    aiohttp (`AiohttpHttp`, the default): its connector has no connection acquired. httpx's own
+    transport (`HttpxHttp`): every connection of its pool is idle or closed.
     """
     if isinstance(http, HttpxHttp):
         http = http.client
     if isinstance(http, AiohttpHttp):
         session = http.session
-    else:
-        assert isinstance(http, httpx.AsyncClient)
-        transport = http._transport  # type: ignore[attr-defined]
-        if not isinstance(transport, AiohttpTransport):
-            return all(c.is_idle() or c.is_closed() for c in transport._pool.connections)
-        session = transport._session
-    connector = session.connector if session is not None else None
-    return connector is None or not connector._acquired
+        connector = session.connector if session is not None else None
+        return connector is None or not connector._acquired
+    assert isinstance(http, httpx.AsyncClient)
+    pool = http._transport._pool  # type: ignore[attr-defined]
+    return all(c.is_idle() or c.is_closed() for c in pool.connections)

@@ -4,8 +4,7 @@
 httpx's own async transport (httpcore) spends most of a request's CPU time in its connection
 pool's bookkeeping, and httpx's request and response model costs about as much again over a
 faster transport; aiohttp's pool and HTTP parser (C) used directly are what a raw
-``aiohttp.ClientSession`` costs (``benchmarks/async_io.py``). `AiohttpTransport` is the same
-sessions under httpx, for a caller who passes an ``httpx.AsyncClient`` and wants aiohttp.
+``aiohttp.ClientSession`` costs (``benchmarks/async_io.py``).
 
 `default_async_http()` picks `AiohttpHttp` (aiohttp is a dependency of the SDK) unless the
 environment variable ``SKYTELLS_ASYNC_HTTP=httpx`` asks for httpx, the environment's proxies
@@ -22,7 +21,7 @@ import importlib.util
 import os
 import re
 import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -45,7 +44,6 @@ if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
 
 ENV_VAR = "SKYTELLS_ASYNC_HTTP"
-CHUNK_SIZE = 64 * 1024
 DEFAULT_LIMITS = httpx.Limits(
     max_connections=128, max_keepalive_connections=64, keepalive_expiry=30
 )
@@ -89,11 +87,6 @@ def default_async_http(limits: httpx.Limits = DEFAULT_LIMITS) -> AsyncHttp:
     if async_backend() == "aiohttp" and aiohttp_proxies() is not None:
         return AiohttpHttp(limits)
     return HttpxHttp(default_httpx_client(limits))
-
-
-def aiohttp_http_client(limits: httpx.Limits = DEFAULT_LIMITS) -> AiohttpHttp:
-    """A pool of its own over aiohttp (the sync client's large batches run on one)."""
-    return AiohttpHttp(limits)
 
 
 @functools.lru_cache(maxsize=4)
@@ -383,127 +376,4 @@ class AiohttpHttp(AsyncHttp):
 
     async def aclose(self) -> None:
         self._closed = True
-        await self._sessions.aclose()
-
-
-def _aiohttp_timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
-    import aiohttp
-
-    timeout: dict[str, float | None] = request.extensions.get("timeout") or {}
-    return aiohttp.ClientTimeout(
-        total=None,
-        connect=timeout.get("pool"),
-        sock_connect=timeout.get("connect"),
-        sock_read=timeout.get("read"),
-    )
-
-
-def _httpx_error(exc: Exception, request: httpx.Request) -> httpx.TransportError | None:
-    """The httpx exception that means what the aiohttp (or asyncio) one does; None if unknown."""
-    import aiohttp
-
-    if isinstance(exc, _Dropped):
-        exc = exc.error
-    message = str(exc) or type(exc).__name__
-    error: type[httpx.TransportError]
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        error = httpx.ConnectTimeout
-    elif isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
-        error = httpx.ReadTimeout
-    elif isinstance(exc, aiohttp.ClientConnectorError):
-        error = httpx.ConnectError
-    elif isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
-        error = httpx.RemoteProtocolError
-    elif isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
-        error = httpx.UnsupportedProtocol
-    elif isinstance(exc, (aiohttp.ClientResponseError, aiohttp.ClientConnectionError, OSError)):
-        error = httpx.ReadError
-    elif isinstance(exc, aiohttp.ClientError):
-        error = httpx.NetworkError
-    else:
-        return None
-    return error(message, request=request)
-
-
-class _ResponseStream(httpx.AsyncByteStream):
-    """An aiohttp response body as an httpx stream; closing it releases the connection."""
-
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
-        self._response = response
-        self._request = request
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._response.content.iter_chunked(CHUNK_SIZE):
-                yield chunk
-        except Exception as exc:
-            mapped = _httpx_error(exc, self._request)
-            if mapped is None:
-                raise
-            raise mapped from exc
-
-    async def aclose(self) -> None:
-        # Back to the pool when the body was read whole; the connection is closed otherwise.
-        self._response.release()
-
-
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """aiohttp under httpx: an `httpx.AsyncBaseTransport` for a caller who wants an
-    ``httpx.AsyncClient`` (``http_client=``) with aiohttp's speed. The SDK's own default does not
-    need it: it sends over aiohttp directly (`AiohttpHttp`). Sessions, proxies and TLS are as
-    `AiohttpHttp`'s; bodies are passed on undecoded for httpx to decode.
-    """
-
-    def __init__(self, *, limits: httpx.Limits = DEFAULT_LIMITS, trust_env: bool = True) -> None:
-        self.limits = limits
-        self.trust_env = trust_env
-        self._sessions = _Sessions(limits, trust_env)
-
-    @property
-    def _session(self) -> aiohttp.ClientSession | None:
-        return self._sessions.session
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` and return the response with its body still to be read."""
-        from yarl import URL
-
-        sessions = self._sessions
-        session = sessions.get()
-        body = await request.aread()
-        headers = [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in request.headers.raw
-            if name.lower() != b"transfer-encoding"
-        ]
-        proxy = (
-            sessions.proxy_for(request.url.scheme, request.url.host) if sessions.proxies else None
-        )
-        try:
-            response = await session.request(
-                request.method,
-                URL(str(request.url), encoded=True),
-                headers=headers,
-                data=body or None,
-                allow_redirects=False,
-                timeout=_aiohttp_timeout(request),
-                proxy=proxy,
-            )
-        except Exception as exc:
-            mapped = _httpx_error(exc, request)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
-        if response.reason:
-            extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
-        return httpx.Response(
-            response.status,
-            headers=response.raw_headers,
-            stream=_ResponseStream(response, request),
-            extensions=extensions,
-            request=request,
-        )
-
-    async def aclose(self) -> None:
-        """Close the session and every pooled connection."""
         await self._sessions.aclose()
