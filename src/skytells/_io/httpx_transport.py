@@ -122,7 +122,8 @@ def _within(deadline: float, send: Callable[[], httpx.Response]) -> httpx.Respon
             outcome.append(result)
             done.set()
 
-    threading.Thread(target=work, name="skytells-httpx-send", daemon=True).start()
+    thread = threading.Thread(target=work, name="skytells-httpx-send", daemon=True)
+    thread.start()
     try:
         left = deadline - time.monotonic()
         done.wait(None if left == math.inf else max(0.0, left))  # a stream may have no deadline
@@ -132,6 +133,7 @@ def _within(deadline: float, send: Callable[[], httpx.Response]) -> httpx.Respon
                 abandoned = True
     if not outcome:
         raise SendTimeout("the exchange's deadline passed before the response headers came")
+    thread.join()  # it has handed its outcome over and is ending: no thread outlives the send
     result = outcome[0]
     if isinstance(result, BaseException):
         raise result
