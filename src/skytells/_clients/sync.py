@@ -64,6 +64,7 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
     models: Models
 
     def _connect(self, http_client: httpx.Client | None) -> None:
+        self._loop_batches = http_client is None  # kept by with_options() clients (same pool)
         self._pool: HttpPool[SyncTransport]
         if http_client is None:
             self._pool = HttpPool(None, _own_transport, type(self).__name__)  # on first use
@@ -74,7 +75,8 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
 
     def _bind(self) -> None:
         core = self._core
-        self._driver = SyncDriver(core.config, self._pool)
+        # With its own connections, a batch (dispatch, run_many) runs over aiohttp in a loop.
+        self._driver = SyncDriver(core.config, self._pool, loop_batches=self._loop_batches)
         self.predictions = Predictions(core, self._driver)
         self.models = Models(core, self._driver)
 

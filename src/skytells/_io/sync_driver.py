@@ -45,8 +45,15 @@ class SyncDriver:
     own).
     """
 
-    def __init__(self, config: ClientConfig, http: SyncTransport | HttpPool[SyncTransport]) -> None:
+    def __init__(
+        self,
+        config: ClientConfig,
+        http: SyncTransport | HttpPool[SyncTransport],
+        *,
+        loop_batches: bool = False,
+    ) -> None:
         self.config = config
+        self.loop_batches = loop_batches
         self._http = http if isinstance(http, HttpPool) else HttpPool(http, None, "client")
         self._headers = config.base_headers()
 
@@ -117,11 +124,22 @@ class SyncDriver:
         return None
 
     def run_all(self, ops: Sequence[Op[T]], limit: int) -> list[T | SkytellsError]:
-        """Run ``ops`` concurrently on at most ``limit`` threads over this driver's pool; results
-        (or errors) in order. Ctrl-C stops it: no new attempt or sleep starts, and a request
-        already sent ends in the background (within its deadline)."""
+        """Run ``ops`` concurrently, at most ``limit`` at once; results (or errors) in order.
+
+        With the client's own connections (``loop_batches``), the batch runs as asyncio tasks
+        over an aiohttp pool of its own, in a private event loop (`private_loop`): about twice
+        the creates a second of threads, which share the GIL. A caller's ``http_client``, or
+        an environment aiohttp cannot serve (``SKYTELLS_ASYNC_HTTP=httpx``, a SOCKS or https
+        proxy), runs it on ``limit`` threads over this driver's transport instead. Ctrl-C stops
+        either: the loop's tasks are cancelled and unwind; threads start no new attempt or
+        sleep, and a request already sent ends in the background (within its deadline).
+        """
         if not ops:
             return []
+        if self.loop_batches and not self.http.is_closed and _aiohttp_can_serve():
+            from .private_loop import run_coroutine
+
+            return run_coroutine(lambda: self._run_all_in_loop(ops, limit))
         from concurrent.futures import ThreadPoolExecutor
 
         stop = threading.Event()
@@ -143,6 +161,16 @@ class SyncDriver:
             raise
         pool.shutdown()
         return results
+
+    async def _run_all_in_loop(self, ops: Sequence[Op[T]], limit: int) -> list[T | SkytellsError]:
+        from .aiohttp_transport import AiohttpHttp
+        from .async_driver import AsyncDriver
+
+        http = AiohttpHttp()
+        try:
+            return await AsyncDriver(self.config, http).run_all(ops, limit)
+        finally:
+            await http.aclose()
 
     def send(self, request: HttpRequest) -> RawResponse:
         """One HTTP exchange, bounded by the request's deadline as a whole (connect, send, every
@@ -232,3 +260,11 @@ def _close(awaitable: Any) -> None:
     close = getattr(awaitable, "close", None)
     if close is not None:
         close()
+
+
+def _aiohttp_can_serve() -> bool:
+    """Whether aiohttp may carry a batch here (not ``SKYTELLS_ASYNC_HTTP=httpx``, and no proxy
+    it cannot use)."""
+    from .aiohttp_transport import aiohttp_proxies, async_backend
+
+    return async_backend() == "aiohttp" and aiohttp_proxies() is not None
