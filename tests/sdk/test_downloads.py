@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import skytells
-from skytells import AsyncSkytellsClient, SkytellsClient
+from skytells import AsyncSkytellsClient, SkytellsClient, SkytellsError
 from tests.file_host import File, FileHost, endless, gzip, gzip_bomb
 from tests.scripted_server import Reply, ScriptedServer
 
@@ -350,4 +350,28 @@ def test_sync_save_rejects_an_async_progress_callback(
 
     with pytest.raises(TypeError, match="AsyncSkytellsClient"):
         save("sync", scripted, {"id": "p10", "output": [url]}, tmp_path, on_progress=on_progress)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_an_output_answered_204_is_an_error_not_an_empty_file(
+    scripted: ScriptedServer, tmp_path: Path, flavour: str
+) -> None:
+    done = {"id": "pred-204", "status": "succeeded", "output": [f"{scripted.base_url}/f/a.png"]}
+    scripted.script(Reply(204, b"", headers={"content-encoding": "gzip"}))
+    if flavour == "sync":
+        with SkytellsClient("sk-test", base_url=scripted.base_url, max_retries=0) as client:
+            with pytest.raises(SkytellsError) as caught:
+                client.save_outputs(done, tmp_path)
+    else:
+
+        async def save() -> None:
+            async with AsyncSkytellsClient(
+                "sk-test", base_url=scripted.base_url, max_retries=0
+            ) as client:
+                await client.save_outputs(done, tmp_path)
+
+        with pytest.raises(SkytellsError) as caught:
+            asyncio.run(save())
+    assert "204" in str(caught.value)
     assert list(tmp_path.iterdir()) == []

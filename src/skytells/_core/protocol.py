@@ -87,6 +87,11 @@ class Download:
     on_progress: Callable[[Path, int, int | None], Any] | None = None
 
 
+def carries_a_file(status: int) -> bool:
+    """Whether a download's answer is a file to write: a 2xx but 204 and 205 (no content)."""
+    return 200 <= status < 300 and status not in (204, 205)
+
+
 @dataclass(frozen=True)
 class DownloadResult:
     """A finished download: the status, headers, size written and the file's path (None and 0

@@ -27,6 +27,7 @@ from .._core.protocol import (
     Op,
     RawResponse,
     Sleep,
+    carries_a_file,
 )
 from .._exceptions import SkytellsError
 from . import effects
@@ -243,7 +244,7 @@ class AsyncDriver:
                 idle_timeout=action.idle_timeout,
                 follow_redirects=True,
             )
-            if not 200 <= response.status < 300:
+            if not carries_a_file(response.status):  # 204: no file, not an empty one
                 return DownloadResult(response.status, response.headers, 0)
             return await self._save(action, response)
         except TimeoutError:

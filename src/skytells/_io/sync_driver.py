@@ -21,6 +21,7 @@ from .._core.protocol import (
     Op,
     RawResponse,
     Sleep,
+    carries_a_file,
 )
 from .._exceptions import SkytellsError
 from . import effects
@@ -225,7 +226,7 @@ class SyncDriver:
                 follow_redirects=True,
             )
             try:
-                if not 200 <= response.status < 300:
+                if not carries_a_file(response.status):  # 204: no file, not an empty one
                     return DownloadResult(response.status, response.headers, 0)
                 sink = FileSink(action, response.headers, response.decoded)
                 sink.open()
