@@ -471,3 +471,26 @@ def test_bad_extra_headers_are_refused_at_construction(headers: Any) -> None:
     assert caught.value.error_id == "INVALID_PARAMETER"
     with SkytellsClient("sk-test") as client, pytest.raises(SkytellsError):
         client.with_options(headers=headers)
+
+
+@pytest.mark.anyio
+async def test_a_request_id_that_is_not_utf8_can_always_be_printed(
+    scripted: ScriptedServer,
+) -> None:
+    # Latin-1 on the wire: b"r\xe9q-\xff" is no UTF-8 (aiohttp keeps such bytes as surrogates).
+    scripted.script(Reply(422, {"error": {"message": "bad"}}, headers={"x-request-id": "réq-ÿ"}))
+    async with AsyncSkytellsClient("sk-test", base_url=scripted.base_url, max_retries=0) as client:
+        with pytest.raises(SkytellsError) as caught:
+            await client.models.list()
+    assert caught.value.request_id == "réq-ÿ"  # as the other paths read it
+    str(caught.value).encode("utf-8")  # never a lone surrogate
+    json.dumps({"request_id": caught.value.request_id}).encode("utf-8")
+
+
+def test_a_redirects_credentials_stay_out_of_the_error(scripted: ScriptedServer) -> None:
+    scripted.script(Reply(302, "", headers={"location": "http://user:s3cret@127.0.0.1:9/v1/x"}))
+    with SkytellsClient("sk-test", base_url=scripted.base_url, max_retries=0) as client:
+        with pytest.raises(SkytellsError) as caught:
+            client.models.list()
+    assert "s3cret" not in str(caught.value) and "s3cret" not in str(caught.value.details)
+    assert "127.0.0.1:9/v1/x" in str(caught.value)

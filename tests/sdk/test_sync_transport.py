@@ -79,8 +79,13 @@ def test_a_silent_stream_ends_at_the_idle_timeout_with_no_thread_of_its_own(
     assert isinstance(outcome, skytells.APITimeoutError) and outcome.error_id == "REQUEST_TIMEOUT"
     assert b"".join(got) == EVENT  # what came before the silence was read
     # The only thread started meanwhile is the server's, for its one connection: the open
-    # stream has no watchdog thread of the client's.
-    assert len(threads) == 1 and len(threads[0] - before) == len(server.seen("GET", "/v1/stream"))
+    # stream has no watchdog thread of the client's. A client of yours (whose socket the SDK
+    # cannot reach) reads on one exchange thread of its own, so that its reads keep the
+    # deadline and the idle timeout too.
+    started_threads = threads[0] - before
+    ours = {t for t in started_threads if t.name == "skytells-httpx-exchange"}
+    assert len(threads) == 1 and len(ours) == (1 if kind == "http_client" else 0)
+    assert len(started_threads - ours) == len(server.seen("GET", "/v1/stream"))
     assert time.monotonic() - started < 20  # far below the 60 s of silence (and the deadline)
 
 
@@ -104,8 +109,8 @@ def _read_stream_open(client: SkytellsClient, url: str, deadline_s: float, idle_
 class _dripping_server:
     """A raw socket server answering any request with ``response``, one byte every 20 ms."""
 
-    def __init__(self, response: bytes) -> None:
-        self.response = response
+    def __init__(self, response: bytes, at_once: bytes = b"") -> None:
+        self.response, self.at_once = response, at_once
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(4)
@@ -127,6 +132,8 @@ class _dripping_server:
             return
         with connection:
             connection.recv(65536)
+            if self.at_once:
+                connection.sendall(self.at_once)
             for byte in self.response:
                 if self.stop.is_set():
                     return
@@ -148,6 +155,25 @@ def test_your_http_client_is_held_to_the_deadline_while_the_headers_trickle() ->
             sdk.predictions.get("p")
         assert info.value.error_id == "REQUEST_TIMEOUT"
         assert not dripping.finished.is_set()  # it ended while the server was still sending
+
+
+@pytest.mark.parametrize("kind", ["own", "http_client"])
+def test_a_chunk_size_line_that_trickles_cannot_outlast_the_deadline(kind: str) -> None:
+    """The headers came at once; then a chunk-size line that never ends, a byte every 20 ms
+    (httpx's per-read timeout never fires, and it returns no chunk until the line ends)."""
+    head = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
+    dripping = _dripping_server(b"0" * 2000, at_once=head)  # 40 s of one line
+    http = httpx.Client() if kind == "http_client" else None
+    with dripping as url:
+        sdk = SkytellsClient("k", base_url=url, timeout=500, max_retries=0, http_client=http)
+        with pytest.raises(skytells.APITimeoutError) as info:
+            sdk.models.list()
+        assert info.value.error_id == "REQUEST_TIMEOUT"
+        assert not dripping.finished.is_set()  # it ended while the server was still sending
+    if http is not None:
+        http.close()
 
 
 def test_your_http_client_is_held_to_the_deadline_between_reads(scripted: ScriptedServer) -> None:
@@ -229,3 +255,16 @@ def test_an_async_callback_on_the_sync_client_is_a_clear_error(client: SkytellsC
 
     with pytest.raises(TypeError, match="use AsyncSkytellsClient for async callbacks"):
         client.run("flux-edge", input={"prompt": "x"}, on_progress=on_progress)
+
+
+def test_a_socks_proxy_in_the_environment_is_a_clear_error_not_a_network_fault(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:1080")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with SkytellsClient("sk-test", base_url=scripted.base_url) as client:
+        with pytest.raises(skytells.SkytellsError) as caught:
+            client.models.list()
+    assert caught.value.error_id == "UNSUPPORTED_PROXY" and "http_client" in str(caught.value)
+    assert scripted.requests == []  # refused at once, not retried as a network fault

@@ -161,13 +161,14 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
 
         A request leaves the queue only once created; if some fail, `DispatchError` carries the
         created responses and the failed payloads, which stay queued for the next `dispatch()`.
-        Each queued request keeps one idempotency key, so sending it again never duplicates it.
+        Each queued request keeps one idempotency key (a server that honours it never creates
+        it twice).
 
-        A batch of at least twice ``concurrency`` runs as asyncio tasks over aiohttp in a
-        private event loop (about 1.6x the speed of threads); smaller ones, an ``http_client``
-        of yours, ``SKYTELLS_ASYNC_HTTP=httpx`` or proxies aiohttp cannot use run on
-        ``concurrency`` threads over the httpx pool. Ctrl-C stops it: every request stays
-        queued with its key, so `dispatch()` again duplicates nothing.
+        The batch runs as asyncio tasks over an aiohttp pool of its own in a private event
+        loop (about twice the speed of threads); an ``http_client`` of yours,
+        ``SKYTELLS_ASYNC_HTTP=httpx`` or a proxy aiohttp cannot use run it on ``concurrency``
+        threads over the client's transport. Ctrl-C stops it: every request not created stays
+        queued with its key.
         """
         with self._core.dispatch(concurrency) as job:
             return job.settle(self._driver.run_all(job.creates, job.limit))

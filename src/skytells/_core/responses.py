@@ -92,7 +92,7 @@ def parse_response(raw: RawResponse) -> Any:
             raise error_from_body(body, raw)
         return body
     if 300 <= raw.status < 400:
-        location = raw.headers.get("location") or "nowhere"
+        location = _without_userinfo(text_of(raw.headers.get("location")) or "nowhere")[:300]
         raise build_error(
             raw,
             f"The API answered with a redirect (HTTP {raw.status} to {location}); redirects are "
@@ -136,12 +136,33 @@ def error_from_body(body: Any, raw: RawResponse) -> SkytellsError:
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:
-    """The server's request id header, if any."""
+    """The server's request id header, if any (as text that can always be encoded)."""
     for name in REQUEST_ID_HEADERS:
         value = headers.get(name)
         if value:
-            return value
+            return (text_of(value) or "")[:200]
     return None
+
+
+def text_of(value: str | None) -> str | None:
+    """A header value as text that encodes anywhere: bytes that were not UTF-8 (kept as lone
+    surrogates by some clients) read as Latin-1, as the other HTTP clients read them."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("latin-1")
+    return value
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` without its ``user:password@`` part (a redirect's credentials stay out of errors)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
 
 
 def snippet(content: bytes) -> str:

@@ -1,53 +1,135 @@
 """A user's ``http_client=httpx.Client(...)`` as the sync driver's transport.
 
 httpx is imported only when a user passes a client. Its timeout applies to each socket operation,
-so the request's timeout is the time left (and, for a stream, its idle timeout), and the deadline
-is checked again between the reads of the body: no attribute of httpx is patched. A server can
-still trickle the status line and headers a byte at a time, each within httpx's timeout, and the
-SDK cannot reach the socket of a client it did not make: so the send runs on a daemon thread of
-its own, and the call returns at the deadline (`SendTimeout`) while that thread finishes in the
-background and closes whatever response it gets.
+and the SDK cannot reach the socket of a client it did not make: a server may trickle the status
+line, the headers or a chunk-size line a byte at a time, each within httpx's timeout, and no
+check between reads would ever run. So each exchange runs on a daemon thread of its own, which
+sends the request and passes the body's chunks on through a small queue; the calling thread
+waits for each step at most until the deadline (and, for each read, the idle timeout), and
+returns `SendTimeout` when it passes while that thread ends in the background and closes the
+response. The request's httpx timeout is the time left too. No attribute of httpx is patched.
 """
 
 from __future__ import annotations
 
 import math
+import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 
 import httpx
 
 from .sync_transport import SendFailure, SendTimeout
 
+_QUEUED_CHUNKS = 4
+"""Chunks read ahead of the caller at most (memory stays bounded whatever the body)."""
+_END = b""
+
+
+class _Exchange:
+    """One request on a daemon thread: the response when its headers came, then its body's raw
+    chunks, each handed over through a bounded queue (or the error that ended it)."""
+
+    def __init__(self, client: httpx.Client, request: httpx.Request, redirects: bool) -> None:
+        self.steps: queue.Queue[httpx.Response | bytes | BaseException] = queue.Queue(
+            _QUEUED_CHUNKS
+        )
+        self.abandoned = threading.Event()
+        self.response: httpx.Response | None = None
+        self._client, self._request, self._redirects = client, request, redirects
+        threading.Thread(target=self._run, name="skytells-httpx-exchange", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            response = self._client.send(
+                self._request, stream=True, follow_redirects=self._redirects
+            )
+        except BaseException as exc:  # handed to the caller
+            self._hand(exc)
+            return
+        self.response = response
+        try:
+            if not self._hand(response):
+                return
+            try:
+                content = response.content  # read already by a caller's event hook?
+            except httpx.ResponseNotRead:
+                for chunk in response.iter_raw():
+                    if chunk and not self._hand(chunk):
+                        return
+            else:
+                if content and not self._hand(content):
+                    return
+            self._hand(_END)
+        except BaseException as exc:
+            self._hand(exc)
+        finally:
+            if self.abandoned.is_set():
+                response.close()
+
+    def _hand(self, step: httpx.Response | bytes | BaseException) -> bool:
+        """Give the caller the next step; False once the caller has left."""
+        while not self.abandoned.is_set():
+            try:
+                self.steps.put(step, timeout=0.25)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def next(self, deadline: float, idle: float) -> httpx.Response | bytes:
+        """The next step, waited for until the deadline or ``idle`` seconds at most."""
+        wait = min(deadline - time.monotonic(), idle)
+        try:
+            step = self.steps.get(timeout=None if wait == math.inf else max(0.0, wait))
+        except queue.Empty:
+            self.abandon()
+            raise SendTimeout("the exchange's deadline (or a read's idle timeout) passed") from None
+        if isinstance(step, BaseException):
+            self.abandon()
+            if isinstance(step, httpx.TimeoutException):
+                raise SendTimeout(str(step)) from None
+            if isinstance(step, (httpx.RequestError, httpx.InvalidURL, httpx.StreamError)):
+                raise SendFailure(step) from None
+            raise step
+        return step
+
+    def abandon(self) -> None:
+        """Stop: the thread closes the response (now, or when it gets one)."""
+        self.abandoned.set()
+        response = self.response
+        if response is not None:
+            response.close()
+
 
 class _HttpxResponse:
-    def __init__(self, response: httpx.Response, deadline: float) -> None:
-        self._response = response
+    def __init__(
+        self, exchange: _Exchange, response: httpx.Response, deadline: float, idle: float
+    ) -> None:
+        self._exchange = exchange
         self.status = response.status_code
         self.headers: Mapping[str, str] = response.headers
-        self._deadline = deadline
         try:
             response.content  # noqa: B018 - raises until the body has been read
             self.decoded = True
         except httpx.ResponseNotRead:
             self.decoded = False
-        self._chunks: Iterator[bytes] = (
-            iter([response.content]) if self.decoded else response.iter_raw()
-        )
+        self._deadline, self._idle, self._done = deadline, idle, False
 
     def read(self) -> bytes:
+        """The next raw chunk, ``b""`` at the end."""
+        if self._done:
+            return _END
         if time.monotonic() >= self._deadline:
             raise SendTimeout("the exchange's deadline passed")
-        try:
-            return next(self._chunks, b"")
-        except httpx.TimeoutException as exc:
-            raise SendTimeout(str(exc)) from None
-        except (httpx.RequestError, httpx.StreamError) as exc:
-            raise SendFailure(exc) from None
+        chunk = self._exchange.next(self._deadline, self._idle)
+        assert isinstance(chunk, bytes)
+        self._done = chunk == _END
+        return chunk
 
     def close(self) -> None:
-        self._response.close()
+        self._exchange.abandon()
 
 
 class HttpxTransport:
@@ -84,57 +166,12 @@ class HttpxTransport:
                 headers=headers,
                 timeout=min(remaining, idle, 1e9),
             )
-            response = _within(
-                deadline,
-                lambda: self.client.send(request, stream=True, follow_redirects=follow_redirects),
-            )
-        except httpx.TimeoutException as exc:
-            raise SendTimeout(str(exc)) from None
         except (httpx.RequestError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise SendFailure(exc) from None
-        if time.monotonic() >= deadline:
-            response.close()
-            raise SendTimeout("the exchange's deadline passed")
-        return _HttpxResponse(response, deadline)
+        exchange = _Exchange(self.client, request, follow_redirects)
+        response = exchange.next(deadline, math.inf)  # the headers: bounded by the deadline
+        assert isinstance(response, httpx.Response)
+        return _HttpxResponse(exchange, response, deadline, idle)
 
     def close(self) -> None:
         """A user's client is theirs to close."""
-
-
-def _within(deadline: float, send: Callable[[], httpx.Response]) -> httpx.Response:
-    """``send()`` (up to the response headers) on a daemon thread, waited for until
-    ``deadline``; past it `SendTimeout`, and the thread closes the response it gets later."""
-    lock = threading.Lock()
-    outcome: list[httpx.Response | BaseException] = []
-    abandoned = False
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            result: httpx.Response | BaseException = send()
-        except BaseException as exc:  # handed to the caller, or dropped if it left
-            result = exc
-        with lock:
-            if abandoned:
-                if isinstance(result, httpx.Response):
-                    result.close()
-                return
-            outcome.append(result)
-            done.set()
-
-    thread = threading.Thread(target=work, name="skytells-httpx-send", daemon=True)
-    thread.start()
-    try:
-        left = deadline - time.monotonic()
-        done.wait(None if left == math.inf else max(0.0, left))  # a stream may have no deadline
-    finally:
-        with lock:
-            if not outcome:
-                abandoned = True
-    if not outcome:
-        raise SendTimeout("the exchange's deadline passed before the response headers came")
-    thread.join()  # it has handed its outcome over and is ending: no thread outlives the send
-    result = outcome[0]
-    if isinstance(result, BaseException):
-        raise result
-    return result

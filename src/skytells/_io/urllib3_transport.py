@@ -35,6 +35,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, MaxRetryError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+from .._exceptions import SkytellsError
 from .sync_transport import Headers, SendFailure, SendTimeout
 
 POOL_SIZE = 64
@@ -228,6 +229,14 @@ class Urllib3Transport:
             proxy = self._proxies.get(scheme)
             host = parts.hostname or ""
             if proxy and not _bypasses(host, scheme, self._no_proxy):
+                if not proxy.lower().startswith(("http://", "https://")):
+                    raise SkytellsError(
+                        f"The proxy {proxy.split('://')[0]}:// from the environment is not one the "
+                        "sync client's own transport speaks (http:// or https:// proxies): pass "
+                        "http_client=httpx.Client() (with httpx's socks extra) for a SOCKS proxy",
+                        "UNSUPPORTED_PROXY",
+                        {"scheme": proxy.split("://")[0][:20]},
+                    )
                 if proxy not in self._via:
                     self._via[proxy] = self._manager(
                         urllib3.ProxyManager, proxy, ssl_context=self._tls()
