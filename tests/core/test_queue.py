@@ -54,3 +54,30 @@ def test_an_interrupted_dispatch_gets_a_note(caplog: pytest.LogCaptureFixture) -
     interrupt = KeyboardInterrupt()
     note_interrupted(interrupt, 3)
     assert "its 3 requests stay queued" in caplog.text
+
+
+def test_a_dispatch_claims_its_items_so_another_at_once_sends_none_of_them_again() -> None:
+    queue = PredictionQueue()
+    for name in "abc":
+        queue.add({"model": name})
+    first = queue.take()
+    assert queue.take() == [] and len(queue) == 0  # a second dispatch meanwhile: nothing
+    queue.add({"model": "late"})
+    error = skytells.ServerError("busy", "SERVICE_UNAVAILABLE", None, 503)
+    with pytest.raises(skytells.DispatchError):
+        queue.settle(first, [{"id": "p1"}, error, {"id": "p3"}])
+    # The failed one is back, in its place (before the late one), with its key.
+    assert [item.payload["model"] for item in queue.snapshot()] == ["b", "late"]
+    assert queue.snapshot()[0].idempotency_key == first[1].idempotency_key
+
+
+def test_claimed_items_that_were_never_settled_go_back_in_their_place() -> None:
+    queue = PredictionQueue()
+    for name in "ab":
+        queue.add({"model": name})
+    taken = queue.take()
+    queue.add({"model": "c"})
+    queue.release(taken)  # an interrupted dispatch
+    assert [item.payload["model"] for item in queue.snapshot()] == ["a", "b", "c"]
+    queue.release(taken)  # twice: nothing more
+    assert len(queue) == 3

@@ -205,3 +205,15 @@ def test_a_stopped_thread_ends_its_sleep_and_starts_no_new_attempt(emu: Emulator
         with pytest.raises(Stopped):
             client._driver.run(op(), stop)  # without the stop: an hour (pytest-timeout fails it)
     assert sent == ["second attempt"] and emu.state()["requests"] == 0
+
+
+def test_two_threads_dispatching_one_queue_create_each_request_once(emu: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with SkytellsClient(emu.api_key, base_url=emu.base_url) as client:
+        for i in range(20):
+            client.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda _: client.dispatch(concurrency=4), range(2)))
+    assert sum(len(created) for created in results) == 20
+    assert emu.state()["predictions_created"] == 20 and client.queued == 0

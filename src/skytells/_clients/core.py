@@ -258,14 +258,19 @@ class Dispatch:
 
     def __init__(self, core: ClientCore, concurrency: int | None) -> None:
         self._queue = core.queue
-        self._items: list[QueueItem] = core.queue.snapshot()
         self.limit = concurrency_limit(concurrency, core.config.dispatch_concurrency)
-        self.creates = [
-            predictions.create_prediction(
-                core.ctx, item.payload, background=True, idempotency_key=item.idempotency_key
-            )
-            for item in self._items
-        ]
+        # Claimed: a dispatch running at once on another thread sends none of them again.
+        self._items: list[QueueItem] = core.queue.take()
+        try:
+            self.creates = [
+                predictions.create_prediction(
+                    core.ctx, item.payload, background=True, idempotency_key=item.idempotency_key
+                )
+                for item in self._items
+            ]
+        except BaseException:
+            self._queue.release(self._items)
+            raise
 
     def settle(
         self, outcomes: Sequence[PredictionResponse | SkytellsError]
@@ -283,6 +288,7 @@ class Dispatch:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._queue.release(self._items)  # what was not settled (an interrupt) stays queued
         if exc is not None and not isinstance(exc, Exception):  # Ctrl-C, a cancelled task...
             note_interrupted(exc, len(self._items))
 

@@ -23,6 +23,7 @@ class PredictionQueue:
 
     def __init__(self) -> None:
         self._items: dict[int, QueueItem] = {}
+        self._claimed: dict[int, tuple[int, QueueItem]] = {}  # id(item): (number, item)
         self._numbers = itertools.count()
 
     def add(self, payload: dict[str, Any]) -> None:
@@ -31,7 +32,26 @@ class PredictionQueue:
 
     def snapshot(self) -> list[QueueItem]:
         """The queued items, oldest first."""
-        return list(self._items.copy().values())
+        return [item for _, item in sorted(self._items.copy().items(), key=_number)]
+
+    def take(self) -> list[QueueItem]:
+        """Claim every queued item for one `dispatch()`, oldest first: another dispatch running
+        at the same time (another thread) does not see them, so nothing is sent twice. `settle`
+        or `release` gives back what was not created."""
+        taken: list[QueueItem] = []
+        for number in sorted(self._items.copy()):
+            item = self._items.pop(number, None)  # atomic: one dispatch gets each item
+            if item is not None:
+                self._claimed[id(item)] = (number, item)
+                taken.append(item)
+        return taken
+
+    def release(self, items: Sequence[QueueItem]) -> None:
+        """Put claimed items that were not settled back in the queue, in their place."""
+        for item in items:
+            claim = self._claimed.pop(id(item), None)
+            if claim is not None:
+                self._items[claim[0]] = claim[1]
 
     def clear(self) -> list[dict[str, Any]]:
         """Empty the queue; returns the payloads that were in it."""
@@ -49,6 +69,10 @@ class PredictionQueue:
         created_items = {
             id(item) for item, out in zip(items, outcomes, strict=True) if isinstance(out, dict)
         }
+        for item in items:
+            if id(item) in created_items:
+                self._claimed.pop(id(item), None)
+        self.release(items)  # the claimed ones that failed go back in their place
         for number, item in self._items.copy().items():
             if id(item) in created_items:
                 self._items.pop(number, None)
@@ -70,6 +94,10 @@ class PredictionQueue:
                 failed=failed,
             )
         return created
+
+
+def _number(entry: tuple[int, QueueItem]) -> int:
+    return entry[0]
 
 
 def note_interrupted(interrupt: BaseException, count: int) -> None:
