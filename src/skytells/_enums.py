@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import Enum
 
 __all__ = [
+    "STATUS_ERROR_IDS",
     "TERMINAL_STATUSES",
     "ApiErrorId",
     "ModelPrivacy",
@@ -157,3 +158,22 @@ class PricingOperator(str, Enum):
 
     EQUALS = "equals"
     DOUBLE_EQUALS = "=="
+
+
+STATUS_ERROR_IDS = {
+    400: "INVALID_REQUEST",
+    401: "UNAUTHORIZED",
+    402: "PAYMENT_REQUIRED",
+    403: "FORBIDDEN",
+    404: "ENDPOINT_NOT_FOUND",
+    408: "REQUEST_TIMEOUT",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMIT_EXCEEDED",
+    451: "CONTENT_POLICY_VIOLATION",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+    504: "INFERENCE_TIMEOUT",
+}
+"""The generic error id of each HTTP status: the first of the spec's table for it (a 408 takes the
+client-side id the official packages use). The SDK falls back on it for an answer without an id,
+and the emulator sends it when nothing more specific applies."""

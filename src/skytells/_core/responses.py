@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .._enums import STATUS_ERROR_IDS
 from .._exceptions import (
     APITimeoutError,
     AuthenticationError,
@@ -30,20 +31,6 @@ from .retry import retry_after_seconds
 SNIPPET_LENGTH = 500
 REQUEST_ID_HEADERS = ("x-request-id", "x-skytells-request-id", "request-id", "cf-ray")
 
-_DEFAULT_IDS = {
-    400: "INVALID_REQUEST",
-    401: "UNAUTHORIZED",
-    402: "PAYMENT_REQUIRED",
-    403: "FORBIDDEN",
-    404: "ENDPOINT_NOT_FOUND",
-    408: "REQUEST_TIMEOUT",
-    422: "VALIDATION_ERROR",
-    429: "RATE_LIMIT_EXCEEDED",
-    451: "CONTENT_POLICY_VIOLATION",
-    500: "INTERNAL_ERROR",
-    503: "SERVICE_UNAVAILABLE",
-    504: "INFERENCE_TIMEOUT",
-}
 
 _CLASS_BY_ID: dict[str, type[SkytellsError]] = {
     "UNAUTHORIZED": AuthenticationError,
@@ -220,7 +207,7 @@ def build_error(
     status: int | None = None,
 ) -> SkytellsError:
     http_status = status or raw.status
-    error_id = error_id or _DEFAULT_IDS.get(http_status) or _fallback_id(http_status)
+    error_id = error_id or STATUS_ERROR_IDS.get(http_status) or _fallback_id(http_status)
     cls = _CLASS_BY_ID.get(error_id) or _CLASS_BY_STATUS.get(http_status)
     if cls is None:
         cls = ServerError if http_status >= 500 or error_id == "SERVER_ERROR" else SkytellsError

@@ -9,21 +9,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-STATUS_ERROR_IDS = {
-    400: "INVALID_REQUEST",
-    401: "UNAUTHORIZED",
-    402: "PAYMENT_REQUIRED",
-    403: "FORBIDDEN",
-    404: "ENDPOINT_NOT_FOUND",
-    408: "REQUEST_TIMEOUT",
-    422: "VALIDATION_ERROR",
-    429: "RATE_LIMIT_EXCEEDED",
-    451: "CONTENT_POLICY_VIOLATION",
-    500: "INTERNAL_ERROR",
-    503: "SERVICE_UNAVAILABLE",
-    504: "INFERENCE_TIMEOUT",
-}
-"""The generic error id of each status (the first of the spec's table, section 3, for it)."""
+from .._enums import STATUS_ERROR_IDS
 
 
 def error_id_for(status: int) -> str:
