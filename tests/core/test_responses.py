@@ -64,3 +64,11 @@ def test_the_timeout_error() -> None:
     error = timeout_error("GET", "/x", 1500)
     assert (error.error_id, error.http_status) == ("REQUEST_TIMEOUT", 408)
     assert "1500 ms" in error.message
+
+
+def test_a_timeout_says_how_long_or_that_the_deadline_had_passed() -> None:
+    from skytells._core.responses import timeout_error
+
+    assert "after 2000 ms" in str(timeout_error("GET", "/x", 2000))
+    passed = str(timeout_error("GET", "/x", 0))
+    assert "0 ms" not in passed and "deadline had passed" in passed

@@ -268,3 +268,22 @@ def test_a_socks_proxy_in_the_environment_is_a_clear_error_not_a_network_fault(
             client.models.list()
     assert caught.value.error_id == "UNSUPPORTED_PROXY" and "http_client" in str(caught.value)
     assert scripted.requests == []  # refused at once, not retried as a network fault
+
+
+def test_a_server_that_reads_the_body_too_slowly_is_a_timeout_not_a_network_fault() -> None:
+    """The create's body (12 MB) cannot all be sent before the deadline: the server never reads."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    try:
+        with SkytellsClient("k", base_url=url, timeout=500, max_retries=0) as sdk:
+            with pytest.raises(skytells.APITimeoutError) as info:
+                sdk.predictions.create({"model": "m", "input": {"prompt": "x" * 12_000_000}})
+        assert info.value.error_id == "REQUEST_TIMEOUT" and info.value.http_status == 408
+    finally:
+        for sock in accepted:
+            sock.close()
+        listener.close()

@@ -250,8 +250,9 @@ def _status(value: Any, default: int) -> int:
 def timeout_error(method: str, target: str, timeout_ms: float) -> APITimeoutError:
     """The exchange missed its deadline: ``REQUEST_TIMEOUT``, ``http_status`` 408 (no response
     in time: raised by the drivers, and by an operation whose own deadline passed)."""
+    when = f"after {timeout_ms:g} ms" if timeout_ms > 0 else "(its deadline had passed)"
     return APITimeoutError(
-        f"{method} {target} timed out after {timeout_ms:g} ms",
+        f"{method} {target} timed out {when}",
         "REQUEST_TIMEOUT",
         "No complete response arrived before the request's deadline.",
         408,  # as the official Python and TypeScript packages report a client-side timeout

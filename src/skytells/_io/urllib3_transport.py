@@ -332,6 +332,9 @@ class Urllib3Transport:
 
 
 def _failure(exc: Exception) -> Exception:
-    if isinstance(exc, (TimeoutError, Urllib3Timeout)):
+    if isinstance(exc, (TimeoutError, Urllib3Timeout)) or any(
+        isinstance(arg, TimeoutError)
+        for arg in exc.args  # a send timed out ("aborted")
+    ):
         return SendTimeout(str(exc))
     return SendFailure(exc)
