@@ -4,6 +4,7 @@ receives the absolute-form requests a proxy gets and answers them itself."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -77,3 +78,36 @@ async def test_the_async_client_goes_through_the_proxy(
         assert isinstance(client._http, _transports.AiohttpHttp) == (https_proxy is None)
         assert (await client.predictions.get("pred_abc123"))["status"] == "starting"
     assert [seen.path for seen in scripted.requests] == [f"{API}/predictions/pred_abc123"]
+
+
+def test_no_proxy_entries_are_read_as_httpx_reads_them() -> None:
+    from skytells._io.proxies import bypasses
+
+    assert bypasses("api.example.com", 443, "https", [".example.com"])
+    assert bypasses("example.com", 443, "https", ["example.com"])
+    assert not bypasses("notexample.com", 443, "https", ["example.com"])
+    assert bypasses("127.0.0.1", 8080, "http", ["127.0.0.1:8080"])
+    assert not bypasses("127.0.0.1", 8081, "http", ["127.0.0.1:8080"])
+    assert bypasses("::1", 80, "http", ["[::1]:80"]) and bypasses("::1", 80, "http", ["::1"])
+    assert bypasses("h", 1, "http", ["*"]) and not bypasses("h", 1, "https", ["http://h"])
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_no_proxy_with_a_port_sends_that_origin_directly(
+    proxy: str, scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch, flavour: str
+) -> None:
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", proxy.removeprefix("http://"))  # 127.0.0.1:<port>
+    if flavour == "sync":
+        with SkytellsClient("sk-test-key", base_url=f"{proxy}/v1", max_retries=0) as client:
+            client.predictions.get("pred_abc123")
+    else:
+
+        async def get() -> None:
+            async with AsyncSkytellsClient(
+                "sk-test-key", base_url=f"{proxy}/v1", max_retries=0
+            ) as client:
+                await client.predictions.get("pred_abc123")
+
+        asyncio.run(get())
+    assert [seen.path for seen in scripted.requests] == ["/v1/predictions/pred_abc123"]

@@ -37,6 +37,7 @@ from .async_http import (
     UnsupportedProtocol,
 )
 from .httpx_adapter import HttpxHttp, default_httpx_client
+from .proxies import bypasses, environment_proxies
 
 if TYPE_CHECKING:
     import aiohttp
@@ -67,16 +68,9 @@ def aiohttp_proxies() -> dict[str, str] | None:
     """The environment's proxies for http and https requests as httpx reads them (``HTTP_PROXY``,
     ``HTTPS_PROXY``, ``ALL_PROXY``; ``{}`` if none), or None if aiohttp cannot honour them (a
     SOCKS proxy, or one reached over https): httpx's own transport is used then."""
-    from urllib.request import getproxies
-
-    found = getproxies()
-    proxies: dict[str, str] = {}
-    for scheme in ("http", "https"):
-        url = found.get(scheme) or found.get("all")
-        if url:
-            if not url.lower().startswith("http://"):
-                return None
-            proxies[scheme] = url
+    proxies, _ = environment_proxies()
+    if any(not url.lower().startswith("http://") for url in proxies.values()):
+        return None
     return proxies
 
 
@@ -182,6 +176,7 @@ class _Sessions:
         self.session: aiohttp.ClientSession | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.proxies: dict[str, str] = {}
+        self.no_proxy: list[str] = []
 
     def get(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -191,17 +186,16 @@ class _Sessions:
         self.abandon()
         self.session = session = _new_session(self.limits, self.trust_env)
         self.proxies = (aiohttp_proxies() or {}) if self.trust_env else {}
+        self.no_proxy = environment_proxies()[1] if self.trust_env else []
         self.loop = loop
         return session
 
-    def proxy_for(self, scheme: str, host: str) -> str | None:
-        """The proxy for a request to ``scheme://host``, honouring ``NO_PROXY``."""
+    def proxy_for(self, scheme: str, host: str, port: int | None) -> str | None:
+        """The proxy for a request to ``scheme://host:port``, honouring ``NO_PROXY``."""
         proxy = self.proxies.get(scheme)
-        if proxy is None:
+        if proxy is None or bypasses(host, port, scheme, self.no_proxy):
             return None
-        from urllib.request import proxy_bypass
-
-        return None if proxy_bypass(host) else proxy
+        return proxy
 
     def abandon(self) -> None:
         """Drop a session of another (possibly closed) loop, closing its sockets."""
@@ -347,7 +341,8 @@ class AiohttpHttp(AsyncHttp):
         proxy = None
         if sessions.proxies:
             parts = urlsplit(url)
-            proxy = sessions.proxy_for(parts.scheme, parts.hostname or "")
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            proxy = sessions.proxy_for(parts.scheme, parts.hostname or "", port)
         try:
             response = await session.request(
                 method,

@@ -27,7 +27,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
-from urllib.request import getproxies
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -36,6 +35,7 @@ from urllib3.exceptions import HTTPError, MaxRetryError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from .._exceptions import SkytellsError
+from .proxies import bypasses, environment_proxies
 from .sync_transport import Headers, SendFailure, SendTimeout
 
 POOL_SIZE = 64
@@ -44,6 +44,7 @@ _CHUNK = 64 * 1024
 MAX_REDIRECTS = 20
 """Redirects a download follows (as httpx); API calls follow none."""
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 _local = threading.local()
 
@@ -132,34 +133,6 @@ def tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def environment_proxies() -> tuple[dict[str, str], list[str]]:
-    """The proxies for http and https URLs from the environment, as httpx reads them, and the
-    hosts of ``NO_PROXY`` (``["*"]``: no proxy at all)."""
-    found = getproxies()
-    proxies: dict[str, str] = {}
-    for scheme in ("http", "https"):
-        url = found.get(scheme) or found.get("all")
-        if url:
-            proxies[scheme] = url if "://" in url else f"http://{url}"
-    skip = [host.strip().lower() for host in found.get("no", "").split(",") if host.strip()]
-    return proxies, skip
-
-
-def _bypasses(host: str, scheme: str, skip: list[str]) -> bool:
-    """Whether ``NO_PROXY`` names ``host``, as httpx reads it: ``*`` is every host, ``.x.com``
-    its subdomains, ``x.com`` itself and its subdomains, an address itself."""
-    host = host.lower().strip("[]")
-    for entry in skip:
-        if "://" in entry:
-            entry_scheme, _, entry = entry.partition("://")
-            if entry_scheme not in (scheme, "all"):
-                continue
-        entry = entry.strip("[]")
-        if entry == "*" or host == entry.lstrip(".") or host.endswith("." + entry.lstrip(".")):
-            return True
-    return False
-
-
 class _Urllib3Response:
     """An open urllib3 response, read raw (undecoded) in chunks."""
 
@@ -228,7 +201,9 @@ class Urllib3Transport:
             scheme = parts.scheme.lower()
             proxy = self._proxies.get(scheme)
             host = parts.hostname or ""
-            if proxy and not _bypasses(host, scheme, self._no_proxy):
+            if proxy and not bypasses(
+                host, parts.port or _DEFAULT_PORTS.get(scheme), scheme, self._no_proxy
+            ):
                 if not proxy.lower().startswith(("http://", "https://")):
                     raise SkytellsError(
                         f"The proxy {proxy.split('://')[0]}:// from the environment is not one the "
