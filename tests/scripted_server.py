@@ -8,15 +8,18 @@ sent (headers, percent-encoded paths, attempt counts). Real sockets, real HTTP.
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from typing_extensions import Self
 
 
 @dataclass
@@ -51,11 +54,19 @@ class Seen:
         return json.loads(self.body)
 
 
-class ScriptedServer:
-    """Serves queued `Reply`s in order (the last one repeats) and records every request."""
+DROP = Reply(status=0)
+"""Answer nothing: read the request, then close the connection."""
 
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
-        self.replies: deque[Reply] = deque()
+Route = Callable[[Seen, int], Reply]
+"""``route(request, number)`` -> the reply; ``number`` counts the requests so far, from 1."""
+
+
+class RoutedServer:
+    """Answers each request with ``route(request, number)``; records every request in
+    ``.requests``. A `Reply` may be delayed, dripped byte by byte, or `DROP` (no answer)."""
+
+    def __init__(self, route: Route, tls: ssl.SSLContext | None = None) -> None:
+        self.route = route
         self.requests: list[Seen] = []
         self._lock = threading.Lock()
         server = self
@@ -66,20 +77,19 @@ class ScriptedServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
+                seen = Seen(
+                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
                 with server._lock:
-                    server.requests.append(
-                        Seen(
-                            self.command,
-                            self.path,
-                            {k.lower(): v for k, v in self.headers.items()},
-                            body,
-                        )
-                    )
-                    reply = (
-                        server.replies.popleft() if len(server.replies) > 1 else server.replies[0]
-                    )
-                payload = reply.encoded()
+                    server.requests.append(seen)
+                    number = len(server.requests)
+                reply = server.route(seen, number)
                 time.sleep(reply.delay)
+                if reply.status == 0:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                payload = reply.encoded()
                 self.send_response(reply.status)
                 self.send_header("content-type", reply.content_type)
                 self.send_header("content-length", str(len(payload)))
@@ -111,14 +121,15 @@ class ScriptedServer:
             scheme = "https"
         self.base_url = f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
-    def script(self, *replies: Reply) -> None:
-        """Answer the next requests with these replies (the last one repeats)."""
+    def count(self, method: str, path_prefix: str = "/v1/") -> int:
+        """How many requests with this method (and a path starting so) were received."""
         with self._lock:
-            self.replies = deque(replies or (Reply(),))
-            self.requests.clear()
+            return sum(
+                1 for r in self.requests if r.method == method and r.path.startswith(path_prefix)
+            )
 
     @contextmanager
-    def running(self) -> Iterator[ScriptedServer]:
+    def running(self) -> Iterator[Self]:
         thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         thread.start()
         try:
@@ -127,6 +138,24 @@ class ScriptedServer:
             self._httpd.shutdown()
             self._httpd.server_close()
             thread.join(timeout=5)
+
+
+class ScriptedServer(RoutedServer):
+    """Serves queued `Reply`s in order (the last one repeats) and records every request."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.replies: deque[Reply] = deque([Reply()])
+        super().__init__(self._next, tls)
+
+    def _next(self, seen: Seen, number: int) -> Reply:
+        with self._lock:
+            return self.replies.popleft() if len(self.replies) > 1 else self.replies[0]
+
+    def script(self, *replies: Reply) -> None:
+        """Answer the next requests with these replies (the last one repeats)."""
+        with self._lock:
+            self.replies = deque(replies or (Reply(),))
+            self.requests.clear()
 
 
 def prediction(status: str = "succeeded", **fields: Any) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -103,10 +102,8 @@ async def test_a_body_that_keeps_arriving_is_cut_at_the_deadline(
     # 4 KiB dripped a byte every 10 ms: about 40 s, against a 500 ms timeout.
     scripted.script(Reply(200, b" " * 4096, drip=0.01))
     client = _client(backend, scripted.base_url, timeout=500, max_retries=0)
-    started = time.monotonic()
-    with pytest.raises(skytells.APITimeoutError):
+    with pytest.raises(skytells.APITimeoutError):  # whole, the body would be INVALID_JSON
         await client.predictions.get("pred_abc123")
-    assert time.monotonic() - started < 15  # far less than the 40 s the body would take
     assert async_pool_is_clean(client._http)
     await _close(client)
 

@@ -11,7 +11,6 @@ import asyncio
 import os
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -254,10 +253,9 @@ def test_timeout_bounds_the_whole_save_retries_included(
     mode: str, scripted: ScriptedServer, host: FileHost, tmp_path: Path
 ) -> None:
     url = host.serve("/f/out-0.png", File(endless(b"\0" * 1024, pause=0.02)))
-    started = time.monotonic()
     with pytest.raises(skytells.APITimeoutError):
         save(mode, scripted, {"id": "p6", "output": [url]}, tmp_path, timeout=1000)
-    assert time.monotonic() - started < 3 * 1.0  # one deadline, not one per attempt
+    assert len(host.requests) == 1  # one deadline for the call: no attempt after it passed
     assert list(tmp_path.iterdir()) == []
 
 

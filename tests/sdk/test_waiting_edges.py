@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -64,7 +63,10 @@ async def test_async_waits_refuse_a_zero_interval_before_any_request(
 
 
 def _slow_lookups(seen: Seen, number: int) -> Reply:
-    return Reply(body=prediction("processing"), delay=5.0)
+    # Late, and then done: a wait that let a lookup outlast max_wait would return it succeeded.
+    if seen.path.startswith("/v1/predictions?") or seen.path == "/v1/predictions":
+        return Reply(body={"data": [prediction("succeeded")]}, delay=5.0)
+    return Reply(body=prediction("succeeded"), delay=5.0)
 
 
 @pytest.fixture
@@ -79,20 +81,16 @@ RUNNING = [{"id": "pred_abc123", "status": "processing"}]
 def test_wait_many_lookups_end_at_max_wait(slow_lookups: RoutedServer) -> None:
     # A lookup takes 5 s, far less than the client's timeout (60 s) but far more than max_wait.
     with SkytellsClient("sk-test", base_url=slow_lookups.base_url) as client:
-        started = time.monotonic()
         with pytest.raises(WaitTimeoutError) as caught:
             client.wait_many(RUNNING, {"max_wait": 300})
-        assert time.monotonic() - started < 3.0  # loosely: well before the lookup's 5 s
     assert caught.value.details == {"pending": ["pred_abc123"]}
 
 
 @pytest.mark.anyio
 async def test_async_wait_many_lookups_end_at_max_wait(slow_lookups: RoutedServer) -> None:
     async with AsyncSkytellsClient("sk-test", base_url=slow_lookups.base_url) as client:
-        started = time.monotonic()
         with pytest.raises(WaitTimeoutError):
             await client.wait_many(RUNNING, {"max_wait": 300})
-        assert time.monotonic() - started < 3.0
 
 
 # ── item 14: a prediction deleted during run_many is its own result ──────────
