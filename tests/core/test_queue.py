@@ -81,3 +81,15 @@ def test_claimed_items_that_were_never_settled_go_back_in_their_place() -> None:
     assert [item.payload["model"] for item in queue.snapshot()] == ["a", "b", "c"]
     queue.release(taken)  # twice: nothing more
     assert len(queue) == 3
+
+
+def test_clearing_the_queue_during_a_dispatch_drops_what_it_is_sending_too() -> None:
+    queue = PredictionQueue()
+    for name in "ab":
+        queue.add({"model": name})
+    taken = queue.take()
+    assert queue.clear() == [{"model": "a"}, {"model": "b"}]
+    error = skytells.ServerError("busy", "SERVICE_UNAVAILABLE", None, 503)
+    with pytest.raises(skytells.DispatchError):
+        queue.settle(taken, [error, error])
+    assert len(queue) == 0  # what the user cleared does not come back

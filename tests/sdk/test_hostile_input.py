@@ -493,4 +493,5 @@ def test_a_redirects_credentials_stay_out_of_the_error(scripted: ScriptedServer)
         with pytest.raises(SkytellsError) as caught:
             client.models.list()
     assert "s3cret" not in str(caught.value) and "s3cret" not in str(caught.value.details)
+    assert "s3cret" not in str(caught.value.headers)
     assert "127.0.0.1:9/v1/x" in str(caught.value)

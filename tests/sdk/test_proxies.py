@@ -90,6 +90,10 @@ def test_no_proxy_entries_are_read_as_httpx_reads_them() -> None:
     assert not bypasses("127.0.0.1", 8081, "http", ["127.0.0.1:8080"])
     assert bypasses("::1", 80, "http", ["[::1]:80"]) and bypasses("::1", 80, "http", ["::1"])
     assert bypasses("h", 1, "http", ["*"]) and not bypasses("h", 1, "https", ["http://h"])
+    assert not bypasses("example.com", 80, "http", [".example.com"])  # subdomains only
+    assert bypasses("a.x.com", 80, "http", ["http://*.x.com"])
+    assert not bypasses("a.x.com", 80, "http", ["http://x.com"])  # that host alone
+    assert bypasses("x.com", 80, "http", ["http://x.com"])
 
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])

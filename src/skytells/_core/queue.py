@@ -54,9 +54,11 @@ class PredictionQueue:
                 self._items[claim[0]] = claim[1]
 
     def clear(self) -> list[dict[str, Any]]:
-        """Empty the queue; returns the payloads that were in it."""
+        """Empty the queue; returns the payloads that were in it. Requests a dispatch is sending
+        right now are dropped too: those that fail do not come back."""
         taken = [self._items.pop(number, None) for number in list(self._items.copy())]
-        return [item.payload for item in taken if item is not None]
+        claimed = [self._claimed.pop(key, (0, None))[1] for key in list(self._claimed.copy())]
+        return [item.payload for item in taken + claimed if item is not None]
 
     def __len__(self) -> int:
         return len(self._items)

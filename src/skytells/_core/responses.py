@@ -80,7 +80,7 @@ def parse_response(raw: RawResponse) -> Any:
         return body
     if 300 <= raw.status < 400:
         location = _without_userinfo(text_of(raw.headers.get("location")) or "nowhere")[:300]
-        raise build_error(
+        error = build_error(
             raw,
             f"The API answered with a redirect (HTTP {raw.status} to {location}); redirects are "
             "not followed, so that the API key never goes to another host: check base_url",
@@ -88,6 +88,8 @@ def parse_response(raw: RawResponse) -> Any:
             {"location": location},
             snippet(raw.content),
         )
+        error.headers["location"] = location  # credentials and query never kept in it
+        raise error
     if not raw.content.strip():
         raise build_error(raw, f"HTTP {raw.status} with an empty body", None, None, None)
     try:
@@ -144,7 +146,9 @@ def text_of(value: str | None) -> str | None:
 
 
 def _without_userinfo(url: str) -> str:
-    """``url`` without its ``user:password@`` part (a redirect's credentials stay out of errors)."""
+    """``url`` without its ``user:password@`` part, query and fragment (a redirect's credentials
+    and tokens stay out of errors)."""
+    url = url.partition("#")[0].partition("?")[0]
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url

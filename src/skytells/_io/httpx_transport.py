@@ -12,8 +12,10 @@ response. The request's httpx timeout is the time left too. No attribute of http
 
 from __future__ import annotations
 
+import contextlib
 import math
 import queue
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -100,6 +102,13 @@ class _Exchange:
         self.abandoned.set()
         response = self.response
         if response is not None:
+            # The exchange thread may be blocked reading: shut the socket (httpx's public
+            # ``network_stream`` extension) so that it returns now, then close the response.
+            stream = response.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
             response.close()
 
 

@@ -2,8 +2,8 @@
 
 ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` (a URL without a scheme is ``http://``) and
 ``NO_PROXY``: ``*`` is every host, ``.x.com`` its subdomains, ``x.com`` itself and its
-subdomains, an address itself, ``host:port`` that host on that port only, ``scheme://entry``
-that entry for that scheme only. No ``~/.netrc`` is read.
+subdomains, an address itself, ``host:port`` that host on that port only, ``scheme://host``
+that host alone for that scheme (``scheme://*.x.com`` its subdomains). No ``~/.netrc`` is read.
 """
 
 from __future__ import annotations
@@ -29,14 +29,23 @@ def bypasses(host: str, port: int | None, scheme: str, skip: list[str]) -> bool:
     """Whether a ``NO_PROXY`` entry of ``skip`` names ``host`` (on ``port``) for ``scheme``."""
     host = host.lower().strip("[]")
     for entry in skip:
-        if "://" in entry:
+        exact = "://" in entry  # a URL-like entry names its host only, or ``*.`` its subdomains
+        if exact:
             entry_scheme, _, entry = entry.partition("://")
             if entry_scheme not in (scheme, "all"):
                 continue
         name, wanted = _split_port(entry)
         if wanted is not None and wanted != port:
             continue
-        if name == "*" or host == name.lstrip(".") or host.endswith("." + name.lstrip(".")):
+        if name == "*":
+            return True
+        if name.startswith("*."):  # subdomains only
+            if host.endswith(name[1:]):
+                return True
+        elif name.startswith("."):  # subdomains only, as httpx reads ``.x.com``
+            if host.endswith(name):
+                return True
+        elif host == name or (not exact and host.endswith("." + name)):
             return True
     return False
 
