@@ -86,7 +86,7 @@ class _Exchange:
         try:
             step = self.steps.get(timeout=None if wait == math.inf else max(0.0, wait))
         except queue.Empty:
-            self.abandon()
+            self.abandon(interrupt=True)  # the thread is blocked reading: unblock it
             raise SendTimeout("the exchange's deadline (or a read's idle timeout) passed") from None
         if isinstance(step, BaseException):
             self.abandon()
@@ -97,19 +97,22 @@ class _Exchange:
             raise step
         return step
 
-    def abandon(self) -> None:
-        """Stop: the thread closes the response (now, or when it gets one)."""
+    def abandon(self, *, interrupt: bool = False) -> None:
+        """Stop: the thread closes the response (now, or when it gets one). ``interrupt``: the
+        body is not read to its end, so the thread may be blocked reading: shut the socket
+        (httpx's public ``network_stream`` extension) so that it returns now. Never once the
+        body was read whole: the connection may be back in the pool, another request's."""
         self.abandoned.set()
         response = self.response
-        if response is not None:
-            # The exchange thread may be blocked reading: shut the socket (httpx's public
-            # ``network_stream`` extension) so that it returns now, then close the response.
+        if response is None:
+            return
+        if interrupt:
             stream = response.extensions.get("network_stream")
             sock = stream.get_extra_info("socket") if stream is not None else None
             if sock is not None:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-            response.close()
+        response.close()
 
 
 class _HttpxResponse:
@@ -138,7 +141,7 @@ class _HttpxResponse:
         return chunk
 
     def close(self) -> None:
-        self._exchange.abandon()
+        self._exchange.abandon(interrupt=not self._done)
 
 
 class HttpxTransport:
