@@ -30,7 +30,8 @@ def test_readme_block_runs(
     monkeypatch.setenv("SKYTELLS_BASE_URL", emu.base_url)
     if "def test_" in code:  # a test for users' suites: run it with pytest and the plugin
         pytester.makepyfile(test_from_readme=textwrap.dedent(code))
-        result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+        # Users run their suites with warnings as errors: the examples must pass that way.
+        result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "-W", "error")
         result.assert_outcomes(passed=code.count("def test_"))
         return
     monkeypatch.chdir(tmp_path)  # blocks that save files write them here

@@ -46,3 +46,122 @@ def test_fixture_in_a_user_test_suite(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=TEST_FILE)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=5)
+
+
+ANYIO_CONFTEST = """
+import pytest
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+"""
+
+APPLICATION_TEST_FILE = """
+import os
+
+import pytest
+
+from skytells import AsyncSkytellsClient, SkytellsClient
+
+REAL_KEY = "sk-real-0123456789abcdef"
+CLIENTS = []
+
+
+def make_thumbnail():  # application code: it builds its client from the environment
+    with SkytellsClient() as client:
+        return client.run("truefusion", input={"prompt": "a thumbnail"})
+
+
+def test_application_code_talks_to_the_emulator(skytells_emulator):
+    assert os.environ["SKYTELLS_BASE_URL"] == skytells_emulator.base_url
+    assert os.environ["SKYTELLS_API_KEY"] == skytells_emulator.api_key
+    assert "SKYTELLS_AI_API_URL" not in os.environ
+    prediction = make_thumbnail()
+    assert prediction.status == "succeeded"
+    assert [p["id"] for p in skytells_emulator.predictions()] == [prediction.id]
+
+
+def test_the_environment_is_restored_after_the_test():
+    assert os.environ["SKYTELLS_API_KEY"] == REAL_KEY
+    assert "SKYTELLS_BASE_URL" not in os.environ
+    assert os.environ["SKYTELLS_AI_API_URL"] == "http://127.0.0.1:9/v1"
+
+
+def test_monkeypatch_of_the_test_undone_in_order(monkeypatch, skytells_emulator):
+    monkeypatch.setenv("SKYTELLS_API_KEY", "sk-set-by-the-test-000")
+
+
+def test_still_restored():
+    assert os.environ["SKYTELLS_API_KEY"] == REAL_KEY
+    assert "SKYTELLS_BASE_URL" not in os.environ
+
+
+def test_the_sync_client_fixture(skytells_client, skytells_emulator):
+    prediction = skytells_client.run("flux-edge", input={"prompt": "x"})
+    assert skytells_emulator.predictions()[0]["id"] == prediction.id
+    CLIENTS.append(skytells_client)
+
+
+@pytest.mark.anyio
+async def test_the_async_client_fixture(async_skytells_client, skytells_emulator):
+    prediction = await async_skytells_client.run("flux-edge", input={"prompt": "x"})
+    assert skytells_emulator.predictions()[0]["id"] == prediction.id
+    CLIENTS.append(async_skytells_client)
+
+
+def test_both_clients_were_closed_after_their_tests():
+    import gc
+
+    sync_client, async_client = CLIENTS
+    CLIENTS.clear()
+    with pytest.raises(RuntimeError):
+        sync_client.models.list()
+    del sync_client, async_client
+    gc.collect()  # an unclosed aiohttp session or socket warns here: an error under -W error
+"""
+
+UNCLOSED_TEST_FILE = """
+import gc
+
+import pytest
+
+from skytells import AsyncSkytellsClient
+
+CLIENTS = []
+
+
+@pytest.mark.anyio
+async def test_an_unclosed_client(skytells_emulator):
+    client = AsyncSkytellsClient()
+    await client.models.list()
+    CLIENTS.append(client)
+
+
+def test_collects_it():
+    CLIENTS.clear()
+    gc.collect()
+"""
+
+
+def test_the_fixture_points_application_code_at_the_emulator(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A developer with a real key exported, and the CLI's variable aimed at a dead port: a
+    # request that escaped the emulator would fail (or, in real life, be paid for).
+    monkeypatch.setenv("SKYTELLS_API_KEY", "sk-real-0123456789abcdef")
+    monkeypatch.delenv("SKYTELLS_BASE_URL", raising=False)
+    monkeypatch.setenv("SKYTELLS_AI_API_URL", "http://127.0.0.1:9/v1")
+    pytester.makeconftest(ANYIO_CONFTEST)
+    pytester.makepyfile(test_app=APPLICATION_TEST_FILE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=7)
+
+
+def test_the_closing_check_catches_an_unclosed_client(pytester: pytest.Pytester) -> None:
+    """The check above can fail: a client left open is an error in the test that collects it."""
+    pytester.makeconftest(ANYIO_CONFTEST)
+    pytester.makepyfile(test_unclosed=UNCLOSED_TEST_FILE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "Unclosed client session" in result.stdout.str()

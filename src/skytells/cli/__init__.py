@@ -15,11 +15,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .._exceptions import SkytellsError
+from .._extras import missing_extra_line
 from .._version import __version__
 
 __all__ = ["main"]
 
 EMULATOR_TIME_SCALE = 0.1
+EXIT_MISSING_EXTRA = 1
+"""A missing extra (`skytells[cli]`, `skytells[emulator]`) is an error like any other: one line."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,7 +100,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..emulator.__main__ import main as emulator_main
 
         return emulator_main(argv[1:])
+    missing = missing_extra_line("cli", "the command line")
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return EXIT_MISSING_EXTRA
     args = _parser().parse_args(argv)
+    if args.emulator:
+        missing = missing_extra_line("emulator", "--emulator")
+        if missing is not None:
+            print(missing, file=sys.stderr)
+            return EXIT_MISSING_EXTRA
     from rich.console import Console
 
     console = Console()

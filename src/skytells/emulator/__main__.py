@@ -9,6 +9,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from .._extras import missing_extra_line
 from ._config import DEFAULT_API_KEY, DEFAULT_AWAIT_LIMIT, REQUEST_TIMEOUT_SECONDS, VARIANTS
 
 
@@ -83,7 +84,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the emulator in the foreground; returns the exit code."""
+    """Run the emulator in the foreground; returns the exit code (1 without its extra)."""
+    missing = missing_extra_line("emulator", "the emulator")
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return 1
     args = _parser().parse_args(argv)
     from ._server import Emulator
 

@@ -1,20 +1,29 @@
-"""pytest plugin: the `skytells_emulator` fixture (a running emulator, reset for each test).
+"""pytest plugin: the `skytells_emulator` fixture (a running emulator, reset for each test), and
+`skytells_client` / `async_skytells_client` (clients configured for it, closed after the test).
 
 Loaded by every pytest run where the package is installed, so it imports nothing heavy: the
 emulator is imported and started only when a test first asks for the fixture. One server
 serves the whole session (per xdist worker); each test gets it reset. The time scale defaults
 to 0 (instant predictions): set the ini option `skytells_emulator_time_scale`, or mark a test
 with `@pytest.mark.skytells_emulator(time_scale=0.01, ...)` (any `Emulator.configure` setting).
+
+While a test uses the fixture, ``SKYTELLS_BASE_URL`` and ``SKYTELLS_API_KEY`` point at the
+emulator (``SKYTELLS_AI_API_URL`` is unset), so a `SkytellsClient()` built by the code under
+test talks to the emulator, never to the real service with a real key that happens to be
+exported; the environment is restored after the test.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
+from .._extras import missing_extra_line
+
 if TYPE_CHECKING:
+    from skytells import AsyncSkytellsClient, SkytellsClient
     from skytells.emulator import Emulator
 
 _INI_TIME_SCALE = "skytells_emulator_time_scale"
@@ -36,6 +45,9 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def skytells_emulator_server(pytestconfig: pytest.Config) -> Iterator[Emulator]:
     """The session's emulator, started on first use on a free loopback port."""
+    missing = missing_extra_line("emulator", "the skytells_emulator fixture")
+    if missing is not None:  # asked for by name: a skip would hide that the tests never ran
+        pytest.fail(missing, pytrace=False)
     from skytells.emulator import Emulator
 
     time_scale = float(str(pytestconfig.getini(_INI_TIME_SCALE)))
@@ -47,11 +59,42 @@ def skytells_emulator_server(pytestconfig: pytest.Config) -> Iterator[Emulator]:
 
 @pytest.fixture
 def skytells_emulator(
-    skytells_emulator_server: Emulator, request: pytest.FixtureRequest
+    skytells_emulator_server: Emulator,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Emulator:
-    """A running emulator, reset for this test: use `.base_url` and `.api_key` in a client."""
+    """A running emulator, reset for this test: use `.base_url` and `.api_key` in a client.
+
+    For the test's duration ``SKYTELLS_BASE_URL`` and ``SKYTELLS_API_KEY`` point at it and
+    ``SKYTELLS_AI_API_URL`` is unset (restored after the test, with the test's own
+    ``monkeypatch`` changes, in the right order)."""
     skytells_emulator_server.reset()
     marker = request.node.get_closest_marker("skytells_emulator")
     if marker is not None and marker.kwargs:
         skytells_emulator_server.configure(**marker.kwargs)
+    monkeypatch.setenv("SKYTELLS_BASE_URL", skytells_emulator_server.base_url)
+    monkeypatch.setenv("SKYTELLS_API_KEY", skytells_emulator_server.api_key)
+    monkeypatch.delenv("SKYTELLS_AI_API_URL", raising=False)
     return skytells_emulator_server
+
+
+@pytest.fixture
+def skytells_client(skytells_emulator: Emulator) -> Iterator[SkytellsClient]:
+    """A `SkytellsClient` for the test's emulator, closed after the test."""
+    from skytells import SkytellsClient
+
+    with SkytellsClient(skytells_emulator.api_key, base_url=skytells_emulator.base_url) as client:
+        yield client
+
+
+@pytest.fixture
+async def async_skytells_client(skytells_emulator: Emulator) -> AsyncIterator[AsyncSkytellsClient]:
+    """An `AsyncSkytellsClient` for the test's emulator, closed after the test in the test's
+    event loop. An async fixture needs an async test plugin: anyio's (installed with the SDK;
+    mark the test ``@pytest.mark.anyio``) or pytest-asyncio's (``asyncio_mode = "auto"``)."""
+    from skytells import AsyncSkytellsClient
+
+    async with AsyncSkytellsClient(
+        skytells_emulator.api_key, base_url=skytells_emulator.base_url
+    ) as client:
+        yield client
