@@ -44,6 +44,7 @@ EXERCISED_ELSEWHERE = {
     "make demo": "the Quick start: run by a new user and checked from a fresh clone",
     "make test": "the Quick start: CI runs it (.ci/run)",
     "pip install": "needs the package index; the project's own install is `make`'s",
+    "python -m pip wheel": "tests/test_package.py builds the wheel so and installs it",
     "skytells emulator": "serves until Ctrl-C: tests/cli/test_cli.py starts and stops it",
 }
 
