@@ -9,12 +9,15 @@ Every client calls `setup_logging(api_key)` when it is constructed (never at imp
   whatever logger it goes to, has the registered keys replaced with ``sk-***`` as it is created
   (a log record factory, installed when the first key is registered; records that do not
   contain a key are left untouched);
-- if the environment variable ``SKYTELLS_LOG`` is ``debug`` or ``info``, a stderr handler is
-  attached to the ``skytells`` logger at that level (once per process; a later value changes the
-  level).
+- if the environment variable ``SKYTELLS_LOG`` names a level (``debug``, ``info``, ``warning``
+  or ``warn``, ``error``, ``critical``, in any case, or a number such as ``10``), a stderr
+  handler is attached to the ``skytells`` logger at that level (once per process; a later value
+  changes the level). ``off`` (or ``none``, ``0``, empty) attaches none; any other value is
+  ignored with a `RuntimeWarning` that says so (once per value).
 
-The SDK logs each request at debug level (method, path, status, elapsed time, attempt) and each
-retry; never headers or bodies.
+The SDK logs each request at debug level (method, path, status, elapsed time, attempt), each
+retry, and the long requests (event streams, downloads: start, then end with status, bytes and
+duration); never headers or bodies.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import sys
 import threading
 from typing import Any
 
+from ._warnings import warn_caller
+
 LOGGER_NAME = "skytells"
 ENV_VAR = "SKYTELLS_LOG"
 REDACTED = "sk-***"
@@ -33,7 +38,16 @@ KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_-]{8,}")
 MIN_KEY_LENGTH = 6
 """Shorter keys are not registered: replacing every short string would garble the log."""
 
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+_OFF = frozenset({"", "0", "off", "none", "false", "no"})
+_warned: set[str] = set()
 _FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 _lock = threading.Lock()
 _keys: set[str] = set()
@@ -139,12 +153,32 @@ def register_key(api_key: str | None) -> None:
         _install_record_factory()
 
 
+def log_level(value: str) -> int | None:
+    """The level ``SKYTELLS_LOG=value`` asks for, or None (off, or not a level: warned once)."""
+    text = value.strip().lower()
+    if text in _OFF:
+        return None
+    if text in _LEVELS:
+        return _LEVELS[text]
+    if text.isdigit() and 0 < int(text) <= logging.CRITICAL:
+        return int(text)
+    shown = ascii(value[:40])  # the environment is not the terminal's: escaped, bounded
+    if shown not in _warned:
+        _warned.add(shown)
+        warn_caller(
+            f"{ENV_VAR}={shown} is not a log level (debug, info, warning, error, critical, or "
+            "a number such as 10): no SDK log is written",
+            RuntimeWarning,
+        )
+    return None
+
+
 def setup_logging(api_key: str | None) -> None:
     """Register ``api_key`` for redaction and honour ``SKYTELLS_LOG`` (read now)."""
     global _handler
     register_key(api_key)
     logger = logging.getLogger(LOGGER_NAME)
-    level = _LEVELS.get(os.environ.get(ENV_VAR, "").strip().lower())
+    level = log_level(os.environ.get(ENV_VAR, ""))
     with _lock:
         if _filter not in logger.filters:
             logger.addFilter(_filter)

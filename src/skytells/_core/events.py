@@ -23,9 +23,10 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from .._enums import is_terminal, normalize_status
-from .._exceptions import APIConnectionError, ResponseTooLargeError
+from .._exceptions import APIConnectionError, ResponseTooLargeError, SkytellsError
 from .._types import PredictionResponse
 from .context import Context
+from .logs import LongRequest, loggable_url
 from .protocol import CloseStream, Op, OpenStream, ReadStream, Sleep, now
 from .responses import timeout_error
 from .saving import is_url
@@ -236,38 +237,56 @@ def read_stream(
         if track.last_event_id is not None:
             headers["last-event-id"] = track.last_event_id
         before = track.accepted
+        log = LongRequest("event stream", url)
+        status: int | None = None
+        yield from log.start()
         try:
             opened = yield OpenStream(
                 url, headers, authenticated, deadline, config.timeout_ms / 1000
             )
+            status = opened.status
             if opened.stream is None:
-                logger.debug(
-                    "%s answered HTTP %s, not an event stream: polling", url, opened.status
-                )
+                yield from log.end("not an event stream: polling", status)
                 ctx.state.streams.answered(url, opened.status, (yield from now()))
                 return None
             ctx.state.streams.served(url)
             try:
-                end = yield from _consume(opened.stream, track, sink, config.max_response_bytes)
+                end = yield from _consume(
+                    opened.stream, track, sink, config.max_response_bytes, log
+                )
             except ResponseTooLargeError as error:
                 # Resuming would meet the same event: the prediction is polled instead (its
                 # state is the same, and that answer has the same bound).
                 yield CloseStream(opened.stream)
+                yield from log.end(f"{error.error_id}: polling", status)
                 logger.warning("the stream of %s: %s; polling", track.prediction_id, error)
                 return None
             if end is not None:
                 yield CloseStream(opened.stream)
+                yield from log.end(f"{end.event} event, prediction {end.status}", status)
                 return end
             reason = "the stream ended before the prediction did"
+            yield from log.end(reason, status)
         except APIConnectionError as error:
             reason = error.message
+            yield from log.end(f"{error.error_id}: {reason}", status)
+        except SkytellsError as error:  # a timeout past the deadline, an error answer
+            yield from log.end(
+                error.error_id, status if error.http_status is None else error.http_status
+            )
+            raise
+        except BaseException:  # closed or interrupted: no clock to ask any more
+            log.abandoned()
+            raise
         current_time = yield from now()
         if current_time >= deadline:
             raise timeout_error("GET", url, config.timeout_ms)
         if track.accepted > before:
             failures = 0
         if track.accepted and track.last_event_id is None:
-            logger.debug("the stream of %s has no event ids to resume from: polling", url)
+            logger.debug(
+                "the stream of %s has no event ids to resume from: polling", loggable_url(url)
+            )
             return None  # a reconnect would repeat what was already handed out
         if failures >= policy.retries:
             logger.debug("giving up on the stream of %s (%s): polling", track.prediction_id, reason)
@@ -286,7 +305,7 @@ def read_stream(
 
 
 def _consume(
-    stream: Any, track: StreamTracker, sink: Sink, max_event_size: int
+    stream: Any, track: StreamTracker, sink: Sink, max_event_size: int, log: LongRequest
 ) -> Op[StreamEvent | None]:
     """Read events until the terminal one (returned) or the end of the stream (None)."""
     decoder = SSEDecoder(track.last_event_id, max_event_size)
@@ -294,7 +313,9 @@ def _consume(
         chunk = yield ReadStream(stream)
         if not chunk:
             return None
+        log.received += len(chunk)
         events = track.accept(decoder.feed(chunk))
+        log.events += len(events)
         if not events:
             continue
         yield from sink(events, track.snapshot())

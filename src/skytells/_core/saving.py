@@ -18,6 +18,7 @@ from .._exceptions import NotFoundError, SkytellsError
 from .._types import PredictionResponse
 from .context import Context
 from .filenames import Layout, name_from_url, split_name
+from .logs import LongRequest, loggable_url
 from .protocol import (
     Download,
     EnsureFree,
@@ -119,8 +120,19 @@ def download(ctx: Context, action: Download) -> Op[tuple[Path, int]]:
     attempt = 0
     url = action.url
     while True:
+        log = LongRequest("download", url)
+        yield from log.start()
         try:
-            result = yield action
+            try:
+                result = yield action
+            except SkytellsError as error:
+                yield from log.end(error.error_id, error.http_status)
+                raise
+            except BaseException:  # closed or interrupted: no clock to ask any more
+                log.abandoned()
+                raise
+            log.received = result.size
+            yield from log.end("saved" if result.path is not None else "not saved", result.status)
             if result.status in (404, 410):
                 raise NotFoundError(
                     f"The output file is no longer available ({result.status}): the service "
@@ -145,7 +157,12 @@ def download(ctx: Context, action: Download) -> Op[tuple[Path, int]]:
             if delay is None or clock.monotonic + delay >= action.deadline:
                 raise
             attempt += 1
-            logger.debug("retrying download of %s in %.2fs after %s", url, delay, error.error_id)
+            logger.debug(
+                "retrying download of %s in %.2fs after %s",
+                loggable_url(url),
+                delay,
+                error.error_id,
+            )
             yield Sleep(delay)
 
 
