@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import textwrap
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,10 @@ def test_readme_block_runs(
         result.assert_outcomes(passed=code.count("def test_"))
         return
     monkeypatch.chdir(tmp_path)  # blocks that save files write them here
-    exec(compile(code, f"README.md block {index}", "exec"), {"__name__": "__readme__"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the README's examples pass with warnings as errors
+        exec(compile(code, f"README.md block {index}", "exec"), {"__name__": "__readme__"})
+        gc.collect()  # a client the block left open would warn here
 
 
 CONSOLE_BLOCKS = re.findall(r"```console\n(.*?)```", README.read_text(encoding="utf-8"), re.S)

@@ -215,3 +215,77 @@ def test_one_client_serves_several_event_loops(emu: Any) -> None:
     assert sessions[0] is not sessions[1]  # a new aiohttp session in the new loop
     assert sessions[0].closed  # the first loop's, with its sockets, closed without that loop
     asyncio.run(client.aclose())
+
+
+# An async client that is never closed: its sockets are closed with its event loop, so a user
+# who forgets `aclose()` (or a notebook cell, or a script ending in asyncio.run) sees no
+# ResourceWarning under `-W error` and leaks no connection. Run in a child interpreter with
+# warnings as errors and dev mode, where the leak would be reported.
+_UNCLOSED = """
+import asyncio, gc, sys, warnings
+from skytells import AsyncSkytellsClient
+
+key, url, case = sys.argv[1], sys.argv[2], sys.argv[3]
+unraisable = []
+sys.unraisablehook = unraisable.append
+warnings.simplefilter("error")
+
+async def use(client):
+    prediction = await client.run("truefusion", input={"prompt": "never closed"})
+    assert prediction.status == "succeeded"
+
+if case == "one-loop":
+    client = AsyncSkytellsClient(key, base_url=url)
+    asyncio.run(use(client))
+elif case == "two-loops":
+    client = AsyncSkytellsClient(key, base_url=url)
+    asyncio.run(use(client))
+    asyncio.run(use(client))
+elif case == "dropped-in-the-loop":
+    async def main():
+        client = AsyncSkytellsClient(key, base_url=url)
+        await use(client)
+        del client
+        gc.collect()
+        await asyncio.sleep(0)  # the loop closes a dropped client's session on its next turn
+        await asyncio.sleep(0)
+    asyncio.run(main())
+elif case == "closed":
+    async def main():
+        client = AsyncSkytellsClient(key, base_url=url)
+        await use(client)
+        await client.aclose()
+    asyncio.run(main())
+client = None
+gc.collect()
+gc.collect()
+assert not unraisable, [str(u.exc_value) for u in unraisable]
+print("clean")
+"""
+
+
+@pytest.mark.parametrize("case", ["one-loop", "two-loops", "dropped-in-the-loop", "closed"])
+def test_an_async_client_never_closed_leaves_no_socket_open(emu: Any, case: str) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "dev",
+            "-W",
+            "error",
+            "-c",
+            _UNCLOSED,
+            emu.api_key,
+            emu.base_url,
+            case,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "clean"
+    assert "ResourceWarning" not in result.stderr

@@ -21,7 +21,7 @@ import importlib.util
 import os
 import re
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -166,9 +166,33 @@ def _mapped(exc: BaseException) -> BaseException | None:
     return None
 
 
+async def _closed_with_the_loop(
+    session: aiohttp.ClientSession, abandoned: list[bool]
+) -> AsyncGenerator[None, None]:
+    """Closes ``session`` when its event loop shuts down its async generators (as
+    ``asyncio.run()`` does before it closes the loop), unless the session was abandoned first:
+    a client that was never closed leaves no open socket behind (and no ResourceWarning)."""
+    try:
+        yield
+    finally:
+        if not abandoned[0] and not session.closed:
+            await session.close()
+
+
+def _step(awaitable: Any) -> None:
+    """Runs a coroutine that finishes without suspending (an async generator's first step, or
+    its close when nothing is awaited on the way)."""
+    with contextlib.suppress(StopIteration, StopAsyncIteration):
+        awaitable.send(None)
+
+
 class _Sessions:
     """One aiohttp session at a time, for the running event loop: made on the first request,
-    anew when a later one runs in another loop (the old one's sockets closed without it)."""
+    anew when a later one runs in another loop (the old one's sockets closed without it).
+
+    Each session is closed with its loop if nobody closes it first: an async generator,
+    started on that loop, is closed by the loop's ``shutdown_asyncgens()`` (which
+    ``asyncio.run()`` calls) and closes the session then, in that loop."""
 
     def __init__(self, limits: httpx.Limits, trust_env: bool) -> None:
         self.limits = limits
@@ -177,6 +201,7 @@ class _Sessions:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.proxies: dict[str, str] = {}
         self.no_proxy: list[str] = []
+        self._closer: tuple[AsyncGenerator[None, None], list[bool]] | None = None
 
     def get(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -185,6 +210,10 @@ class _Sessions:
             return session
         self.abandon()
         self.session = session = _new_session(self.limits, self.trust_env)
+        abandoned = [False]
+        closer = _closed_with_the_loop(session, abandoned)
+        _step(closer.__anext__())  # registers it with this loop (its first-iteration hook)
+        self._closer = (closer, abandoned)
         self.proxies = (aiohttp_proxies() or {}) if self.trust_env else {}
         self.no_proxy = environment_proxies()[1] if self.trust_env else []
         self.loop = loop
@@ -200,6 +229,7 @@ class _Sessions:
     def abandon(self) -> None:
         """Drop a session of another (possibly closed) loop, closing its sockets."""
         session, self.session, self.loop = self.session, None, None
+        self._finish_closer()
         connector = session.connector if session is not None else None
         if session is None or connector is None:
             return
@@ -211,8 +241,18 @@ class _Sessions:
             with contextlib.suppress(Exception):
                 close_now()
 
+    def _finish_closer(self) -> None:
+        """Ends the loop-end closer without it closing anything (the caller closes the session,
+        or has dropped it), so that it never runs, nor is finalised, later."""
+        closer, self._closer = self._closer, None
+        if closer is not None:
+            generator, abandoned = closer
+            abandoned[0] = True
+            _step(generator.aclose())
+
     async def aclose(self) -> None:
         session, self.session, self.loop = self.session, None, None
+        self._finish_closer()
         if session is not None:
             await session.close()
 
