@@ -220,7 +220,7 @@ class DataUriWriter:
                 f"The file grew while it was read (more than the {self.size} bytes announced)",
                 "FILE_CHANGED",
             )
-        data = self._carry + bytes(chunk) if self._carry else chunk
+        data = self._carry + chunk if self._carry else chunk
         whole = len(data) - len(data) % 3
         self._carry = bytes(data[whole:])
         self._put(memoryview(data)[:whole])

@@ -31,7 +31,8 @@ from .._exceptions import SkytellsError, ValidationError
 
 __all__ = ["LocalFile", "aencode", "encode"]
 
-_CHUNK = 1024 * 1024
+_CHUNK = 3 * 256 * 1024
+"""Bytes read at a time (a multiple of 3: base64 carries nothing over between reads)."""
 _URL_SCHEMES = ("http://", "https://", "data:")
 
 
