@@ -442,7 +442,7 @@ async def test_async_file_above_the_inline_limit_is_refused_before_anything_is_s
 def test_the_default_limit_is_10_mib_and_a_file_of_10_mib_is_sent(
     client: SkytellsClient, tmp_path: Path
 ) -> None:
-    """10 MiB inline is about 13.4 MiB of JSON: under the API's 16 MiB body limit."""
+    """10 MiB inline is about 13.3 MiB of JSON: under the API's 16 MiB body limit."""
     path = tmp_path / "edge.png"
     with path.open("wb") as out:
         out.write(png())

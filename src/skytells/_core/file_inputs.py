@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_INLINE_BYTES = 10 * 1024 * 1024
-"""The largest file sent inline as a ``data:`` URI by default: 10 MiB (about 13.4 MiB once
+"""The largest file sent inline as a ``data:`` URI by default: 10 MiB (about 13.3 MiB once
 base64-encoded), so that the request stays under the API's 16 MiB body limit, as other SDKs bound
 their inline files (fal: 10 MB). Larger files need a ``file_encoder`` that uploads them."""
 MAX_DEPTH = 32
