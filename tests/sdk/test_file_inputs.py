@@ -485,3 +485,72 @@ def json_body_image(body: bytes | bytearray) -> str:
 
     image: str = json.loads(body)["input"]["image"]
     return image
+
+
+# ── the async client reads off the event loop ────────────────────────────────
+
+
+class _GatedFile(io.RawIOBase):
+    """A file whose reading waits until the event loop has run a task: read on the loop's own
+    thread, it would wait for ever (it gives up after 10 s and fails the test instead)."""
+
+    def __init__(self, data: bytes, gate: threading.Event) -> None:
+        self._data = io.BytesIO(data)
+        self._gate = gate
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._gate.wait(10):
+            raise AssertionError("the file was read on the event loop's thread")
+        return self._data.readinto(buffer)
+
+
+@pytest.mark.anyio
+async def test_async_client_reads_files_and_runs_sync_encoders_off_the_event_loop(
+    emu: Any,
+) -> None:
+    data = png()
+
+    async def open_gate(gate: threading.Event) -> None:
+        await asyncio.sleep(0)
+        gate.set()
+
+    def sync_encoder(file: FileToEncode) -> str:
+        assert file.read() == data
+        return "https://cdn.example.com/a.png"
+
+    async with AsyncSkytellsClient(emu.api_key, base_url=emu.base_url) as client:
+        for encoder in (None, sync_encoder):
+            gate = threading.Event()
+            opener = asyncio.ensure_future(open_gate(gate))
+            created = await client.predictions.create(
+                {"model": MODEL, "input": {"prompt": "x", "image": _GatedFile(data, gate)}},
+                file_encoder=encoder,
+            )
+            await opener
+            sent = created["input"]["image"]
+            if encoder is None:
+                assert sent_file(sent)[1] == data
+            else:
+                assert sent == "https://cdn.example.com/a.png"
+
+
+def test_with_options_changes_the_encoder_and_the_limit_only_of_the_new_client(
+    emu: Any, client: SkytellsClient, big_file: Path
+) -> None:
+    uploads = Uploads()
+    small = client.with_options(max_inline_file_bytes=1024)
+    with pytest.raises(FileTooLargeError):
+        small.predictions.create({"model": MODEL, "input": {"prompt": "x", "image": big_file}})
+    uploading = small.with_options(file_encoder=uploads)
+    created = uploading.predictions.create(
+        {"model": MODEL, "input": {"prompt": "x", "image": big_file}}
+    )
+    assert created["input"]["image"] == "https://cdn.example.com/1/big.png"
+    plain = client.predictions.create({"model": MODEL, "input": {"prompt": "x", "image": png()}})
+    assert sent_file(plain["input"]["image"])[1] == png()
+    with pytest.raises(SkytellsError) as bad:
+        client.with_options(max_inline_file_bytes=-1)
+    assert bad.value.error_id == "INVALID_PARAMETER"

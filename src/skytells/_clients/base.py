@@ -129,6 +129,8 @@ class ClientBase(Generic[HttpClientT, DriverT]):
         headers: Mapping[str, str] | None = None,
         max_response_bytes: int | None = None,
         await_hold: float | None = None,
+        file_encoder: FileEncoder | None = None,
+        max_inline_file_bytes: int | None = None,
     ) -> Self:
         """A client with some settings changed that shares this one's connection pool and queue.
 
@@ -140,6 +142,8 @@ class ClientBase(Generic[HttpClientT, DriverT]):
             headers=headers,
             max_response_bytes=max_response_bytes,
             await_hold=await_hold,
+            file_encoder=file_encoder,
+            max_inline_file_bytes=max_inline_file_bytes,
         )
         return self._derived(config)
 

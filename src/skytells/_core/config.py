@@ -130,8 +130,16 @@ def with_changes(
     headers: Mapping[str, str] | None = None,
     max_response_bytes: int | None = None,
     await_hold: float | None = None,
+    file_encoder: Callable[[Any], Any] | None = None,
+    max_inline_file_bytes: int | None = None,
 ) -> ClientConfig:
     """``config`` with some settings changed, each checked as the constructor checks it."""
+    if file_encoder is not None:
+        config = replace(config, file_encoder=check_file_encoder(file_encoder))
+    if max_inline_file_bytes is not None:
+        config = replace(
+            config, max_inline_file_bytes=check_max_inline_file_bytes(max_inline_file_bytes)
+        )
     if max_retries is not None:
         config = replace(
             config, retry=replace(config.retry, retries=non_negative("max_retries", max_retries))
