@@ -18,6 +18,7 @@ from ._clients.sync import SkytellsClient
 from ._core.batch import RunResult
 from ._core.config import API_BASE_URL
 from ._core.events import StreamEvent
+from ._core.file_inputs import FileEncoder, FileToEncode
 from ._enums import (
     TERMINAL_STATUSES,
     ApiErrorId,
@@ -36,6 +37,7 @@ from ._exceptions import (
     ContentPolicyError,
     CreateOutcomeUnknownError,
     DispatchError,
+    FileTooLargeError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
@@ -110,6 +112,9 @@ __all__ = [
     "ContentPolicyError",
     "CreateOutcomeUnknownError",
     "DispatchError",
+    "FileEncoder",
+    "FileToEncode",
+    "FileTooLargeError",
     "ModelFieldsOptions",
     "ModelPrivacy",
     "ModelResponse",

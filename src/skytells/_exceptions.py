@@ -121,6 +121,12 @@ class ValidationError(SkytellsError):
         return details_summary(self.details, self.message)
 
 
+class FileTooLargeError(ValidationError):
+    """A local file input is above the size sent inline as a ``data:`` URI
+    (``FILE_TOO_LARGE``); ``details`` has the ``field``, its ``size`` and the ``limit`` (bytes).
+    Nothing was sent: give the client a ``file_encoder`` that uploads the file instead."""
+
+
 class ContentPolicyError(SkytellsError):
     """The input or output violated the content policy (451)."""
 

@@ -219,24 +219,26 @@ def test_image_input_only_where_image_to_image_is_supported(http: httpx.Client) 
     assert set(error_of(refused, 422, "INVALID_INPUT")["details"]["fields"]) == {"image"}
 
 
-PNG_DATA = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+PNG_DATA = (  # a whole 1x1 PNG
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGNgYGAAAAAEAAH2FzhVAAAAAElFTkSuQmCC"
+)
 
 
 def test_a_uri_input_takes_http_urls_and_data_uris_not_local_files(http: httpx.Client) -> None:
     """`format: uri` (the image of image-to-image): a URL the service can fetch, or the file
-    itself in a `data:` URI; a path or a `file:` URL names a file only the caller can read."""
+    itself in a `data:` URI; a path or a `file:` URL names a file only the caller can read.
+    The image of image-to-image is an image: a well-formed `data:` URI carrying anything else
+    is refused too (`test_a_data_uri_for_an_image_must_hold_an_image`)."""
     accepted = [
         "https://example.com/in.png",
         "http://127.0.0.1:9/in.webp?x=1",
         PNG_DATA,
-        "data:,a",
-        "data:,",  # RFC 2397: empty data
-        "DATA:,a",  # schemes are case-insensitive
+        "DATA:image/png;base64," + PNG_DATA.partition(",")[2],  # schemes: any case
         "HTTPS://Example.COM/in.png",
         "https://[::1]:8080/in.png",
         "https://user@example.com:443/a%20b.png#frag",
         "https://bücher.example/in.png",  # an internationalised name
-        "data:text/plain;charset=utf-8,hello%20world",
     ]
     refused = [
         "/home/me/in.png",
@@ -272,6 +274,22 @@ def test_a_uri_input_takes_http_urls_and_data_uris_not_local_files(http: httpx.C
     for url in refused:
         answer = create(http, {"model": "truefusion-pro", "input": {"prompt": "x", "image": url}})
         assert set(error_of(answer, 422, "INVALID_INPUT")["details"]["fields"]) == {"image"}, url
+
+
+def test_a_data_uri_for_an_image_must_hold_an_image(http: httpx.Client) -> None:
+    """Well-formed `data:` URIs (RFC 2397) that carry no image, or a truncated one, are refused
+    for the image of image-to-image, naming the field."""
+    for url in (
+        "data:,a",
+        "data:,",  # RFC 2397: empty data
+        "DATA:,a",
+        "data:text/plain;charset=utf-8,hello%20world",
+        "data:image/png;base64," + PNG_DATA.partition(",")[2][:40],  # cut short
+    ):
+        answer = create(http, {"model": "truefusion-pro", "input": {"prompt": "x", "image": url}})
+        fields = error_of(answer, 422, "INVALID_INPUT")["details"]["fields"]
+        assert set(fields) == {"image"}, url
+        assert "does not hold an image" in fields["image"], url
 
 
 @pytest.mark.parametrize(

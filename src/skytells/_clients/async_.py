@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from .._core.batch import RunResult
+from .._core.file_inputs import FileEncoder
 from .._core.saving import ProgressCallback
 from .._io.aiohttp_transport import default_async_http
 from .._io.async_driver import AsyncDriver
@@ -79,6 +80,7 @@ class AsyncSkytellsClient(ClientBase[httpx.AsyncClient, AsyncDriver]):
         max_wait: float | None = None,
         cancel_on_timeout: bool = False,
         idempotency_key: str | None = None,
+        file_encoder: FileEncoder | None = None,
     ) -> AsyncPrediction:
         """Run a model and wait for the result (see `SkytellsClient.run`)."""
         op = self._core.run(
@@ -91,14 +93,19 @@ class AsyncSkytellsClient(ClientBase[httpx.AsyncClient, AsyncDriver]):
             max_wait=max_wait,
             cancel_on_timeout=cancel_on_timeout,
             idempotency_key=idempotency_key,
+            file_encoder=file_encoder,
         )
         return AsyncPrediction(self, await self._driver.run(op))
 
     async def predict(
-        self, payload: Mapping[str, Any] | PredictionRequest, *, idempotency_key: str | None = None
+        self,
+        payload: Mapping[str, Any] | PredictionRequest,
+        *,
+        idempotency_key: str | None = None,
+        file_encoder: FileEncoder | None = None,
     ) -> PredictionResponse:
         """Send a create request exactly as given (``await`` included); returns the raw dict."""
-        return await self._driver.run(self._core.predict(payload, idempotency_key))
+        return await self._driver.run(self._core.predict(payload, idempotency_key, file_encoder))
 
     async def wait(
         self,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from .._core.config import ClientConfig, with_changes
+from .._core.file_inputs import FileEncoder
 from .._core.queue import PredictionQueue
 from .._options import ClientOptions, PredictionRequest, RetryOptions
 from .._warnings import warn_caller
@@ -68,6 +69,8 @@ class ClientBase(Generic[HttpClientT, DriverT]):
         dispatch_concurrency: int | None = None,
         max_response_bytes: int | None = None,
         await_hold: float | None = None,
+        file_encoder: FileEncoder | None = None,
+        max_inline_file_bytes: int | None = None,
         http_client: HttpClientT | None = None,
     ) -> None:
         config = resolve_config(
@@ -82,6 +85,8 @@ class ClientBase(Generic[HttpClientT, DriverT]):
             dispatch_concurrency=dispatch_concurrency,
             max_response_bytes=max_response_bytes,
             await_hold=await_hold,
+            file_encoder=file_encoder,
+            max_inline_file_bytes=max_inline_file_bytes,
         )
         self._owns_http = http_client is None
         self._connect(http_client)
@@ -124,6 +129,8 @@ class ClientBase(Generic[HttpClientT, DriverT]):
         headers: Mapping[str, str] | None = None,
         max_response_bytes: int | None = None,
         await_hold: float | None = None,
+        file_encoder: FileEncoder | None = None,
+        max_inline_file_bytes: int | None = None,
     ) -> Self:
         """A client with some settings changed that shares this one's connection pool and queue.
 
@@ -135,6 +142,8 @@ class ClientBase(Generic[HttpClientT, DriverT]):
             headers=headers,
             max_response_bytes=max_response_bytes,
             await_hold=await_hold,
+            file_encoder=file_encoder,
+            max_inline_file_bytes=max_inline_file_bytes,
         )
         return self._derived(config)
 

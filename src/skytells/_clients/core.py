@@ -17,8 +17,9 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from .._core import batch, models, predictions, running, saving, waiting
-from .._core.config import ClientConfig, concurrency_limit
+from .._core.config import ClientConfig, check_file_encoder, concurrency_limit
 from .._core.context import ClientState, Context
+from .._core.file_inputs import FileEncoder
 from .._core.payloads import (
     payload_dict,
     prediction_dict,
@@ -76,20 +77,39 @@ class ClientCore:
 
     # ── one request ──────────────────────────────────────────────────────
 
+    def with_encoder(self, file_encoder: FileEncoder | None) -> Context:
+        """The context of one call: this client's, with a call's own ``file_encoder``."""
+        if file_encoder is None:
+            return self.ctx
+        config = self.config.with_overrides(file_encoder=check_file_encoder(file_encoder))
+        return Context(config, self.state)
+
     def create(
-        self, payload: Mapping[str, Any] | PredictionRequest, idempotency_key: str | None
+        self,
+        payload: Mapping[str, Any] | PredictionRequest,
+        idempotency_key: str | None,
+        file_encoder: FileEncoder | None = None,
     ) -> Op[PredictionResponse]:
         """``predictions.create()``: a background create (``await: false``)."""
         return predictions.create_prediction(
-            self.ctx, payload, background=True, idempotency_key=idempotency_key
+            self.with_encoder(file_encoder),
+            payload,
+            background=True,
+            idempotency_key=idempotency_key,
         )
 
     def predict(
-        self, payload: Mapping[str, Any] | PredictionRequest, idempotency_key: str | None
+        self,
+        payload: Mapping[str, Any] | PredictionRequest,
+        idempotency_key: str | None,
+        file_encoder: FileEncoder | None = None,
     ) -> Op[PredictionResponse]:
-        """``predict()``: a create sent exactly as given."""
+        """``predict()``: a create sent exactly as given (local files encoded)."""
         return predictions.create_prediction(
-            self.ctx, payload, background=False, idempotency_key=idempotency_key
+            self.with_encoder(file_encoder),
+            payload,
+            background=False,
+            idempotency_key=idempotency_key,
         )
 
     def get(self, prediction_id: str) -> Op[PredictionResponse]:
@@ -162,10 +182,11 @@ class ClientCore:
         max_wait: float | None,
         cancel_on_timeout: bool,
         idempotency_key: str | None,
+        file_encoder: FileEncoder | None = None,
     ) -> Op[PredictionResponse]:
         """``run()``: create, then wait for the outcome."""
         return running.run_prediction(
-            self.ctx,
+            self.with_encoder(file_encoder),
             run_payload(model, input, webhook, stream, options),
             on_progress=on_progress,
             max_wait_ms=max_wait,

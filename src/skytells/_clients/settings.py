@@ -15,6 +15,7 @@ from .._core.config import (
     API_BASE_URL,
     DEFAULT_AWAIT_HOLD_MS,
     DEFAULT_DISPATCH_CONCURRENCY,
+    DEFAULT_MAX_INLINE_FILE_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_POLL_INTERVAL_MS,
     ApiKey,
@@ -23,7 +24,9 @@ from .._core.config import (
     as_client_options,
     as_retry_options,
     check_base_url,
+    check_file_encoder,
     check_headers,
+    check_max_inline_file_bytes,
     check_max_response_bytes,
     concurrency_limit,
     non_negative,
@@ -49,6 +52,8 @@ def resolve_config(
     dispatch_concurrency: int | None,
     max_response_bytes: int | None = None,
     await_hold: float | None = None,
+    file_encoder: Any = None,
+    max_inline_file_bytes: int | None = None,
 ) -> ClientConfig:
     """Merge arguments over ``options`` over the environment (read now, never at import)."""
     opts = as_client_options(options)
@@ -93,4 +98,10 @@ def resolve_config(
         await_hold_ms=DEFAULT_AWAIT_HOLD_MS
         if await_hold is None
         else non_negative_ms("await_hold", await_hold),
+        file_encoder=check_file_encoder(file_encoder),
+        max_inline_file_bytes=check_max_inline_file_bytes(
+            DEFAULT_MAX_INLINE_FILE_BYTES
+            if max_inline_file_bytes is None
+            else max_inline_file_bytes
+        ),
     )

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._core.batch import RunResult
+from .._core.file_inputs import FileEncoder
 from .._core.saving import ProgressCallback
 from .._io.fork import HttpPool
 from .._io.sync_driver import SyncDriver
@@ -52,6 +53,11 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
         await_hold: how long in ms a server may hold a create that waits for its result
             (`run()` without ``on_progress``, ``await: true``; default 60000). That request's
             deadline is ``timeout`` plus this, so the hold never races the timeout.
+        file_encoder: turns each local file input (a `Path`, ``bytes``, a binary file object, a
+            PIL image) into the URL sent for it: a function taking a `FileToEncode` and
+            returning an http(s) URL (your bucket, your CDN). Default: a ``data:`` URI.
+        max_inline_file_bytes: the largest file sent as a ``data:`` URI (default 10 MiB); past
+            it `FileTooLargeError` (``FILE_TOO_LARGE``), before anything is sent.
         http_client: your own `httpx.Client` (proxies, custom transports); you then close it.
 
     Use it as a context manager, or call `close()`, to release its connections. A process
@@ -100,6 +106,7 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
         max_wait: float | None = None,
         cancel_on_timeout: bool = False,
         idempotency_key: str | None = None,
+        file_encoder: FileEncoder | None = None,
     ) -> Prediction:
         """Run a model and wait for the result.
 
@@ -108,6 +115,9 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
         the prediction is created in the background and followed until done, calling
         ``on_progress(state_dict)`` each time its status or progress changes. A create whose
         outcome stays unknown raises `CreateOutcomeUnknownError` with its idempotency key.
+        A local file in ``input`` (a `Path`, ``bytes``, a binary file object, a PIL image; in
+        lists too) is sent as a ``data:`` URI, or through ``file_encoder`` (this call's, else
+        the client's): a function taking a `FileToEncode` and returning the URL to send.
         ``max_wait`` (ms) bounds the waiting;
         ``cancel_on_timeout`` then also cancels the prediction on the server.
 
@@ -128,14 +138,19 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
             max_wait=max_wait,
             cancel_on_timeout=cancel_on_timeout,
             idempotency_key=idempotency_key,
+            file_encoder=file_encoder,
         )
         return Prediction(self, self._driver.run(op))
 
     def predict(
-        self, payload: Mapping[str, Any] | PredictionRequest, *, idempotency_key: str | None = None
+        self,
+        payload: Mapping[str, Any] | PredictionRequest,
+        *,
+        idempotency_key: str | None = None,
+        file_encoder: FileEncoder | None = None,
     ) -> PredictionResponse:
         """Send a create request exactly as given (``await`` included); returns the raw dict."""
-        return self._driver.run(self._core.predict(payload, idempotency_key))
+        return self._driver.run(self._core.predict(payload, idempotency_key, file_encoder))
 
     def wait(
         self,

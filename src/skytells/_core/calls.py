@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -18,6 +17,7 @@ from .._exceptions import (
     ValidationError,
 )
 from .context import Context
+from .file_inputs import json_bytes
 from .protocol import HttpRequest, Instant, Now, Op, RawResponse, Sleep, now
 from .responses import parse_response
 from .retry import retry_after_seconds
@@ -61,7 +61,7 @@ def call(
     headers: dict[str, str] = {}
     if json_body is not _NO_BODY:
         try:
-            body = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
+            body = json_bytes(json_body)  # local files inline (data: URIs) without a copy
         except (TypeError, ValueError) as exc:
             raise ValidationError(
                 f"The request body is not JSON-serialisable: {exc}", "INVALID_INPUT"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +28,8 @@ timeout bounds what servers hold): that request's deadline is the timeout plus t
 DEFAULT_DISPATCH_CONCURRENCY = 32
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 """The default cap on one decoded API response (or one event of a stream): 64 MiB."""
+DEFAULT_MAX_INLINE_FILE_BYTES = 10 * 1024 * 1024
+"""The largest local file sent inline as a ``data:`` URI (see `skytells._core.file_inputs`)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ class ClientConfig:
     dispatch_concurrency: int = DEFAULT_DISPATCH_CONCURRENCY
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     await_hold_ms: float = DEFAULT_AWAIT_HOLD_MS
+    file_encoder: Callable[[Any], Any] | None = None
+    """Turns a local file input into the URL sent for it (None: a ``data:`` URI)."""
+    max_inline_file_bytes: int = DEFAULT_MAX_INLINE_FILE_BYTES
 
     def base_headers(self) -> dict[str, str]:
         """Headers of every request: credentials, identification, then the caller's extras."""
@@ -125,8 +130,16 @@ def with_changes(
     headers: Mapping[str, str] | None = None,
     max_response_bytes: int | None = None,
     await_hold: float | None = None,
+    file_encoder: Callable[[Any], Any] | None = None,
+    max_inline_file_bytes: int | None = None,
 ) -> ClientConfig:
     """``config`` with some settings changed, each checked as the constructor checks it."""
+    if file_encoder is not None:
+        config = replace(config, file_encoder=check_file_encoder(file_encoder))
+    if max_inline_file_bytes is not None:
+        config = replace(
+            config, max_inline_file_bytes=check_max_inline_file_bytes(max_inline_file_bytes)
+        )
     if max_retries is not None:
         config = replace(
             config, retry=replace(config.retry, retries=non_negative("max_retries", max_retries))
@@ -151,6 +164,26 @@ def check_base_url(url: str) -> str:
             "INVALID_PARAMETER",
         )
     return url.strip().rstrip("/")
+
+
+def check_file_encoder(value: object) -> Callable[[Any], Any] | None:
+    """A ``file_encoder`` if it is callable (or None), else an ``INVALID_PARAMETER`` error."""
+    if value is not None and not callable(value):
+        raise SkytellsError(
+            "file_encoder must be a function taking the file and returning its URL, got "
+            f"{type(value).__name__}",
+            "INVALID_PARAMETER",
+        )
+    return value
+
+
+def check_max_inline_file_bytes(value: int) -> int:
+    """``max_inline_file_bytes`` if it is an integer >= 0, else an ``INVALID_PARAMETER`` error."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SkytellsError(
+            f"max_inline_file_bytes must be an integer >= 0, got {value!r}", "INVALID_PARAMETER"
+        )
+    return value
 
 
 def check_max_response_bytes(value: int) -> int:

@@ -16,6 +16,7 @@ from .._types import PredictionResponse
 from .._warnings import warn_caller
 from .calls import call, segment
 from .context import Context
+from .file_inputs import encode_files
 from .payloads import date_param, expect_prediction, int_param, payload_dict, unexpected
 from .protocol import Op
 
@@ -48,6 +49,7 @@ def create_prediction(
 def _create(
     ctx: Context, body: dict[str, Any], idempotency_key: str | None, deadline: float
 ) -> Op[PredictionResponse]:
+    body = yield from encode_inputs(ctx, body)
     data = yield from call(
         ctx,
         "POST",
@@ -58,6 +60,13 @@ def _create(
         attempt_ms=held_create_ms(ctx) if body.get("await") is True else None,
     )
     return expect_prediction(data)
+
+
+def encode_inputs(ctx: Context, body: dict[str, Any]) -> Op[dict[str, Any]]:
+    """``body`` with its local file inputs (paths, bytes, file objects, PIL images) replaced by
+    the strings sent for them: the client's ``file_encoder``'s URLs, else ``data:`` URIs. Done
+    once per create, before anything is sent; a body without files is returned as it is."""
+    return encode_files(body, ctx.config.file_encoder, ctx.config.max_inline_file_bytes)
 
 
 def held_create_ms(ctx: Context) -> float:

@@ -30,7 +30,7 @@ class HttpRequest:
     method: str
     path: str
     params: Mapping[str, str] | None = None
-    body: bytes | None = None
+    body: bytes | bytearray | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     deadline: float = math.inf
 
@@ -148,6 +148,21 @@ class WriteFile:
     overwrite: bool = False
 
 
+@dataclass(frozen=True, eq=False)
+class EncodeFile:
+    """Turn one local file given as a model input (a path, bytes, a file object, a PIL image)
+    into the string sent for it, before the create's body is built. The driver answers with
+    what ``encoder`` returned (a URL ``str``; the async driver awaits an async encoder) or,
+    without one, an `InlineFile` (``skytells._core.file_inputs``) holding the ``data:`` URI: at
+    most ``max_inline_bytes`` of file, else `FileTooLargeError` before anything is read.
+    ``field`` names where it sits in the input (``"image"``, ``"images[1]"``)."""
+
+    value: Any
+    field: str
+    encoder: Callable[[Any], Any] | None
+    max_inline_bytes: int
+
+
 FILE_ACTIONS = (PrepareFolder, EnsureFree, WriteFile)
 """The file-system actions (blocking: the async driver performs them in a worker thread)."""
 
@@ -204,13 +219,14 @@ Action = Union[
     PrepareFolder,
     EnsureFree,
     WriteFile,
+    EncodeFile,
     OpenStream,
     ReadStream,
     CloseStream,
 ]
-LOCAL_ACTIONS = (Now, *FILE_ACTIONS)
-"""The actions no HTTP is involved in, performed for both drivers by one module of the I/O
-layer."""
+LOCAL_ACTIONS = (Now, *FILE_ACTIONS, EncodeFile)
+"""The actions the API's HTTP is not involved in, performed for both drivers by one module of the
+I/O layer."""
 STREAM_ACTIONS = (OpenStream, ReadStream, CloseStream)
 """The actions a driver performs through its per-operation set of open streams."""
 Op = Generator[Action, Any, T]

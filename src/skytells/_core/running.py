@@ -22,7 +22,7 @@ from .._exceptions import (
 )
 from .._types import PredictionResponse
 from .context import Context
-from .predictions import create_prediction, held_create_ms
+from .predictions import create_prediction, encode_inputs, held_create_ms
 from .protocol import Instant, Now, Op, Sleep, now
 from .retry import retry_after_seconds
 from .waiting import wait_for
@@ -46,6 +46,7 @@ def run_prediction(
     still answers with a running prediction (video models, server limits), waiting goes on here.
     """
     idempotency_key = idempotency_key or str(uuid.uuid4())
+    payload = yield from encode_inputs(ctx, payload)  # once, whatever the create's attempts
     try:
         if on_progress is None:
             data = yield from held_create(ctx, {**payload, "await": True}, idempotency_key)

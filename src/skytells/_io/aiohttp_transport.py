@@ -370,7 +370,7 @@ class AiohttpHttp(AsyncHttp):
         method: str,
         url: str,
         headers: Mapping[str, str],
-        body: bytes | None,
+        body: bytes | bytearray | None,
         *,
         within: float,
         idle_timeout: float | None = None,

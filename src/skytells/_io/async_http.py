@@ -75,7 +75,7 @@ class AsyncHttp(abc.ABC):
         method: str,
         url: str,
         headers: Mapping[str, str],
-        body: bytes | None,
+        body: bytes | bytearray | None,
         *,
         within: float,
         idle_timeout: float | None = None,

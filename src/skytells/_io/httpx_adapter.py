@@ -81,7 +81,7 @@ class HttpxHttp(AsyncHttp):
         method: str,
         url: str,
         headers: Mapping[str, str],
-        body: bytes | None,
+        body: bytes | bytearray | None,
         *,
         within: float,
         idle_timeout: float | None = None,
@@ -95,7 +95,7 @@ class HttpxHttp(AsyncHttp):
                     self.client.build_request(
                         method,
                         url,
-                        content=body,
+                        content=bytes(body) if isinstance(body, bytearray) else body,
                         headers=headers,
                         timeout=min(limit, idle_timeout or limit),  # never the client's own
                     ),

@@ -161,7 +161,7 @@ class HttpxTransport:
         *,
         headers: Mapping[str, str],
         params: Mapping[str, str] | None = None,
-        body: bytes | None = None,
+        body: bytes | bytearray | None = None,
         deadline: float,
         idle: float,
         follow_redirects: bool = False,
@@ -174,7 +174,7 @@ class HttpxTransport:
                 method,
                 url,
                 params=params,
-                content=body,
+                content=bytes(body) if isinstance(body, bytearray) else body,
                 headers=headers,
                 timeout=min(remaining, idle, 1e9),
             )

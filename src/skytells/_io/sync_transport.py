@@ -76,7 +76,7 @@ class SyncTransport(Protocol):
         *,
         headers: Mapping[str, str],
         params: Mapping[str, str] | None = None,
-        body: bytes | None = None,
+        body: bytes | bytearray | None = None,
         deadline: float,
         idle: float,
         follow_redirects: bool = False,

@@ -230,7 +230,7 @@ class Urllib3Transport:
         *,
         headers: Mapping[str, str],
         params: Mapping[str, str] | None = None,
-        body: bytes | None = None,
+        body: bytes | bytearray | None = None,
         deadline: float,
         idle: float,
         follow_redirects: bool = False,
@@ -261,7 +261,7 @@ class Urllib3Transport:
         method: str,
         url: str,
         headers: Mapping[str, str],
-        body: bytes | None,
+        body: bytes | bytearray | None,
         deadline: float,
         idle: float,
     ) -> urllib3.BaseHTTPResponse:

@@ -45,7 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a model and save its outputs")
     run.add_argument("model", help="model slug, e.g. truefusion")
     run.add_argument(
-        "-i", "--input", action="append", metavar="KEY=VALUE", help="a model input (repeatable)"
+        "-i",
+        "--input",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a model input (repeatable); KEY=@path sends a file, KEY=@- standard input, "
+        "KEY=@@text the text @text",
     )
     run.add_argument(
         "--output-dir", default="outputs", help="where outputs are saved (default: outputs)"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from .._exceptions import ValidationError
@@ -14,7 +16,8 @@ def parse_inputs(pairs: Sequence[str], schema: Mapping[str, Any] | None) -> dict
 
     Each value is converted to the type its property declares in ``schema`` (integer, number,
     boolean, array, object; strings stay as typed). Without a schema, JSON-looking values are
-    parsed as JSON and everything else stays a string.
+    parsed as JSON and everything else stays a string. ``@path`` and ``@-`` are files
+    (`file_value`); ``@@text`` is the text ``@text``.
     """
     properties = (schema or {}).get("properties") or {}
     result: dict[str, Any] = {}
@@ -26,8 +29,38 @@ def parse_inputs(pairs: Sequence[str], schema: Mapping[str, Any] | None) -> dict
                 f"Invalid input {pair!r}: expected key=value, e.g. -i prompt='a red fox'",
                 "INVALID_INPUT",
             )
-        result[key] = convert(key, raw, properties.get(key))
+        file = file_value(key, raw)
+        if file is not None:
+            result[key] = file
+            continue
+        result[key] = convert(key, raw[1:] if raw.startswith("@@") else raw, properties.get(key))
     return result
+
+
+def file_value(key: str, raw: str) -> Path | bytes | None:
+    """``@path``: the file at ``path`` (sent as a file: a ``data:`` URI, or your encoder's URL);
+    ``@-``: the bytes of standard input; None for any other value. A value that starts with
+    ``@`` as text is written with two: ``@@me`` is the string ``@me``."""
+    if not raw.startswith("@") or raw.startswith("@@"):
+        return None
+    name = raw[1:]
+    if name == "-":
+        return sys.stdin.buffer.read()
+    if not name:
+        raise ValidationError(
+            f"Input {key}=@ names no file: write {key}=@path, {key}=@- for standard input, "
+            f"or {key}=@@text for text that starts with @",
+            "INVALID_INPUT",
+            {"field": key},
+        )
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise ValidationError(
+            f"Input {key}={raw!r}: no such file (write {key}=@@... for text that starts with @)",
+            "INVALID_INPUT",
+            {"field": key},
+        )
+    return path
 
 
 def convert(key: str, raw: str, prop: Mapping[str, Any] | None) -> Any:

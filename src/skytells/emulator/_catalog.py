@@ -15,6 +15,7 @@ from urllib.parse import unquote_to_bytes
 from jsonschema import Draft202012Validator, FormatChecker
 
 from ._guard import split_host
+from ._input_files import IMAGE_MEDIA_TYPE, image_problem
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_FIELDS = ("input_schema", "output_schema")
@@ -122,7 +123,9 @@ def _image_input(title: str, image_to_image: bool) -> dict[str, Any]:
         properties["image"] = {
             "type": "string",
             "format": "uri",
-            "description": "URL of an input image, for image-to-image.",
+            "contentMediaType": IMAGE_MEDIA_TYPE,
+            "description": "URL of an input image, for image-to-image: an http(s) URL or a "
+            "data: URI carrying the image.",
         }
     return _object_schema(title, properties, ["prompt"])
 
@@ -362,4 +365,9 @@ def input_errors(model: CatalogModel, input: Mapping[str, Any]) -> dict[str, str
         else:
             key = "/".join(str(part) for part in error.absolute_path) or "input"
             fields.setdefault(key, error.message)
+    for name, prop in model.input_schema["properties"].items():
+        if prop.get("contentMediaType") == IMAGE_MEDIA_TYPE and name not in fields:
+            problem = image_problem(input.get(name))  # a data: URI must hold an image
+            if problem is not None:
+                fields[name] = problem
     return fields

@@ -29,6 +29,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from ._input_files import input_image
+
 __all__ = [
     "IMAGE_ASPECT_RATIOS",
     "VIDEO_FPS",
@@ -344,15 +346,22 @@ def _draw_caption(image: Image.Image, lines: list[str], font_size: int, footer: 
 
 
 def _render_image(model_slug: str, input: dict[str, Any], index: int, dest: Path) -> None:
-    rng = _rng(model_slug, input, index, "image")
-    size = image_size(input.get("aspect_ratio"))
     _, pil_format, _ = _image_format(input)
-    image = _background(size, rng)
-    _draw_scene(image, rng)
-    font_size = max(16, min(size) // 24)
-    prompt = _str_input(input, "prompt", "") or "(no prompt)"
-    lines = _caption(prompt, size[0] - font_size, font_size, max_lines=3)
-    _draw_caption(image, lines, font_size, f"Skytells emulator · {model_slug} · #{index}")
+    source = input_image(input.get("image"))  # image-to-image with the file itself
+    if source is not None:
+        # Derived from the input so a test can tell it arrived intact: its size (long side at
+        # most 1024) and its pixels.
+        source.thumbnail((_IMAGE_LONG_SIDE, _IMAGE_LONG_SIDE))
+        image = source
+    else:
+        rng = _rng(model_slug, input, index, "image")
+        size = image_size(input.get("aspect_ratio"))
+        image = _background(size, rng)
+        _draw_scene(image, rng)
+        font_size = max(16, min(size) // 24)
+        prompt = _str_input(input, "prompt", "") or "(no prompt)"
+        lines = _caption(prompt, size[0] - font_size, font_size, max_lines=3)
+        _draw_caption(image, lines, font_size, f"Skytells emulator · {model_slug} · #{index}")
     if pil_format == "WEBP":
         image.save(dest, "WEBP", quality=80, method=0)
     elif pil_format == "PNG":

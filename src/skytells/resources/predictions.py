@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._core.file_inputs import FileEncoder
 from .._core.protocol import Emit, Op
 from .._options import PredictionRequest, PredictionsListOptions
 from .._pagination import PaginatedResponse
@@ -88,9 +89,11 @@ class Predictions(Resource["SyncDriver"]):
         payload: Mapping[str, Any] | PredictionRequest,
         *,
         idempotency_key: str | None = None,
+        file_encoder: FileEncoder | None = None,
     ) -> PredictionResponse:
-        """Create a background prediction (always ``await: false``); returns it ``pending``."""
-        return self._driver.run(self._core.create(payload, idempotency_key))
+        """Create a background prediction (always ``await: false``); returns it ``pending``.
+        Local files in the input are sent as files (see `SkytellsClient.run`)."""
+        return self._driver.run(self._core.create(payload, idempotency_key, file_encoder))
 
     def get(self, id: str) -> PredictionResponse:
         """Fetch a prediction by id. Unknown ids raise `NotFoundError`."""
@@ -135,9 +138,11 @@ class AsyncPredictions(Resource["AsyncDriver"]):
         payload: Mapping[str, Any] | PredictionRequest,
         *,
         idempotency_key: str | None = None,
+        file_encoder: FileEncoder | None = None,
     ) -> PredictionResponse:
-        """Create a background prediction (always ``await: false``); returns it ``pending``."""
-        return await self._driver.run(self._core.create(payload, idempotency_key))
+        """Create a background prediction (always ``await: false``); returns it ``pending``.
+        Local files in the input are sent as files (see `SkytellsClient.run`)."""
+        return await self._driver.run(self._core.create(payload, idempotency_key, file_encoder))
 
     async def get(self, id: str) -> PredictionResponse:
         """Fetch a prediction by id. Unknown ids raise `NotFoundError`."""
