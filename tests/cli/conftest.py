@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import select
 import struct
 import subprocess
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 
+ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 SKYTELLS = str(Path(sys.executable).with_name("skytells"))
 
 
@@ -43,6 +45,8 @@ class Result:
     code: int
     out: str
     err: str
+    raw: str = ""
+    """In a terminal: the output as it came, escape sequences included (``out`` has none)."""
 
     @property
     def text(self) -> str:
@@ -58,11 +62,14 @@ def base_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_in_pipe(argv: list[str], env: dict[str, str], stdin: str | None = None) -> Result:
+def run_in_pipe(
+    argv: list[str], env: dict[str, str], stdin: str | None = None, cwd: Path | None = None
+) -> Result:
     """``skytells ARGV`` with stdout and stderr on pipes."""
     done = subprocess.run(
         [SKYTELLS, *argv],
         env=env,
+        cwd=cwd,
         capture_output=True,
         input=(stdin or "").encode(),
         timeout=120,
@@ -75,13 +82,15 @@ def run_in_pipe(argv: list[str], env: dict[str, str], stdin: str | None = None) 
     )
 
 
-def run_in_terminal(argv: list[str], env: dict[str, str], columns: int = 80) -> Result:
+def run_in_terminal(
+    argv: list[str], env: dict[str, str], columns: int = 80, cwd: Path | None = None
+) -> Result:
     """``skytells ARGV`` in a pseudo-terminal ``columns`` wide (stdin, stdout, stderr on it);
-    its output with the terminal's CRLF line ends made LF."""
+    ``out`` is its output without CSI sequences and with CRLF made LF, ``raw`` as it came."""
     main_fd, child_fd = os.openpty()
     fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     process = subprocess.Popen(
-        [SKYTELLS, *argv], env=env, stdin=child_fd, stdout=child_fd, stderr=child_fd
+        [SKYTELLS, *argv], env=env, cwd=cwd, stdin=child_fd, stdout=child_fd, stderr=child_fd
     )
     os.close(child_fd)
     chunks: list[bytes] = []
@@ -106,8 +115,9 @@ def run_in_terminal(argv: list[str], env: dict[str, str], columns: int = 80) -> 
     finally:
         process.kill()
         os.close(main_fd)
-    text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
-    return Result(code, text, "")
+    raw = b"".join(chunks).decode("utf-8", "replace")
+    text = ANSI.sub("", raw).replace("\r\n", "\n")
+    return Result(code, text, "", raw)
 
 
 Runner = Callable[..., Result]
@@ -116,18 +126,21 @@ Runner = Callable[..., Result]
 @pytest.fixture
 def skytells(emu: Any) -> Runner:
     """Run the installed command against the session emulator: ``skytells(*argv,
-    terminal=False, columns=80, stdin=None, **env)``."""
+    terminal=False, columns=80, stdin=None, cwd=None, **env)`` (``env`` adds to or overrides
+    the environment)."""
 
     def run(
         *argv: str,
         terminal: bool = False,
         columns: int = 80,
         stdin: str | None = None,
+        cwd: Path | None = None,
         **env: str,
     ) -> Result:
-        environment = base_env(SKYTELLS_API_KEY=emu.api_key, SKYTELLS_BASE_URL=emu.base_url, **env)
+        environment = base_env(SKYTELLS_API_KEY=emu.api_key, SKYTELLS_BASE_URL=emu.base_url)
+        environment.update(env)
         if terminal:
-            return run_in_terminal(list(argv), environment, columns)
-        return run_in_pipe(list(argv), environment, stdin)
+            return run_in_terminal(list(argv), environment, columns, cwd)
+        return run_in_pipe(list(argv), environment, stdin, cwd)
 
     return run

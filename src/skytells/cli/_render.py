@@ -98,6 +98,11 @@ def hint(error: errors.SkytellsError, command: Sequence[str] = ()) -> str:
             "check the base URL (--base-url or SKYTELLS_BASE_URL): it should end in /v1, "
             "e.g. https://api.skytells.ai/v1"
         )
+    if isinstance(error, errors.PredictionError) and error.prediction_id:
+        get = f"'skytells predictions get {error.prediction_id}'"
+        if isinstance(error, errors.WaitTimeoutError):
+            return f"the prediction goes on: fetch it later with {get}"
+        return f"see the prediction with {get}"
     if error.error_id == "FILE_WRITE_ERROR":
         return "check --output-dir: a folder you can write (the outputs' URLs are shown above)"
     if isinstance(error, errors.NotFoundError):

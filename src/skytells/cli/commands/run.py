@@ -124,13 +124,30 @@ def run(ctx: Context) -> int:
     if folder is None:
         return OK
     try:
-        paths = client.save_outputs(final, Path(folder))
+        paths = client.save_outputs(final, output_folder(folder))
     except SkytellsError as error:
         out.line(render.error_line(error, ctx.words), err=True)
         return ERROR
     for path in paths:
         out.line(render.visible(f"saved: {path}"), err=args.json)
     return OK
+
+
+def output_folder(folder: str) -> Path:
+    """``--output-dir``, created if needed: always a folder (a file in the way is an error)."""
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, FileExistsError) or path.is_file():
+            reason = "a file is in the way"
+        raise SkytellsError(
+            f"Could not create the output folder {folder[:300]!r}: {reason}",
+            "FILE_WRITE_ERROR",
+            {"path": folder[:300]},
+        ) from None
+    return path
 
 
 def finished(ctx: Context, final: PredictionResponse) -> int:
