@@ -82,7 +82,13 @@ _GENERIC_HINTS: list[tuple[type[errors.SkytellsError], str]] = [
     (errors.ServerError, "the service had a problem; try again later"),
 ]
 _PREDICTION_ACTIONS = frozenset({"get", "wait", "cancel", "delete"})
-_LIST_FIELDS = {"page": "--page", "from": "--since", "to": "--until", "since": "--since"}
+_LIST_FIELDS = {
+    "page": "--page",
+    "from": "--since",
+    "since": "--since",
+    "to": "--until",
+    "until": "--until",
+}
 
 
 def hint(error: errors.SkytellsError, command: Sequence[str] = ()) -> str:
@@ -114,11 +120,14 @@ def hint(error: errors.SkytellsError, command: Sequence[str] = ()) -> str:
             slug = command[1] if len(command) > 1 else "SLUG"
             return f"check the inputs ('skytells models get {slug} --schema' lists them)"
         if (group, action) == ("predictions", "list"):
-            text = f"{error.message} {json.dumps(error.details, default=str)}"
-            named = [flag for field, flag in _LIST_FIELDS.items() if field in text]
-            if "--page" in named:
-                return "page numbers start at 1 (--page 1 is the newest)"
-            if "--since" in named or "--until" in named:
+            if error.error_id == "INVALID_DATE_RANGE":
+                return "--since must be on or before --until (dates as YYYY-MM-DD)"
+            details = error.details if isinstance(error.details, Mapping) else {}
+            parameter = details.get("parameter") or details.get("field")
+            flag = _LIST_FIELDS.get(parameter) if isinstance(parameter, str) else None
+            if flag == "--page":
+                return "--page takes a page number from 1 to the last page ('page N of M')"
+            if flag in ("--since", "--until") or error.error_id == "INVALID_DATE_FORMAT":
                 return "--since and --until take a date as YYYY-MM-DD, e.g. --since 2026-01-31"
             return "check the options ('skytells predictions list --help')"
     for cls, text in _GENERIC_HINTS:
