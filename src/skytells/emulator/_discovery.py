@@ -171,6 +171,13 @@ def _answers(emulator: RunningEmulator) -> bool | None:
     return True
 
 
+def _modified(path: Path) -> float:
+    try:
+        return os.lstat(path).st_mtime
+    except OSError:  # removed meanwhile
+        return 0.0
+
+
 def find_running() -> RunningEmulator | None:
     """The most recently started emulator that is alive, or None; stale files are removed."""
     folder = _private_dir(create=False)
@@ -178,9 +185,9 @@ def find_running() -> RunningEmulator | None:
         return None
     try:
         paths = [p for p in folder.iterdir() if p.name.startswith(_PREFIX) and p.suffix == ".json"]
-        paths.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     except OSError:
         return None
+    paths.sort(key=_modified, reverse=True)  # the most recently started first
     for path in paths[:20]:
         emulator = _read(path)
         if emulator is None:
