@@ -61,13 +61,34 @@ def _console_commands() -> list[str]:
     return [line for line in lines if line]
 
 
+SHELL_SYNTAX = re.compile(r"[|;<>&$`]|^[A-Z_]+=|^eval ")
+"""A console line with pipes, redirections, ``$?``, an environment prefix or ``eval`` is run by
+bash (with the installed ``skytells`` on its PATH); the others by `main()` in-process."""
+
+
+def _is_shell(command: str) -> bool:
+    return bool(SHELL_SYNTAX.search(command)) and "skytells " in command
+
+
 def test_every_console_line_is_run_or_accounted_for() -> None:
     commands = _console_commands()
     assert commands
     for command in commands:
-        assert command.startswith("skytells ") or any(
-            command.startswith(k) for k in EXERCISED_ELSEWHERE
+        assert (
+            command.startswith("skytells ")
+            or _is_shell(command)
+            or any(command.startswith(k) for k in EXERCISED_ELSEWHERE)
         )
+
+
+@pytest.fixture
+def private_state(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No README line finds (or advertises) an emulator running outside the test."""
+    folder = tmp_path_factory.mktemp("runtime")
+    folder.chmod(0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
 
 
 @pytest.mark.parametrize(
@@ -75,9 +96,10 @@ def test_every_console_line_is_run_or_accounted_for() -> None:
     [
         c
         for c in _console_commands()
-        if c.startswith("skytells ") and not c.startswith("skytells emulator")
+        if c.startswith("skytells ") and not c.startswith("skytells emulator") and not _is_shell(c)
     ],
 )
+@pytest.mark.usefixtures("private_state")
 def test_readme_cli_line_runs(
     command: str,
     emu: Any,
@@ -95,3 +117,29 @@ def test_readme_cli_line_runs(
     monkeypatch.chdir(tmp_path)
     argv = shlex.split(command)[1:]
     assert main(argv) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [c for c in _console_commands() if _is_shell(c)])
+@pytest.mark.usefixtures("private_state")
+def test_readme_shell_line_runs(command: str, emu: Any, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "SKYTELLS_API_KEY": emu.api_key,
+        "SKYTELLS_BASE_URL": emu.base_url,
+        "SKYTELLS_EMULATOR_TIME_SCALE": "0",
+    }
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr

@@ -52,7 +52,7 @@ def test_run_saves_outputs_and_prints_paths(cli: Any, tmp_path: Path) -> None:
 
 
 def test_run_json_for_scripts(cli: Any, tmp_path: Path) -> None:
-    code, out, _ = cli(
+    code, out, err = cli(
         "run",
         "skytells-chat",
         "-i",
@@ -66,7 +66,9 @@ def test_run_json_for_scripts(cli: Any, tmp_path: Path) -> None:
     assert code == 0
     data = json.loads(out)
     assert data["status"] == "succeeded" and data["input"] == {"prompt": "hi", "max_tokens": 20}
-    assert Path(data["saved"][0]).read_text() == data["output"]
+    assert "saved" not in data  # the prediction's JSON only; the saved paths go to stderr
+    (saved,) = [line.split("saved: ", 1)[1] for line in err.splitlines() if "saved: " in line]
+    assert Path(saved).read_text() == data["output"]
 
 
 def test_run_no_wait(cli: Any, emu: Any) -> None:
@@ -122,7 +124,7 @@ def test_errors_are_one_clear_line(cli: Any, argv: list[str], error_id: str) -> 
 def test_failed_prediction_names_its_id(cli: Any, emu: Any) -> None:
     emu.fail_next(count=1, message="NSFW content detected.")
     code, _, err = cli("run", "truefusion", "-i", "prompt=x")
-    assert code == 1 and "NSFW content detected." in err and "[prediction " in err
+    assert code == 3 and "NSFW content detected." in err and "[prediction " in err
 
 
 def test_bad_key_says_what_to_do(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,8 +144,8 @@ def test_predictions_commands(cli: Any, emu: Any) -> None:
         "run", "flux-edge", "-i", "prompt=x", "--json", "--output-dir", "/tmp/skytells-cli-test"
     )
     prediction_id = json.loads(out)["id"]
-    code, out, _ = cli("predictions", "list")
-    assert code == 0 and prediction_id in out and "page 1 of 1" in out
+    code, out, err = cli("predictions", "list")
+    assert code == 0 and prediction_id in out and "page 1 of 1" in err
     code, out, _ = cli("predictions", "get", prediction_id)
     assert code == 0 and "succeeded" in out
     code, out, _ = cli("predictions", "wait", prediction_id, "--json")
@@ -235,5 +237,5 @@ def test_ctrl_c_during_run_prints_the_prediction_id(emu: Any, poll: Callable[...
     finally:
         process.kill()
     assert process.returncode == 130
-    assert f"skytells predictions get {prediction['id']}" in out
+    assert f"skytells predictions get {prediction['id']}" in err
     assert "Traceback" not in out + err

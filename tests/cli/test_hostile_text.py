@@ -81,7 +81,7 @@ SCENARIOS: dict[str, tuple[list[str], list[Reply], int]] = {
             Reply(200, {**PREDICTION, "status": EVIL}),  # created: an unknown status
             Reply(200, PREDICTION),  # then failed, with the hostile error
         ],
-        1,
+        3,
     ),
     "API error": (
         ["predictions", "get", "p1"],

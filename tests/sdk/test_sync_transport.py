@@ -287,3 +287,14 @@ def test_a_server_that_reads_the_body_too_slowly_is_a_timeout_not_a_network_faul
         for sock in accepted:
             sock.close()
         listener.close()
+
+
+def test_a_refused_connection_is_a_network_error_not_a_timeout() -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with SkytellsClient("sk-x", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0) as client:
+        with pytest.raises(skytells.APIConnectionError) as caught:
+            client.models.list()
+    assert not isinstance(caught.value, skytells.APITimeoutError)
+    assert caught.value.error_id == "NETWORK_ERROR" and "NewConnectionError" in str(caught.value)

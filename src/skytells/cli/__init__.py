@@ -3,150 +3,78 @@
 skytells --emulator run truefusion -i prompt="a red fox"
 skytells models list --type image
 skytells predictions get ID
+
+Exit codes: 0 success, 1 error, 2 usage, 3 prediction failed or cancelled, 130 interrupted.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import os
 import sys
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from .._exceptions import SkytellsError
 from .._extras import missing_extra_line
-from .._version import __version__
+from ._errors import ERROR, INTERRUPTED, USAGE, UsageError
 
 __all__ = ["main"]
 
-EMULATOR_TIME_SCALE = 0.1
-EXIT_MISSING_EXTRA = 1
+EXIT_MISSING_EXTRA = ERROR
 """A missing extra (`skytells[cli]`, `skytells[emulator]`) is an error like any other: one line."""
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="skytells", description="Run Skytells AI models from the terminal."
-    )
-    parser.add_argument("--version", action="version", version=f"skytells {__version__}")
-    parser.add_argument("--api-key", help="API key (default: $SKYTELLS_API_KEY)")
-    parser.add_argument(
-        "--base-url", help="API base URL (default: $SKYTELLS_BASE_URL or the service)"
-    )
-    parser.add_argument(
-        "--emulator",
-        action="store_true",
-        help="run against an in-process emulator (no account, no network)",
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = commands.add_parser("run", help="run a model and save its outputs")
-    run.add_argument("model", help="model slug, e.g. truefusion")
-    run.add_argument(
-        "-i",
-        "--input",
-        action="append",
-        metavar="KEY=VALUE",
-        help="a model input (repeatable); KEY=@path sends a file, KEY=@- standard input, "
-        "KEY=@@text the text @text",
-    )
-    run.add_argument(
-        "--output-dir", default="outputs", help="where outputs are saved (default: outputs)"
-    )
-    run.add_argument("--no-wait", action="store_true", help="create it and print the id")
-    run.add_argument("--json", action="store_true", help="print the prediction as JSON")
-    run.add_argument("--webhook", metavar="URL", help="receive a POST when it completes or fails")
-    run.add_argument("--timeout", type=int, metavar="MS", help="stop waiting after MS milliseconds")
-
-    predictions = commands.add_parser("predictions", help="list, get, wait, cancel, delete")
-    actions = predictions.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", help="list predictions, newest first")
-    listing.add_argument("--page", type=int)
-    listing.add_argument("--model")
-    listing.add_argument("--status")
-    listing.add_argument("--since", metavar="YYYY-MM-DD")
-    listing.add_argument("--until", metavar="YYYY-MM-DD")
-    listing.add_argument("--json", action="store_true")
-    for name, text in (
-        ("get", "show a prediction"),
-        ("wait", "wait until it finishes"),
-        ("cancel", "cancel it"),
-        ("delete", "delete it and its files"),
-    ):
-        action = actions.add_parser(name, help=text)
-        action.add_argument("id")
-        action.add_argument("--json", action="store_true")
-        if name == "wait":
-            action.add_argument("--timeout", type=int, metavar="MS")
-
-    models = commands.add_parser("models", help="browse the model catalogue")
-    model_actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")
-    model_list = model_actions.add_parser("list", help="list models")
-    model_list.add_argument("--type", help="image, video, audio, music, text ...")
-    model_list.add_argument("--json", action="store_true")
-    model_get = model_actions.add_parser("get", help="show a model")
-    model_get.add_argument("slug")
-    model_get.add_argument("--schema", action="store_true", help="show its inputs")
-    model_get.add_argument("--json", action="store_true")
-
-    emulator = commands.add_parser(
-        "emulator", help="serve the offline emulator", add_help=False, prefix_chars="\0"
-    )
-    emulator.add_argument("rest", nargs=argparse.REMAINDER)
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `skytells` console script; returns the exit code."""
+    """Entry point of the `skytells` console script; returns the exit code (see `_errors`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["emulator"]:
         from ..emulator.__main__ import main as emulator_main
 
-        return emulator_main(argv[1:])
+        return emulator_main(argv[1:], prog="skytells emulator")
     missing = missing_extra_line("cli", "the command line")
     if missing is not None:
         print(missing, file=sys.stderr)
         return EXIT_MISSING_EXTRA
-    args = _parser().parse_args(argv)
+    from ._parser import build
+
+    parser = build()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, a usage error (already printed)
+        return exit_.code if isinstance(exit_.code, int) else USAGE
     if args.emulator:
         missing = missing_extra_line("emulator", "--emulator")
         if missing is not None:
             print(missing, file=sys.stderr)
             return EXIT_MISSING_EXTRA
-    from rich.console import Console
+    from ._context import Context
+    from ._output import Output
+    from ._render import error_line, visible
 
-    console = Console()
+    out = Output()
     if args.debug:
         _debug_logging()
+    ctx_words: tuple[str, ...] = ()
     try:
-        with _client(args) as client:
-            from . import _commands
-
-            handler = {
-                "run": _commands.run,
-                "predictions": _commands.predictions,
-                "models": _commands.models,
-            }[args.command]
-            return handler(client, args, console)
+        with contextlib.ExitStack() as stack:
+            ctx = Context(args, out, stack)
+            ctx_words = ctx.words
+            code: int = args.handler(ctx)
+            return code
+    except UsageError as error:
+        prog = " ".join(["skytells", args.command, *([args.action] if "action" in args else [])])
+        out.line(visible(f"{prog}: error: {error} (see '{prog} --help')"), err=True)
+        return USAGE
     except SkytellsError as error:
         if args.debug:  # the traceback, with what the server said made visible
             import traceback
 
-            from ._render import visible
-
             text = "".join(traceback.format_exception(error))
             print(visible(text, multiline=True), end="", file=sys.stderr)
-            return 1
-        from rich.text import Text
-
-        from ._render import error_line
-
-        Console(stderr=True).print(Text(error_line(error)), highlight=False, soft_wrap=True)
-        return 1
+            return ERROR
+        out.line(error_line(error, ctx_words), err=True)
+        return ERROR
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
 
 
 def _debug_logging() -> None:
@@ -162,21 +90,3 @@ def _debug_logging() -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(VisibleFormatter(logging.BASIC_FORMAT))
     logging.basicConfig(level=logging.DEBUG, handlers=[handler])
-
-
-@contextlib.contextmanager
-def _client(args: argparse.Namespace) -> Iterator[Any]:
-    from .._clients.sync import SkytellsClient
-
-    if not args.emulator:
-        with SkytellsClient(args.api_key, base_url=args.base_url) as client:
-            yield client
-        return
-    from ..emulator import Emulator
-
-    scale = float(os.environ.get("SKYTELLS_EMULATOR_TIME_SCALE", EMULATOR_TIME_SCALE))
-    with (
-        Emulator(time_scale=scale) as emu,
-        SkytellsClient(emu.api_key, base_url=emu.base_url) as client,
-    ):
-        yield client

@@ -1,4 +1,5 @@
-"""`-i key=value` options, converted to the types of the model's input schema."""
+"""A run's inputs: `-i key=value` options, converted to the types of the model's input schema,
+merged with ``--input-json`` and ``--input-file``; a key given twice is a usage error."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import ValidationError
+from ._errors import UsageError
+
+MAX_INPUT_FILE_BYTES = 16 * 1024 * 1024
 
 
 def parse_inputs(pairs: Sequence[str], schema: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -28,6 +32,11 @@ def parse_inputs(pairs: Sequence[str], schema: Mapping[str, Any] | None) -> dict
             raise ValidationError(
                 f"Invalid input {pair!r}: expected key=value, e.g. -i prompt='a red fox'",
                 "INVALID_INPUT",
+            )
+        if key in result:
+            raise UsageError(
+                f"-i {key}= is given twice: give each input once (for a list: "
+                f"-i {key}=a,b for an array input, or --input-json '{{\"{key}\": [...]}}')"
             )
         file = file_value(key, raw)
         if file is not None:
@@ -61,6 +70,60 @@ def file_value(key: str, raw: str) -> Path | bytes | None:
             {"field": key},
         )
     return path
+
+
+def read_json_inputs(input_json: str | None, input_file: str | None) -> dict[str, Any]:
+    """The inputs of ``--input-json`` and ``--input-file`` (a path, or ``-`` for stdin), merged.
+
+    Each must be a JSON object; a key in both is a `UsageError`, as is a file that cannot be
+    read or is not JSON."""
+    merged: dict[str, Any] = {}
+    if input_json is not None:
+        merged = _object(input_json, "--input-json")
+    if input_file is not None:
+        from_file = _object(_read(input_file), f"--input-file {input_file}")
+        _no_overlap(merged, from_file, "--input-json", "--input-file")
+        merged.update(from_file)
+    return merged
+
+
+def merge_inputs(from_options: dict[str, Any], from_json: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``-i`` inputs and the JSON ones together; a key in both is a `UsageError`."""
+    _no_overlap(from_json, from_options, "--input-json/--input-file", "-i")
+    return {**from_json, **from_options}
+
+
+def _no_overlap(first: Mapping[str, Any], second: Mapping[str, Any], a: str, b: str) -> None:
+    both = sorted(set(first) & set(second))
+    if both:
+        raise UsageError(f"input {', '.join(map(repr, both))} is given by both {a} and {b}")
+
+
+def _read(path: str) -> str:
+    try:
+        if path == "-":
+            text = sys.stdin.read(MAX_INPUT_FILE_BYTES + 1)
+        else:
+            with open(path, encoding="utf-8") as file:
+                text = file.read(MAX_INPUT_FILE_BYTES + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"--input-file {path}: cannot read it: {reason}") from None
+    if len(text) > MAX_INPUT_FILE_BYTES:
+        raise UsageError(f"--input-file {path}: larger than {MAX_INPUT_FILE_BYTES} bytes")
+    return text
+
+
+def _object(text: str, source: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{source}: not valid JSON ({str(exc)[:200]})") from None
+    if not isinstance(value, dict):
+        raise UsageError(
+            f'{source}: expected a JSON object of inputs, e.g. \'{{"prompt": "a fox"}}\''
+        )
+    return value
 
 
 def convert(key: str, raw: str, prop: Mapping[str, Any] | None) -> Any:

@@ -1,4 +1,4 @@
-"""What the command line shows: tables, the progress bar, one-line errors.
+"""What the command line shows: rows of tables, the progress bar, one-line errors and hints.
 
 Nothing a server sends is trusted: every id, status, message, name and output goes through
 `plain()`/`visible()`, so it is printed as plain text (never parsed as rich markup or emoji
@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 from .. import _exceptions as errors
@@ -63,7 +64,9 @@ def plain(value: object, style: str = "", *, multiline: bool = False) -> Text:
     return Text(visible(value, multiline=multiline), style=style)
 
 
-_HINTS: list[tuple[type[errors.SkytellsError], str]] = [
+TERMINAL_STATUSES = ("succeeded", "failed", "cancelled", "canceled")
+
+_GENERIC_HINTS: list[tuple[type[errors.SkytellsError], str]] = [
     (errors.AuthenticationError, "set SKYTELLS_API_KEY or pass --api-key (or try --emulator)"),
     (errors.PermissionDeniedError, "this key may not do that; check the account's permissions"),
     (errors.PaymentRequiredError, "add credits to the account"),
@@ -74,21 +77,66 @@ _HINTS: list[tuple[type[errors.SkytellsError], str]] = [
     ),
     (errors.PredictionError, "see the prediction with 'skytells predictions get ID'"),
     (errors.NotFoundError, "check the name or id ('skytells models list' lists the models)"),
-    (errors.ValidationError, "check the inputs ('skytells models get SLUG --schema' lists them)"),
+    (errors.ValidationError, "check the command's arguments (add --help to it)"),
     (errors.APIConnectionError, "check the network and --base-url (or try --emulator)"),
     (errors.ServerError, "the service had a problem; try again later"),
 ]
+_PREDICTION_ACTIONS = frozenset({"get", "wait", "cancel", "delete"})
+_LIST_FIELDS = {
+    "page": "--page",
+    "from": "--since",
+    "since": "--since",
+    "to": "--until",
+    "until": "--until",
+}
 
 
-def hint(error: errors.SkytellsError) -> str:
-    """What to do about an error, in a few words."""
-    for cls, text in _HINTS:
+def hint(error: errors.SkytellsError, command: Sequence[str] = ()) -> str:
+    """What to do about ``error``, in a few words, for the command that got it.
+
+    ``command`` is the command's words and its model or id, e.g. ``("run", "flux-pro")`` or
+    ``("predictions", "get", ID)``: the same error id means different things to different
+    commands (an unknown id to ``predictions get``, an unknown slug to ``run``).
+    """
+    group, action = [*command, "", ""][:2]
+    if error.error_id == "ENDPOINT_NOT_FOUND":
+        return (
+            "check the base URL (--base-url or SKYTELLS_BASE_URL): it should end in /v1, "
+            "e.g. https://api.skytells.ai/v1"
+        )
+    if isinstance(error, errors.PredictionError) and error.prediction_id:
+        get = f"'skytells predictions get {error.prediction_id}'"
+        if isinstance(error, errors.WaitTimeoutError):
+            return f"the prediction goes on: fetch it later with {get}"
+        return f"see the prediction with {get}"
+    if error.error_id == "FILE_WRITE_ERROR":
+        return "check --output-dir: a folder you can write (the outputs' URLs are shown above)"
+    if isinstance(error, errors.NotFoundError):
+        if group == "predictions" and action in _PREDICTION_ACTIONS:
+            return "check the prediction id ('skytells predictions list' lists your predictions)"
+        return "check the model slug ('skytells models list' lists the models)"
+    if isinstance(error, errors.ValidationError):
+        if group == "run":
+            slug = command[1] if len(command) > 1 else "SLUG"
+            return f"check the inputs ('skytells models get {slug} --schema' lists them)"
+        if (group, action) == ("predictions", "list"):
+            if error.error_id == "INVALID_DATE_RANGE":
+                return "--since must be on or before --until (dates as YYYY-MM-DD)"
+            details = error.details if isinstance(error.details, Mapping) else {}
+            parameter = details.get("parameter") or details.get("field")
+            flag = _LIST_FIELDS.get(parameter) if isinstance(parameter, str) else None
+            if flag == "--page":
+                return "--page takes a page number from 1 to the last page ('page N of M')"
+            if flag in ("--since", "--until") or error.error_id == "INVALID_DATE_FORMAT":
+                return "--since and --until take a date as YYYY-MM-DD, e.g. --since 2026-01-31"
+            return "check the options ('skytells predictions list --help')"
+    for cls, text in _GENERIC_HINTS:
         if isinstance(error, cls):
             return text
     return "run again with --debug for details"
 
 
-def error_line(error: errors.SkytellsError) -> str:
+def error_line(error: errors.SkytellsError, command: Sequence[str] = ()) -> str:
     """``error: ID: message (details) -- what to do`` on one line, made `visible`."""
     text = f"error: {error.error_id}: {error}"  # str(): a ValidationError names its fields
     if isinstance(error, errors.PredictionError) and error.prediction_id:
@@ -98,12 +146,12 @@ def error_line(error: errors.SkytellsError) -> str:
     )
     if isinstance(error.details, Mapping) and error.details and not summarised:
         text += f" ({json.dumps(error.details, default=str)[:300]})"
-    return visible(f"{text} -- {hint(error)}")
+    return visible(f"{text} -- {hint(error, command)}")
 
 
-def print_json(console: Console, data: Any) -> None:
-    """Machine-readable output for scripts."""
-    console.print_json(json.dumps(data, default=str), ensure_ascii=True)  # no raw controls
+def json_text(data: Any) -> str:
+    """Machine-readable output for scripts: indented JSON, non-ASCII escaped (no raw controls)."""
+    return json.dumps(data, default=str, indent=2, ensure_ascii=True)
 
 
 def progress_bar(console: Console) -> Progress:
@@ -119,77 +167,162 @@ def progress_bar(console: Console) -> Progress:
     )
 
 
-def models_table(models: Iterable[Mapping[str, Any]]) -> Table:
-    """The catalogue as a table."""
-    table = Table("namespace", "name", "type", "price", "status", "capabilities")
-    for model in models:
-        pricing = model.get("pricing") or {}
-        price = (
-            f"{pricing.get('amount')} {pricing.get('currency', '')}/{pricing.get('unit', '')}"
-            if pricing
-            else "-"
-        )
-        table.add_row(
-            plain(model.get("namespace", "")),
-            plain(model.get("name", "")),
-            plain(model.get("type", "")),
-            plain(price),
-            plain(model.get("status", "")),
-            plain(", ".join(str(c) for c in model.get("capabilities") or [])),
-        )
-    return table
+@dataclass(frozen=True)
+class Column:
+    """A table column; ``key`` columns (ids, slugs, statuses) are never wrapped nor cut."""
+
+    title: str
+    key: bool = False
 
 
-def schema_table(schema: Mapping[str, Any]) -> Table:
+def number(value: object) -> str:
+    """A number as plain decimals (``0.000002``, never ``2e-06``); other values as given."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return str(value)
+    try:
+        exact = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if not exact.is_finite():
+        return str(value)
+    text = format(exact, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def price(pricing: Mapping[str, Any] | None) -> str:
+    """``0.000002 USD/token``: the amount in plain decimals, its currency and unit."""
+    if not pricing:
+        return "-"
+    amount = number(pricing.get("amount"))
+    currency = pricing.get("currency", "")
+    unit = pricing.get("unit", "")
+    return f"{amount} {currency}/{unit}" if unit else f"{amount} {currency}".strip()
+
+
+MODEL_COLUMNS = (
+    Column("model", key=True),
+    Column("name"),
+    Column("type", key=True),
+    Column("price"),
+    Column("status"),
+    Column("capabilities"),
+)
+
+
+def model_rows(models: Iterable[Mapping[str, Any]]) -> list[list[str]]:
+    """The catalogue: slug (what ``run`` takes), name, type, price, status, capabilities."""
+    return [
+        [
+            visible(model.get("namespace", "")),
+            visible(model.get("name", "")),
+            visible(model.get("type", "")),
+            visible(price(model.get("pricing"))),
+            visible(model.get("status", "")),
+            visible(", ".join(str(c) for c in model.get("capabilities") or [])),
+        ]
+        for model in models
+    ]
+
+
+SCHEMA_COLUMNS = (
+    Column("input", key=True),
+    Column("type"),
+    Column("default"),
+    Column("required"),
+    Column("description"),
+)
+
+
+def schema_rows(schema: Mapping[str, Any]) -> list[list[str]]:
     """A model's inputs: name, type, default, required, description."""
     required = set(schema.get("required") or [])
-    table = Table("input", "type", "default", "required", "description")
+    rows = []
     for name, prop in (schema.get("properties") or {}).items():
         kind = prop.get("type", "")
         kind = " | ".join(kind) if isinstance(kind, list) else str(kind)
         if "enum" in prop:
             kind += " (" + ", ".join(map(str, prop["enum"])) + ")"
-        bounds = [f"{k} {prop[k]}" for k in ("minimum", "maximum") if k in prop]
+        bounds = [f"{k} {number(prop[k])}" for k in ("minimum", "maximum") if k in prop]
         description = str(prop.get("description", "")) + (
             f" [{', '.join(bounds)}]" if bounds else ""
         )
-        table.add_row(
-            plain(name),
-            plain(kind),
-            plain(json.dumps(prop["default"]) if "default" in prop else ""),
-            "yes" if name in required else "",
-            plain(description),
+        rows.append(
+            [
+                visible(name),
+                visible(kind),
+                visible(json.dumps(prop["default"]) if "default" in prop else ""),
+                "yes" if name in required else "",
+                visible(description),
+            ]
         )
-    return table
+    return rows
 
 
-def predictions_table(predictions: Iterable[Mapping[str, Any]]) -> Table:
-    """A page of predictions."""
-    table = Table("id", "model", "status", "created_at")
+PREDICTION_COLUMNS = (
+    Column("id", key=True),
+    Column("model", key=True),
+    Column("status", key=True),
+    Column("created_at"),
+)
+
+
+_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def short_time(value: object) -> str:
+    """``2026-01-31T12:00:00.123456Z`` as ``2026-01-31 12:00:00`` (for people); else as is."""
+    text = str(value)
+    match = _ISO_TIME.match(text)
+    if not match:
+        return text
+    zone = match.group(3) or ""
+    return f"{match.group(1)} {match.group(2)}" + ("" if zone in ("Z", "+00:00", "") else zone)
+
+
+def prediction_rows(
+    predictions: Iterable[Mapping[str, Any]], *, for_people: bool = False
+) -> list[list[str]]:
+    """A page of predictions: id, model, status, created_at (``for_people``: shortened)."""
+    rows = []
     for item in predictions:
         model = item.get("model")
         name = model.get("name", "") if isinstance(model, Mapping) else str(model or "")
-        table.add_row(
-            plain(item.get("id", "")),
-            plain(name),
-            plain(item.get("status", "")),
-            plain(item.get("created_at", "")),
+        rows.append(
+            [
+                visible(item.get("id", "")),
+                visible(name),
+                visible(item.get("status", "")),
+                visible(
+                    short_time(item.get("created_at", ""))
+                    if for_people
+                    else item.get("created_at", "")
+                ),
+            ]
         )
-    return table
+    return rows
 
 
-def prediction_summary(console: Console, prediction: Mapping[str, Any]) -> None:
-    """The fields a person wants to see about one prediction."""
+def outputs(prediction: Mapping[str, Any]) -> list[Any]:
+    """A prediction's outputs as a list (one text, a list of URLs, or none)."""
+    output = prediction.get("output")
+    return list(output) if isinstance(output, list) else ([output] if output else [])
+
+
+def summary_lines(prediction: Mapping[str, Any], *, with_output: bool = True) -> list[Text]:
+    """The fields a person wants to see about one prediction, as ``field: value`` lines.
+
+    Credits are shown only once the prediction has finished: before, they are not known."""
     metrics = prediction.get("metrics") or {}
     billing = (prediction.get("metadata") or {}).get("billing") or {}
-    line = Text.assemble(plain(prediction.get("id"), "bold"), "  status: ")
-    console.print(line.append_text(plain(prediction.get("status"))))
+    status = prediction.get("status")
+    lines = [Text("id: ").append_text(plain(prediction.get("id"), "bold"))]
+    lines.append(Text("status: ").append_text(plain(status)))
     if prediction.get("error"):
-        console.print(Text("error: ").append_text(plain(prediction.get("error"))))
+        lines.append(Text("error: ").append_text(plain(prediction.get("error"))))
     if metrics.get("predict_time") is not None:
-        console.print(plain(f"predict time: {metrics['predict_time']} s"))
-    if billing.get("credits_used") is not None:
-        console.print(plain(f"credits used: {billing['credits_used']}"))
-    output = prediction.get("output")
-    for item in output if isinstance(output, list) else ([output] if output else []):
-        console.print(plain(f"output: {item}", multiline=True), soft_wrap=True)
+        lines.append(plain(f"predict time: {number(metrics['predict_time'])} s"))
+    if billing.get("credits_used") is not None and status in TERMINAL_STATUSES:
+        lines.append(plain(f"credits used: {number(billing['credits_used'])}"))
+    if with_output:
+        lines.extend(plain(f"output: {item}", multiline=True) for item in outputs(prediction))
+    return lines

@@ -3,23 +3,44 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import NoReturn
 
 from .._extras import missing_extra_line
 from ._config import DEFAULT_API_KEY, DEFAULT_AWAIT_LIMIT, REQUEST_TIMEOUT_SECONDS, VARIANTS
 
+PROG = "python -m skytells.emulator"
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m skytells.emulator",
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors on one line, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: use 0-65535 (0 picks one)")
+    return value
+
+
+def _parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=prog,
         description="Serve an offline emulator of the Skytells API (predictions and models).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback only)")
-    parser.add_argument("--port", type=int, default=8787, help="port (0 picks a free one)")
+    parser.add_argument("--port", type=_port, default=8787, help="port (0 picks a free one)")
     parser.add_argument(
         "--time-scale", type=float, default=1.0, help="multiplier of model durations (0 = instant)"
     )
@@ -83,13 +104,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the emulator in the foreground; returns the exit code (1 without its extra)."""
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    """Run the emulator in the foreground; returns the exit code (2 for a usage error, 1
+    without its extra)."""
     missing = missing_extra_line("emulator", "the emulator")
     if missing is not None:
         print(missing, file=sys.stderr)
         return 1
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser(prog).parse_args(argv)
+    except SystemExit as exit_:  # --help (0) or a usage error (2), already printed
+        return exit_.code if isinstance(exit_.code, int) else 2
     from ._server import Emulator
 
     try:
@@ -119,14 +144,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    print(f"Skytells emulator listening on {emulator.base_url}", flush=True)
-    print(f"API key: {emulator.api_key}", flush=True)
-    print("The control API under /_emulator/ needs the key too.", flush=True)
-    print("Press Ctrl-C to stop.", flush=True)
-    stop.wait()
-    emulator.stop()
+    from ._discovery import publish, withdraw
+
+    state_file = publish(emulator.base_url, emulator.api_key)
+    try:
+        for line in banner(emulator.base_url, emulator.api_key, found=state_file is not None):
+            print(line, flush=True)
+        stop.wait()
+    finally:
+        withdraw(state_file)
+        emulator.stop()
     print("Emulator stopped.", flush=True)
     return 0
+
+
+def banner(base_url: str, api_key: str, *, found: bool) -> list[str]:
+    """What the emulator prints when it starts: where it is, its key, how to point at it."""
+    lines = [
+        f"Skytells emulator listening on {base_url}",
+        f"API key: {api_key}",
+        "Point the SDK and the skytells command at it (in another shell):",
+        f"  export SKYTELLS_BASE_URL={shlex.quote(base_url)} "
+        f"SKYTELLS_API_KEY={shlex.quote(api_key)}",
+    ]
+    if found:
+        lines.append("'skytells --emulator ...' uses this emulator while it runs.")
+    lines += [
+        "The control API under /_emulator/ needs the key too.",
+        "Press Ctrl-C to stop.",
+    ]
+    return lines
 
 
 if __name__ == "__main__":

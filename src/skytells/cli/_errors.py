@@ -1,0 +1,35 @@
+"""The command line's exit codes and its usage error.
+
+=====  =====================================================================================
+code   meaning
+=====  =====================================================================================
+0      success
+1      error: the API, the network, a file, an input the service refused
+2      usage: an unknown option, a missing or malformed argument (the command was not run)
+3      the prediction ended unsuccessfully (failed or cancelled): ``run``, ``predictions wait``
+130    interrupted (Ctrl-C); a prediction that was started goes on
+=====  =====================================================================================
+"""
+
+from __future__ import annotations
+
+OK = 0
+ERROR = 1
+USAGE = 2
+UNSUCCESSFUL = 3
+INTERRUPTED = 130
+
+EPILOG = """\
+exit codes:
+  0    success
+  1    error (API, network, file, refused input)
+  2    usage error (the command was not run)
+  3    the prediction failed or was cancelled (run, predictions wait)
+  130  interrupted (Ctrl-C); a started prediction goes on
+
+When stdout is not a terminal, lists are tab-separated lines (one record a line, no
+header) and progress goes to stderr; NO_COLOR turns off every colour and style."""
+
+
+class UsageError(Exception):
+    """The command line is wrong (exit code 2): said on one line with the command's name."""

@@ -1,0 +1,96 @@
+"""What the command prints: whole ids and slugs in a narrow terminal, plain lines in a pipe,
+progress on stderr, and no ANSI code at all under ``NO_COLOR`` (the installed command, run in
+a pipe and in a pseudo-terminal against the emulator)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from tests.cli.conftest import Runner
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+SLUGS = ["truefusion-ultra", "truefusion-pro", "beatfusion-2.0", "skytells-chat", "FLUX.2-pro"]
+
+
+def _create(skytells: Runner, model: str = "truefusion-ultra") -> str:
+    done = skytells("run", model, "-i", "prompt=a fox", "--json")
+    assert done.code == 0, done.err
+    prediction_id: str = json.loads(done.out)["id"]
+    return prediction_id
+
+
+def test_lists_in_a_pipe_are_one_record_a_line_tab_separated(skytells: Runner) -> None:
+    ids = {_create(skytells), _create(skytells, "beatfusion-2.0")}
+    done = skytells("predictions", "list")
+    assert done.code == 0, done.err
+    rows = [line.split("\t") for line in done.out.splitlines()]
+    assert {row[0] for row in rows} == ids and all(UUID.match(row[0]) for row in rows)
+    assert {row[1] for row in rows} == {"truefusion-ultra", "beatfusion-2.0"}
+    assert all(len(row) == 4 and row[2] == "succeeded" for row in rows)
+    assert "page 1 of 1" in done.err and "page" not in done.out  # the footer is not a record
+    models = skytells("models", "list")
+    slugs = [line.split("\t")[0] for line in models.out.splitlines()]
+    assert set(SLUGS) <= set(slugs) and "\x1b" not in models.out + done.out
+
+
+@pytest.mark.parametrize("columns", [80, 40])
+def test_a_narrow_terminal_never_cuts_an_id_or_a_slug(skytells: Runner, columns: int) -> None:
+    ids = [_create(skytells), _create(skytells, "beatfusion-2.0")]
+    listing = skytells("predictions", "list", terminal=True, columns=columns)
+    assert listing.code == 0, listing.out
+    for prediction_id in ids:
+        assert prediction_id in listing.out
+    assert "…" not in listing.out and "..." not in listing.out
+    models = skytells("models", "list", terminal=True, columns=columns)
+    assert models.code == 0, models.out
+    for slug in SLUGS:
+        assert re.search(rf"(^|\s){re.escape(slug)}(\s|$)", models.out, re.M), (slug, models.out)
+    assert "…" not in models.out
+    if columns == 80:  # a table, with its header, fits
+        assert re.search(r"^\s*id\s+model\s+status", listing.out, re.M), listing.out
+
+
+def test_a_terminal_gets_a_table_with_a_header_and_the_pipe_none(skytells: Runner) -> None:
+    terminal = skytells("models", "list", terminal=True, columns=120)
+    assert re.search(r"^\s*model\s+name\s+type\s+price", terminal.out, re.M), terminal.out
+    piped = skytells("models", "list")
+    assert not piped.out.startswith("model")
+
+
+def test_no_color_means_no_ansi_code_at_all_in_a_terminal(skytells: Runner, emu: Any) -> None:
+    emu.configure(time_scale=0.05)
+    coloured = skytells("run", "flux-edge", "-i", "prompt=x", terminal=True, columns=100)
+    assert coloured.code == 0, coloured.out
+    assert "\x1b[" in coloured.raw  # without NO_COLOR: the live bar and styles
+    plain = skytells("run", "flux-edge", "-i", "prompt=x", terminal=True, columns=100, NO_COLOR="1")
+    assert plain.code == 0, plain.out
+    assert "\x1b" not in plain.raw and "\r" not in plain.raw.replace("\r\n", "\n")
+    assert "succeeded" in plain.out and "saved: " in plain.out
+    listing = skytells("predictions", "list", terminal=True, NO_COLOR="1")
+    assert "\x1b" not in listing.raw and "succeeded" in listing.out
+
+
+def test_in_a_pipe_progress_goes_to_stderr_and_results_to_stdout(
+    skytells: Runner, emu: Any, tmp_path: Any
+) -> None:
+    emu.configure(time_scale=0.05)
+    done = skytells("run", "flux-edge", "-i", "prompt=x", "--output-dir", str(tmp_path))
+    assert done.code == 0, done.err
+    fields = dict(line.split(": ", 1) for line in done.out.splitlines())
+    assert UUID.match(fields["id"]) and fields["status"] == "succeeded"
+    assert fields["output"].startswith("http://127.0.0.1:")
+    assert (tmp_path / fields["saved"].rsplit("/", 1)[-1]).is_file()
+    assert f"flux-edge {fields['id']}: processing" in done.err  # the status lines
+    assert "\x1b" not in done.out + done.err
+
+
+def test_json_stays_for_scripts(skytells: Runner) -> None:
+    prediction_id = _create(skytells)
+    done = skytells("predictions", "get", prediction_id, "--json")
+    assert done.code == 0 and json.loads(done.out)["id"] == prediction_id
+    listing = skytells("predictions", "list", "--json")
+    assert json.loads(listing.out)["data"][0]["id"] == prediction_id
