@@ -33,10 +33,13 @@ def skytells(emu: Any, *args: str, stdin: bytes = b"") -> subprocess.CompletedPr
     )
 
 
-def check_output_is_the_red_image(result: subprocess.CompletedProcess[bytes]) -> dict[str, Any]:
+def check_output_is_the_red_image(
+    result: subprocess.CompletedProcess[bytes], out: Path
+) -> dict[str, Any]:
     assert result.returncode == 0, result.stderr.decode()
     data: dict[str, Any] = json.loads(result.stdout)
-    with Image.open(data["saved"][0]) as output:
+    (saved,) = out.iterdir()  # --json prints the prediction alone; the file is in --output-dir
+    with Image.open(saved) as output:
         assert output.size == (37, 23)
         red, green, blue = ImageStat.Stat(output.convert("RGB")).mean
     assert red > 250 and green < 5 and blue < 5
@@ -60,7 +63,7 @@ def test_at_path_sends_the_file(emu: Any, tmp_path: Path) -> None:
         "--output-dir",
         str(tmp_path / "out"),
     )
-    data = check_output_is_the_red_image(result)
+    data = check_output_is_the_red_image(result, tmp_path / "out")
     assert data["input"]["prompt"] == "@home"  # @@ escapes a leading @
     assert data["input"]["image"].startswith("data:image/png;base64,")
 
@@ -78,10 +81,10 @@ def test_at_dash_sends_standard_input(emu: Any, tmp_path: Path) -> None:
         "output_format=png",
         "--json",
         "--output-dir",
-        str(tmp_path),
+        str(tmp_path / "out"),
         stdin=red_png(),
     )
-    check_output_is_the_red_image(result)
+    check_output_is_the_red_image(result, tmp_path / "out")
 
 
 def test_a_missing_file_is_a_clear_error_and_nothing_is_created(emu: Any, tmp_path: Path) -> None:
