@@ -77,16 +77,39 @@ from .resources import AsyncModels, AsyncPredictions, Models, Predictions
 
 if TYPE_CHECKING:
     from ._clients.async_ import AsyncSkytellsClient
+    from ._default import default_client as default_client
+    from ._default import predict as predict
+    from ._default import run as run
+    from ._default import set_default_client as set_default_client
+    from ._default import wait as wait
+
+    predictions: Predictions
+    """The default client's `Predictions` (see `default_client`)."""
+    models: Models
+    """The default client's `Models` (see `default_client`)."""
+
+_DEFAULT_CLIENT_NAMES = ("default_client", "predict", "run", "set_default_client", "wait")
 
 
 def __getattr__(name: str) -> Any:
-    """`AsyncSkytellsClient` is imported on first use: ``import skytells`` and a sync client
-    load no asyncio HTTP stack."""
+    """What is made on first use, so that ``import skytells`` loads no asyncio HTTP stack, reads
+    no environment variable and opens nothing: `AsyncSkytellsClient`, and the default client's
+    names (``skytells.run(...)``, ``skytells.predictions``, ``skytells.models``...)."""
     if name == "AsyncSkytellsClient":
         from ._clients.async_ import AsyncSkytellsClient
 
         globals()[name] = AsyncSkytellsClient
         return AsyncSkytellsClient
+    if name in _DEFAULT_CLIENT_NAMES:
+        from . import _default
+
+        value = getattr(_default, name)
+        globals()[name] = value
+        return value
+    if name in ("predictions", "models"):  # never cached: set_default_client() changes them
+        from . import _default
+
+        return getattr(_default, name)()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -160,6 +183,11 @@ __all__ = [
     "WebhookConfig",
     "__version__",
     "create_client",
+    "default_client",
+    "predict",
+    "run",
+    "set_default_client",
+    "wait",
 ]
 
 

@@ -120,11 +120,11 @@ class ClientCore:
         )
 
     def cancel(self, prediction_id: str) -> Op[PredictionResponse]:
-        """``cancel_prediction()``."""
+        """``predictions.cancel()`` and ``cancel_prediction()``."""
         return predictions.cancel_prediction(self.ctx, prediction_id)
 
     def delete(self, prediction_id: str) -> Op[dict[str, Any]]:
-        """``delete_prediction()``."""
+        """``predictions.delete()`` and ``delete_prediction()``."""
         return predictions.delete_prediction(self.ctx, prediction_id)
 
     def stream_prediction(self, prediction_id: str) -> Op[PredictionResponse]:
@@ -135,9 +135,10 @@ class ClientCore:
         self,
         fields: Iterable[str] | str | None,
         options: ModelFieldsOptions | Mapping[str, Any] | None,
+        type: str | None = None,
     ) -> Op[list[ModelResponse]]:
-        """``models.list()``."""
-        return models.list_models(self.ctx, fields, options)
+        """``models.list()``, of one model type when ``type`` is given."""
+        return models.list_models(self.ctx, fields, options, type=type)
 
     def get_model(
         self,

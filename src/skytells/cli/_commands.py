@@ -116,7 +116,7 @@ def predictions(client: SkytellsClient, args: argparse.Namespace, console: Conso
 def models(client: SkytellsClient, args: argparse.Namespace, console: Console) -> int:
     """``skytells models list [--type TYPE]`` and ``skytells models get SLUG [--schema]``."""
     if args.action == "list":
-        items = [m for m in client.models.list() if not args.type or m.get("type") == args.type]
+        items = client.models.list(type=args.type or None)
         if args.json:
             render.print_json(console, items)
         else:
