@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from .._core import batch, models, predictions, running, saving, waiting
 from .._core.config import ClientConfig, concurrency_limit
@@ -209,7 +209,7 @@ class ClientCore:
         """``save_outputs()``."""
         return saving.save_outputs(
             self.ctx,
-            prediction_dict(prediction) or {},
+            prediction_dict(prediction) or cast(PredictionResponse, {}),
             Path(target),
             on_progress=on_progress,
             timeout_ms=timeout,

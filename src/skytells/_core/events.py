@@ -26,6 +26,7 @@ from .._enums import is_terminal, normalize_status
 from .._exceptions import APIConnectionError, ResponseTooLargeError
 from .._types import PredictionResponse
 from .context import Context
+from .payloads import unknown_state
 from .protocol import CloseStream, Op, OpenStream, ReadStream, Sleep, now
 from .responses import timeout_error
 from .saving import is_url
@@ -89,7 +90,12 @@ class StreamEvent:
     def prediction(self) -> PredictionResponse | None:
         """The final prediction dict carried by ``done`` and ``error`` events."""
         data = self.data if self.event in TERMINAL_EVENTS else None
-        if isinstance(data, Mapping) and isinstance(data.get("id"), str) and data.get("status"):
+        if (
+            isinstance(data, Mapping)
+            and isinstance(data.get("id"), str)
+            and isinstance(data.get("status"), str)
+            and data["status"]
+        ):
             return cast(PredictionResponse, data)
         return None
 
@@ -120,7 +126,7 @@ class StreamTracker:
 
     def snapshot(self) -> PredictionResponse:
         """A copy of the latest known state."""
-        return cast(PredictionResponse, dict(self.latest or {"id": self.prediction_id}))
+        return cast(PredictionResponse, dict(self.latest or unknown_state(self.prediction_id)))
 
     def accept(self, raw: list[ServerSentEvent]) -> list[StreamEvent]:
         """The new events among ``raw`` (ids already seen are dropped), applied in order."""
