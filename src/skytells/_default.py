@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from ._clients.sync import SkytellsClient
+from ._core.calls import missing_key_error
 from ._io.fork import track
 
 if TYPE_CHECKING:
@@ -48,17 +49,24 @@ _holder = _Holder()
 
 
 def default_client() -> SkytellsClient:
-    """The default client, built on first use from the environment as ``SkytellsClient()``
-    builds one (so a missing or bad ``SKYTELLS_API_KEY`` raises its `AuthenticationError`, and
-    the next use tries again). The environment is read once: after changing it, call
-    ``set_default_client(None)``."""
+    """The default client: built on first use from the environment as ``SkytellsClient()``
+    builds one, then the same for the whole process (threads, and forked children over
+    connections of their own).
+
+    Without ``SKYTELLS_API_KEY`` it raises the `AuthenticationError` a keyless client's
+    request would (``UNAUTHORIZED``, nothing sent) and keeps nothing, so setting the key later
+    works; a malformed key raises the client's own error. Once built, later changes of the
+    environment are not seen: call ``set_default_client(None)`` to build it anew."""
     client = _holder.client
     if client is not None:
         return client
     with _holder.lock:
         if _holder.client is None:
-            _holder.client = SkytellsClient()
-            _holder.owned = True
+            client = SkytellsClient()
+            if not client._config.api_key:
+                client.close()
+                raise missing_key_error()
+            _holder.client, _holder.owned = client, True
         return _holder.client
 
 
