@@ -5,6 +5,9 @@ from skytells import SkytellsClient
 client = SkytellsClient()  # reads SKYTELLS_API_KEY
 prediction = client.run("flux-pro", input={"prompt": "A cat wearing sunglasses"})
 print(prediction.outputs())
+
+In a script or a notebook, ``skytells.run(...)``, ``skytells.predictions`` and
+``skytells.models`` use a default client built from the environment on first use.
 """
 
 from __future__ import annotations
@@ -113,6 +116,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    """The names made on first use too (tab completion in a notebook)."""
+    return sorted(
+        {*globals(), "AsyncSkytellsClient", "predictions", "models", *_DEFAULT_CLIENT_NAMES}
+    )
+
+
 # The official package's names for the resource classes.
 PredictionsAPI = Predictions
 ModelsAPI = Models
@@ -184,11 +194,8 @@ __all__ = [
     "__version__",
     "create_client",
     "default_client",
-    "predict",
-    "run",
     "set_default_client",
-    "wait",
-]
+]  # not `run`, `wait`, `predict`, `predictions`, `models`: `import *` would shadow common names
 
 
 def Skytells(
