@@ -4,6 +4,7 @@ against its OpenAPI document, reset for every test."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -53,6 +54,9 @@ def emu(emulator: Emulator, response_checker: ResponseChecker) -> Iterator[Emula
     """
     emulator.reset()
     yield emulator
+    default = sys.modules.get("skytells._default")
+    if default is not None:  # a test (a README block) used `skytells.run`: no client outlives it
+        default.set_default_client(None)
     _fail_on_violations(response_checker)
 
 

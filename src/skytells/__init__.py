@@ -5,6 +5,9 @@ from skytells import SkytellsClient
 client = SkytellsClient()  # reads SKYTELLS_API_KEY
 prediction = client.run("flux-pro", input={"prompt": "A cat wearing sunglasses"})
 print(prediction.outputs())
+
+In a script or a notebook, ``skytells.run(...)``, ``skytells.predictions`` and
+``skytells.models`` use a default client built from the environment on first use.
 """
 
 from __future__ import annotations
@@ -79,17 +82,47 @@ from .resources import AsyncModels, AsyncPredictions, Models, Predictions
 
 if TYPE_CHECKING:
     from ._clients.async_ import AsyncSkytellsClient
+    from ._default import default_client as default_client
+    from ._default import predict as predict
+    from ._default import run as run
+    from ._default import set_default_client as set_default_client
+    from ._default import wait as wait
+
+    predictions: Predictions
+    """The default client's `Predictions` (see `default_client`)."""
+    models: Models
+    """The default client's `Models` (see `default_client`)."""
+
+_DEFAULT_CLIENT_NAMES = ("default_client", "predict", "run", "set_default_client", "wait")
 
 
 def __getattr__(name: str) -> Any:
-    """`AsyncSkytellsClient` is imported on first use: ``import skytells`` and a sync client
-    load no asyncio HTTP stack."""
+    """What is made on first use, so that ``import skytells`` loads no asyncio HTTP stack, reads
+    no environment variable and opens nothing: `AsyncSkytellsClient`, and the default client's
+    names (``skytells.run(...)``, ``skytells.predictions``, ``skytells.models``...)."""
     if name == "AsyncSkytellsClient":
         from ._clients.async_ import AsyncSkytellsClient
 
         globals()[name] = AsyncSkytellsClient
         return AsyncSkytellsClient
+    if name in _DEFAULT_CLIENT_NAMES:
+        from . import _default
+
+        value = getattr(_default, name)
+        globals()[name] = value
+        return value
+    if name in ("predictions", "models"):  # never cached: set_default_client() changes them
+        from . import _default
+
+        return getattr(_default, name)()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The names made on first use too (tab completion in a notebook)."""
+    return sorted(
+        {*globals(), "AsyncSkytellsClient", "predictions", "models", *_DEFAULT_CLIENT_NAMES}
+    )
 
 
 # The official package's names for the resource classes.
@@ -165,7 +198,9 @@ __all__ = [
     "WebhookConfig",
     "__version__",
     "create_client",
-]
+    "default_client",
+    "set_default_client",
+]  # not `run`, `wait`, `predict`, `predictions`, `models`: `import *` would shadow common names
 
 
 def Skytells(

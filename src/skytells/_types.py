@@ -1,7 +1,12 @@
 """Typed shapes of the API's JSON: `TypedDict`s, so they stay plain dicts at run time.
 
-Every key is optional (``total=False``): the service adds and omits fields over time, and unknown
-fields or enum values must never break a program.
+A key is required when every answer carries it, in every documented variant, after what the SDK
+normalises: a prediction always has its ``id`` and a ``status`` (the SDK refuses a prediction
+without an id, and spells a queued create's ``"status": false`` ``"pending"``), so
+``prediction["id"]`` type-checks; the rest may be absent (the queued answer has nothing else) and
+is read with ``.get()``. A model has what the API's catalogue always sends. Values the SDK does
+not know (a new status, a new model type) stay plain strings, and unknown fields are kept: they
+never break a program.
 """
 
 from __future__ import annotations
@@ -10,9 +15,9 @@ import sys
 from typing import Any, Union
 
 if sys.version_info >= (3, 11):  # typing_extensions costs ~10 ms of import time (inspect)
-    from typing import TypedDict
+    from typing import NotRequired, TypedDict
 else:  # pragma: no cover - Python 3.10
-    from typing_extensions import TypedDict
+    from typing_extensions import NotRequired, TypedDict
 
 __all__ = [
     "Billing",
@@ -101,33 +106,38 @@ class PredictionMetadata(TypedDict, total=False):
     data_available: bool
 
 
-class PredictionResponse(TypedDict, total=False):
-    """A prediction as the API returns it (``GET /predictions/{id}``)."""
+class PredictionResponse(TypedDict):
+    """A prediction as the API returns it (``GET /predictions/{id}``).
+
+    ``id`` and ``status`` are always there; the other keys are read with ``.get()``
+    (``prediction.get("output")``, ``prediction.get("metrics", {}).get("progress")``)."""
 
     id: str
     status: str
-    type: str
-    stream: bool
-    input: dict[str, Any]
-    output: PredictionOutput
-    response: str | None
-    error: str | None
-    created_at: str
-    started_at: str | None
-    completed_at: str | None
-    updated_at: str
-    privacy: str
-    source: str
-    model: PredictionModelRef | str
-    webhook: WebhookConfig
-    metrics: PredictionMetrics
-    metadata: PredictionMetadata
-    urls: PredictionUrls
-    data_removed: bool
+    """``pending``, ``starting``, ``processing``, ``succeeded``, ``failed``, ``cancelled`` (see
+    `PredictionStatus`), or a spelling the SDK does not know yet."""
+    type: NotRequired[str]
+    stream: NotRequired[bool]
+    input: NotRequired[dict[str, Any]]
+    output: NotRequired[PredictionOutput]
+    response: NotRequired[str | None]
+    error: NotRequired[str | None]
+    created_at: NotRequired[str]
+    started_at: NotRequired[str | None]
+    completed_at: NotRequired[str | None]
+    updated_at: NotRequired[str]
+    privacy: NotRequired[str]
+    source: NotRequired[str]
+    model: NotRequired[PredictionModelRef | str]
+    webhook: NotRequired[WebhookConfig]
+    metrics: NotRequired[PredictionMetrics]
+    metadata: NotRequired[PredictionMetadata]
+    urls: NotRequired[PredictionUrls]
+    data_removed: NotRequired[bool]
 
 
-class PaginationDict(TypedDict, total=False):
-    """Pagination of a list response."""
+class PaginationDict(TypedDict):
+    """Pagination of a list response (`Pagination.to_dict()` always has the four)."""
 
     current_page: int
     per_page: int
@@ -135,41 +145,44 @@ class PaginationDict(TypedDict, total=False):
     last_page: int
 
 
-class PredictionListDict(TypedDict, total=False):
+class PredictionListDict(TypedDict):
     """``GET /predictions``: a page of predictions."""
 
     data: list[PredictionResponse]
     pagination: PaginationDict
 
 
-class ModelVendor(TypedDict, total=False):
+class ModelVendor(TypedDict):
     """Who publishes a model."""
 
     name: str
-    description: str
-    image_url: str
-    verified: bool
-    slug: str
-    metadata: dict[str, Any]
+    description: NotRequired[str]
+    image_url: NotRequired[str]
+    verified: NotRequired[bool]
+    slug: NotRequired[str]
+    metadata: NotRequired[dict[str, Any]]
 
 
-class Pricing(TypedDict, total=False):
+class Pricing(TypedDict):
     """What a model costs: ``amount`` ``currency`` per ``unit``."""
 
     amount: float
     currency: str
     unit: str
-    criterias: list[dict[str, Any]]
-    formula: str
+    criterias: NotRequired[list[dict[str, Any]]]
+    formula: NotRequired[str]
 
 
-class ModelResponse(TypedDict, total=False):
-    """A model of the catalogue (``GET /models``, ``GET /model/{slug}``)."""
+class ModelResponse(TypedDict):
+    """A model of the catalogue (``GET /models``, ``GET /model/{slug}``): ``namespace`` is the
+    slug API calls take; the schemas come only when asked for (``fields=["input_schema"]``)."""
 
     name: str
     description: str
     namespace: str
     type: str
+    """``image``, ``video``, ``audio``, ``music``, ``text``, ``code``, ``multimodal`` (see
+    `ModelType`), or a type the SDK does not know yet."""
     privacy: str
     img_url: str
     vendor: ModelVendor
@@ -178,5 +191,5 @@ class ModelResponse(TypedDict, total=False):
     capabilities: list[str]
     status: str
     metadata: dict[str, Any]
-    input_schema: dict[str, Any] | None
-    output_schema: dict[str, Any] | None
+    input_schema: NotRequired[dict[str, Any] | None]
+    output_schema: NotRequired[dict[str, Any] | None]

@@ -35,3 +35,27 @@ def test_unknown_fields_and_bad_slugs_fail_before_sending() -> None:
     with pytest.raises(skytells.ValidationError):
         driver.run(get_model(context(), ".."))
     assert driver.requests == []
+
+
+def test_models_of_one_type_whatever_the_case_and_odd_entries() -> None:
+    catalogue = [
+        {"namespace": "a", "type": "video"},
+        {"namespace": "b", "type": " Video "},
+        {"namespace": "c", "type": "image"},
+        {"namespace": "d"},  # no type: never of any type asked for
+        {"namespace": "e", "type": 7},
+    ]
+    driver = Driver().script(json_reply(200, catalogue), json_reply(200, catalogue))
+    assert [m["namespace"] for m in driver.run(list_models(context(), type="VIDEO"))] == ["a", "b"]
+    kept = driver.run(list_models(context(), ["input_schema"], type=skytells.ModelType.IMAGE))
+    assert [m["namespace"] for m in kept] == ["c"]
+    assert driver.requests[1].params == {"fields": "input_schema"}  # the filter is not sent
+
+
+@pytest.mark.parametrize("bad", [0, "", " ", ["video"], b"video"])
+def test_a_model_type_that_is_no_text_fails_before_sending(bad: object) -> None:
+    driver = Driver()
+    with pytest.raises(skytells.ValidationError) as info:
+        driver.run(list_models(context(), type=bad))  # type: ignore[arg-type]
+    assert info.value.error_id == "INVALID_PARAMETER"
+    assert driver.requests == []

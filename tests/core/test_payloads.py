@@ -6,6 +6,7 @@ import pytest
 
 import skytells
 from skytells._core.payloads import (
+    expect_prediction,
     payload_dict,
     prediction_dict,
     prediction_id_of,
@@ -37,3 +38,16 @@ def test_run_payload_and_wait_options() -> None:
         run_payload(" ", None, None, False, None)
     assert wait_options({"interval": 10, "max_wait": 20}) == (10, 20)
     assert wait_options(None) == (None, None)
+
+
+def test_a_prediction_always_has_an_id_and_a_string_status() -> None:
+    """What `PredictionResponse` declares required holds after `expect_prediction`."""
+    queued = {"status": False, "id": "p1", "response": "Prediction queued."}
+    assert expect_prediction(queued) == {**queued, "status": "pending"}  # what it means
+    assert expect_prediction({"id": "p2"}) == {"id": "p2", "status": "unknown"}
+    assert expect_prediction({"id": "p3", "status": None})["status"] == "unknown"
+    odd = {"id": "p4", "status": "hibernating", "new_field": [1]}
+    assert expect_prediction(dict(odd)) == odd  # unknown statuses and fields kept as they came
+    for junk in ({"status": "succeeded"}, {"id": ""}, {"id": 5}, ["p1"], "p1"):
+        with pytest.raises(skytells.ServerError):
+            expect_prediction(junk)

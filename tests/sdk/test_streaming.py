@@ -255,7 +255,7 @@ def test_max_wait_bounds_the_first_lookup_of_a_bare_id(scripted: ScriptedServer,
 
             asyncio.run(consume())
     assert info.value.error_id == "WAIT_TIMEOUT"
-    assert info.value.prediction == {"id": "pred_abc123"}
+    assert info.value.prediction == {"id": "pred_abc123", "status": "unknown"}  # nothing known
     assert len(scripted.requests) == 1  # no retry of a lookup cut short by the deadline
 
 

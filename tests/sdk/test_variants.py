@@ -55,8 +55,8 @@ def canceller(emu: Emulator) -> Iterator[threading.Thread]:
 
 def test_create_then_wait(client: SkytellsClient, emu: Emulator, variant: str) -> None:
     created = client.predictions.create(IMAGE)
-    if variant == "queued_envelope":
-        assert created["status"] is False  # the queued answer, handed over as it came
+    if variant == "queued_envelope":  # the queued answer: its `status: false` means pending
+        assert created["status"] == "pending" and created.get("response") == "Prediction queued."
     result = client.wait(created, {"interval": 10})
     assert result["id"] == created["id"] and result["status"] == "succeeded"
     assert [p["id"] for p in emu.predictions()] == [created["id"]]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from .._core import batch, models, predictions, running, saving, waiting
 from .._core.config import ClientConfig, check_file_encoder, concurrency_limit
@@ -140,11 +140,11 @@ class ClientCore:
         )
 
     def cancel(self, prediction_id: str) -> Op[PredictionResponse]:
-        """``cancel_prediction()``."""
+        """``predictions.cancel()`` and ``cancel_prediction()``."""
         return predictions.cancel_prediction(self.ctx, prediction_id)
 
     def delete(self, prediction_id: str) -> Op[dict[str, Any]]:
-        """``delete_prediction()``."""
+        """``predictions.delete()`` and ``delete_prediction()``."""
         return predictions.delete_prediction(self.ctx, prediction_id)
 
     def stream_prediction(self, prediction_id: str) -> Op[PredictionResponse]:
@@ -155,9 +155,10 @@ class ClientCore:
         self,
         fields: Iterable[str] | str | None,
         options: ModelFieldsOptions | Mapping[str, Any] | None,
+        type: str | None = None,
     ) -> Op[list[ModelResponse]]:
-        """``models.list()``."""
-        return models.list_models(self.ctx, fields, options)
+        """``models.list()``, of one model type when ``type`` is given."""
+        return models.list_models(self.ctx, fields, options, type=type)
 
     def get_model(
         self,
@@ -229,7 +230,7 @@ class ClientCore:
         """``save_outputs()``."""
         return saving.save_outputs(
             self.ctx,
-            prediction_dict(prediction) or {},
+            prediction_dict(prediction) or cast(PredictionResponse, {}),
             Path(target),
             on_progress=on_progress,
             timeout_ms=timeout,

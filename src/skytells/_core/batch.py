@@ -19,7 +19,7 @@ from .._exceptions import ServerError, SkytellsError, WaitTimeoutError
 from .._options import PredictionRequest
 from .._types import PredictionOutput, PredictionResponse
 from .context import Context
-from .payloads import payload_dict, prediction_dict, prediction_id_of
+from .payloads import payload_dict, prediction_dict, prediction_id_of, unknown_state
 from .predictions import create_prediction, get_prediction, list_predictions
 from .protocol import Emit, Op, Sleep, now
 from .running import check_outcome
@@ -116,7 +116,7 @@ def wait_many(
                 "WAIT_TIMEOUT",
                 {"pending": list(pending)},
                 408,
-                prediction=states.get(pending[0], {"id": pending[0]}),
+                prediction=states.get(pending[0]) or unknown_state(pending[0]),
             )
         seen = yield from _check_round(ctx, pending, deadline)
         still: list[str] = []
@@ -225,7 +225,7 @@ class RunMany:
         looked up (its error, with its last known state)."""
         if isinstance(state, Lost):
             lost = self._index_by_id[state.prediction_id]
-            last = self._created.get(state.prediction_id) or {"id": state.prediction_id}
+            last = self._created.get(state.prediction_id) or unknown_state(state.prediction_id)
             return RunResult(lost, self.bodies[lost], last, state.error)
         index = self._index_by_id.get(str(state.get("id")))
         if index is None:  # the server answered with a prediction that was not asked for
@@ -243,7 +243,10 @@ class RunMany:
         pending = error.details.get("pending", []) if isinstance(error.details, dict) else []
         return [
             RunResult(
-                self._index_by_id[pid], self.bodies[self._index_by_id[pid]], {"id": pid}, error
+                self._index_by_id[pid],
+                self.bodies[self._index_by_id[pid]],
+                unknown_state(pid),
+                error,
             )
             for pid in pending
             if pid in self._index_by_id

@@ -27,6 +27,15 @@ logger = logging.getLogger("skytells")
 _NO_BODY: Any = object()
 
 
+def missing_key_error() -> AuthenticationError:
+    """The error of a request a client without an API key was asked to send."""
+    return AuthenticationError(
+        "No API key: pass api_key=... to the client or set SKYTELLS_API_KEY",
+        "UNAUTHORIZED",
+        "The request was not sent.",
+    )
+
+
 def call(
     ctx: Context,
     method: str,
@@ -52,11 +61,7 @@ def call(
     """
     config = ctx.config
     if not config.api_key:
-        raise AuthenticationError(
-            "No API key: pass api_key=... to the client or set SKYTELLS_API_KEY",
-            "UNAUTHORIZED",
-            "The request was not sent.",
-        )
+        raise missing_key_error()
     body = None
     headers: dict[str, str] = {}
     if json_body is not _NO_BODY:

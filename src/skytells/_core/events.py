@@ -27,6 +27,7 @@ from .._exceptions import APIConnectionError, ResponseTooLargeError, SkytellsErr
 from .._types import PredictionResponse
 from .context import Context
 from .logs import LongRequest, loggable_url
+from .payloads import unknown_state
 from .protocol import CloseStream, Op, OpenStream, ReadStream, Sleep, now
 from .responses import timeout_error
 from .saving import is_url
@@ -90,7 +91,12 @@ class StreamEvent:
     def prediction(self) -> PredictionResponse | None:
         """The final prediction dict carried by ``done`` and ``error`` events."""
         data = self.data if self.event in TERMINAL_EVENTS else None
-        if isinstance(data, Mapping) and isinstance(data.get("id"), str) and data.get("status"):
+        if (
+            isinstance(data, Mapping)
+            and isinstance(data.get("id"), str)
+            and isinstance(data.get("status"), str)
+            and data["status"]
+        ):
             return cast(PredictionResponse, data)
         return None
 
@@ -121,7 +127,7 @@ class StreamTracker:
 
     def snapshot(self) -> PredictionResponse:
         """A copy of the latest known state."""
-        return cast(PredictionResponse, dict(self.latest or {"id": self.prediction_id}))
+        return cast(PredictionResponse, dict(self.latest or unknown_state(self.prediction_id)))
 
     def accept(self, raw: list[ServerSentEvent]) -> list[StreamEvent]:
         """The new events among ``raw`` (ids already seen are dropped), applied in order."""

@@ -54,10 +54,23 @@ def prediction_id_of(prediction: PredictionLike) -> str:
 
 
 def expect_prediction(data: Any) -> PredictionResponse:
-    """``data`` as a prediction dict, or a clear error if the server sent something else."""
+    """``data`` as a prediction dict, or a clear error if the server sent something else.
+
+    What `PredictionResponse` promises holds after this: a non-empty ``id`` (checked) and a
+    string ``status``. The queued answer to a create (``{"status": false, "id", "response"}``,
+    spec section 3) is spelled ``"pending"``, what it means; a status that is no string at all
+    (a server outside the spec) reads ``"unknown"``, as `Prediction.status` says of it."""
     if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
         raise unexpected("a prediction object with an 'id'", data)
+    status = data.get("status")
+    if not isinstance(status, str):
+        data["status"] = "pending" if status is False else "unknown"
     return cast(PredictionResponse, data)
+
+
+def unknown_state(prediction_id: str) -> PredictionResponse:
+    """The last known state of a prediction nothing is known of but its id."""
+    return {"id": prediction_id, "status": "unknown"}
 
 
 def unexpected(expected: str, data: Any) -> SkytellsError:

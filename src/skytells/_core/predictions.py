@@ -6,7 +6,7 @@ import datetime as dt
 import math
 import uuid
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from .._enums import normalize_status
 from .._exceptions import NotFoundError, SkytellsError
@@ -144,7 +144,7 @@ def cancel_prediction(ctx: Context, prediction_id: str) -> Op[PredictionResponse
 
     data = yield from call(ctx, "POST", f"{path}/cancel", settle=settle)
     if isinstance(data, dict) and data.get("id") and data.get("status"):
-        return cast(PredictionResponse, data)
+        return expect_prediction(data)
     # Some deployments answer {"success": true}: fetch the prediction it changed.
     return (yield from get_prediction(ctx, prediction_id))
 

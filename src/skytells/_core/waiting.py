@@ -31,7 +31,7 @@ from .events import (
     read_stream,
     stream_url,
 )
-from .payloads import PredictionLike, prediction_dict, prediction_id_of
+from .payloads import PredictionLike, prediction_dict, prediction_id_of, unknown_state
 from .predictions import cancel_prediction, get_prediction
 from .protocol import Emit, Notify, Op, Sleep, now
 from .schedule import PollSchedule, wait_limits
@@ -193,7 +193,7 @@ def wait_timeout(
     cancel_on_timeout: bool,
 ) -> Op[WaitTimeoutError]:
     """The `WaitTimeoutError` to raise, after cancelling the prediction if asked to."""
-    last: PredictionResponse = current or {"id": prediction_id}
+    last: PredictionResponse = current or unknown_state(prediction_id)
     if cancel_on_timeout:
         # The timeout is what the caller needs to hear about, even if the cancel fails.
         with contextlib.suppress(SkytellsError):

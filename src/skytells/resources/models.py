@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._enums import ModelType
 from .._options import ModelFieldsOptions
 from .._types import ModelResponse
 from ._resource import Resource
@@ -23,9 +24,13 @@ class Models(Resource["SyncDriver"]):
         self,
         fields: Iterable[str] | str | None = None,
         options: ModelFieldsOptions | Mapping[str, Any] | None = None,
+        *,
+        type: ModelType | str | None = None,
     ) -> list[ModelResponse]:
-        """All available models; ``fields`` may add ``"input_schema"``, ``"output_schema"``."""
-        return self._driver.run(self._core.list_models(fields, options))
+        """All available models, or only those of ``type`` (``"image"``, ``"video"``,
+        ``ModelType.AUDIO``...; case-insensitive, filtered by the SDK); ``fields`` may add
+        ``"input_schema"``, ``"output_schema"``."""
+        return self._driver.run(self._core.list_models(fields, options, type))
 
     def get(
         self,
@@ -44,9 +49,13 @@ class AsyncModels(Resource["AsyncDriver"]):
         self,
         fields: Iterable[str] | str | None = None,
         options: ModelFieldsOptions | Mapping[str, Any] | None = None,
+        *,
+        type: ModelType | str | None = None,
     ) -> list[ModelResponse]:
-        """All available models; ``fields`` may add ``"input_schema"``, ``"output_schema"``."""
-        return await self._driver.run(self._core.list_models(fields, options))
+        """All available models, or only those of ``type`` (``"image"``, ``"video"``,
+        ``ModelType.AUDIO``...; case-insensitive, filtered by the SDK); ``fields`` may add
+        ``"input_schema"``, ``"output_schema"``."""
+        return await self._driver.run(self._core.list_models(fields, options, type))
 
     async def get(
         self,

@@ -1,4 +1,4 @@
-"""`client.predictions`: create, get, list and iterate predictions."""
+"""`client.predictions`: create, get, list, iterate, cancel and delete predictions."""
 
 from __future__ import annotations
 
@@ -99,6 +99,20 @@ class Predictions(Resource["SyncDriver"]):
         """Fetch a prediction by id. Unknown ids raise `NotFoundError`."""
         return self._driver.run(self._core.get(id))
 
+    def cancel(self, id: str) -> PredictionResponse:
+        """Cancel a prediction that has not ended; returns it updated (``status`` cancelled).
+
+        A retry whose earlier attempt cancelled it but lost the answer succeeds; a prediction
+        that already ended raises the API's error (`ValidationError`). Same as
+        ``client.cancel_prediction(id)``."""
+        return self._driver.run(self._core.cancel(id))
+
+    def delete(self, id: str) -> dict[str, Any]:
+        """Delete a prediction and its stored output files; returns the API's answer (such as
+        ``{"id": ..., "deleted": True}``). An unknown id raises `NotFoundError`. Same as
+        ``client.delete_prediction(id)``."""
+        return self._driver.run(self._core.delete(id))
+
     def list(
         self,
         page: int | None = None,
@@ -147,6 +161,20 @@ class AsyncPredictions(Resource["AsyncDriver"]):
     async def get(self, id: str) -> PredictionResponse:
         """Fetch a prediction by id. Unknown ids raise `NotFoundError`."""
         return await self._driver.run(self._core.get(id))
+
+    async def cancel(self, id: str) -> PredictionResponse:
+        """Cancel a prediction that has not ended; returns it updated (``status`` cancelled).
+
+        A retry whose earlier attempt cancelled it but lost the answer succeeds; a prediction
+        that already ended raises the API's error (`ValidationError`). Same as
+        ``client.cancel_prediction(id)``."""
+        return await self._driver.run(self._core.cancel(id))
+
+    async def delete(self, id: str) -> dict[str, Any]:
+        """Delete a prediction and its stored output files; returns the API's answer (such as
+        ``{"id": ..., "deleted": True}``). An unknown id raises `NotFoundError`. Same as
+        ``client.delete_prediction(id)``."""
+        return await self._driver.run(self._core.delete(id))
 
     async def list(
         self,

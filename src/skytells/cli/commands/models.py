@@ -43,7 +43,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 def list_models(ctx: Context) -> int:
     """The catalogue, optionally of one type."""
     args = ctx.args
-    items = [m for m in ctx.client.models.list() if not args.type or m.get("type") == args.type]
+    items = ctx.client.models.list(type=args.type or None)
     if args.json:
         ctx.out.json(items)
     else:

@@ -1,0 +1,114 @@
+"""The module-level default client: ``skytells.run(...)``, ``skytells.predictions``, ...
+
+For scripts and notebooks. It is a `SkytellsClient` built from the environment
+(``SKYTELLS_API_KEY``, ``SKYTELLS_BASE_URL``) on first use, never at ``import skytells``, which
+reaches this module only through the package's ``__getattr__``. One client per process: made once
+under a lock (threads racing to the first use share one); a forked child uses it too, over
+connections of its own (the client's `HttpPool` remakes them), with the lock made anew.
+`set_default_client` replaces it, or with None forgets it so the next use reads the environment
+again.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+
+from ._clients.sync import SkytellsClient
+from ._core.calls import missing_key_error
+from ._io.fork import track
+
+if TYPE_CHECKING:
+    from .resources import Models, Predictions
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+__all__ = ["default_client", "predict", "run", "set_default_client", "wait"]
+
+
+class _Holder:
+    """The default client of this process, and the lock its first construction takes."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.client: SkytellsClient | None = None
+        self.owned = False  # built here (closed on replacement), not given by the user
+        track(self)
+
+    def _after_fork_in_child(self) -> None:
+        # Another thread of the parent may have held the lock at the fork. The client stays:
+        # its pool makes this process's own connections on the first request.
+        self.lock = threading.Lock()
+
+
+_holder = _Holder()
+
+
+def default_client() -> SkytellsClient:
+    """The default client: built on first use from the environment as ``SkytellsClient()``
+    builds one, then the same for the whole process (threads, and forked children over
+    connections of their own).
+
+    Without ``SKYTELLS_API_KEY`` it raises the `AuthenticationError` a keyless client's
+    request would (``UNAUTHORIZED``, nothing sent) and keeps nothing, so setting the key later
+    works; a malformed key raises the client's own error. Once built, later changes of the
+    environment are not seen: call ``set_default_client(None)`` to build it anew."""
+    client = _holder.client
+    if client is not None:
+        return client
+    with _holder.lock:
+        if _holder.client is None:
+            client = SkytellsClient()
+            if not client._config.api_key:
+                client.close()
+                raise missing_key_error()
+            _holder.client, _holder.owned = client, True
+        return _holder.client
+
+
+def set_default_client(client: SkytellsClient | None) -> None:
+    """Make ``client`` the default (it stays yours: closing it is up to you), or with None forget
+    the current one so that the next use builds a new one from the environment. A default client
+    built from the environment is closed when replaced."""
+    if client is not None and not isinstance(client, SkytellsClient):
+        raise TypeError(f"expected a SkytellsClient or None, got {type(client).__name__}")
+    with _holder.lock:
+        old, owned = _holder.client, _holder.owned
+        _holder.client, _holder.owned = client, False
+    if old is not None and owned and old is not client:
+        old.close()
+
+
+def _on_default(method: Callable[Concatenate[SkytellsClient, P], R]) -> Callable[P, R]:
+    """``method`` of `SkytellsClient`, called on the default client: same parameters, same
+    result, same docstring (type checkers see the signature through the `ParamSpec`)."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        return method(default_client(), *args, **kwargs)
+
+    del call.__wrapped__  # help() shows the parameters without ``self``:
+    signature = inspect.signature(method)
+    call.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=list(signature.parameters.values())[1:]
+    )
+    return call
+
+
+run = _on_default(SkytellsClient.run)
+predict = _on_default(SkytellsClient.predict)
+wait = _on_default(SkytellsClient.wait)
+
+
+def predictions() -> Predictions:
+    """``skytells.predictions``: the default client's `Predictions`."""
+    return default_client().predictions
+
+
+def models() -> Models:
+    """``skytells.models``: the default client's `Models`."""
+    return default_client().models
