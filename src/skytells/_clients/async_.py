@@ -79,6 +79,7 @@ class AsyncSkytellsClient(ClientBase[httpx.AsyncClient, AsyncDriver]):
         max_wait: float | None = None,
         cancel_on_timeout: bool = False,
         idempotency_key: str | None = None,
+        progress: bool = False,
     ) -> AsyncPrediction:
         """Run a model and wait for the result (see `SkytellsClient.run`)."""
         op = self._core.run(
@@ -91,6 +92,7 @@ class AsyncSkytellsClient(ClientBase[httpx.AsyncClient, AsyncDriver]):
             max_wait=max_wait,
             cancel_on_timeout=cancel_on_timeout,
             idempotency_key=idempotency_key,
+            progress=progress,
         )
         return AsyncPrediction(self, await self._driver.run(op))
 
@@ -107,9 +109,10 @@ class AsyncSkytellsClient(ClientBase[httpx.AsyncClient, AsyncDriver]):
         on_progress: OnProgressCallback | None = None,
         *,
         cancel_on_timeout: bool = False,
+        progress: bool = False,
     ) -> PredictionResponse:
         """Check a prediction until it is terminal (see `SkytellsClient.wait`)."""
-        op = self._core.wait(prediction, options, on_progress, cancel_on_timeout)
+        op = self._core.wait(prediction, options, on_progress, cancel_on_timeout, progress)
         return await self._driver.run(op)
 
     async def dispatch(self, *, concurrency: int | None = None) -> list[PredictionResponse]:
