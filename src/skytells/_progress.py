@@ -23,11 +23,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from ._core.display import progress_line, progress_mimebundle
 from ._core.progress import ProgressTracker, ProgressView
 from ._exceptions import PredictionError, WaitTimeoutError
 
-__all__ = ["ProgressReporter", "kernel_shell", "with_reporter"]
+__all__ = ["ProgressReporter", "kernel_shell"]
 
 
 class _Surface(Protocol):
@@ -41,6 +40,8 @@ class _Kernel:
         self._handle: Any = None
 
     def show(self, view: ProgressView) -> None:
+        from ._core.display import progress_mimebundle
+
         bundle = progress_mimebundle(view)
         if self._handle is None:
             # IPython is already imported (we are in its kernel); untyped for mypy: an extra.
@@ -63,6 +64,8 @@ class _Terminal:
             self._unicode = False
 
     def show(self, view: ProgressView) -> None:
+        from ._core.display import progress_line
+
         line = progress_line(view, unicode=self._unicode)
         # \r: back to the line's start; ESC[K: clear what a longer line left.
         self._stream.write(f"\r{line}\x1b[K" + ("\n" if view.final else ""))
@@ -80,6 +83,8 @@ class _Log:
         if view.status == self._status and not view.final:
             return
         self._status = view.status
+        from ._core.display import progress_line
+
         self._stream.write(progress_line(view, width=10, unicode=False) + "\n")
         self._stream.flush()
 
@@ -127,6 +132,16 @@ class ProgressReporter:
         if not self._ended:
             self._show(self._tracker.update(state, self._clock()))
 
+    def along(self, on_progress: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+        """One ``on_progress`` that updates the bar, then calls the caller's (whose result, maybe
+        an awaitable, is returned for the async driver to await)."""
+
+        def both(state: Any) -> Any:
+            self(state)
+            return None if on_progress is None else on_progress(state)
+
+        return both
+
     def end(
         self, state: Mapping[str, Any] | None = None, error: BaseException | None = None
     ) -> None:
@@ -150,16 +165,17 @@ class ProgressReporter:
         view = self._tracker.end(self._clock(), state, reason)
         self._ended = True
         last = self._last
-        if (
-            last is None
-            or not last.final
-            or (last.status, last.percent)
-            != (
+        shown = (
+            last is not None
+            and last.final
+            and (last.status, last.percent)
+            == (
                 view.status,
                 view.percent,
             )
-        ):
-            self._show(view)  # not already shown by the last report
+        )
+        if not shown:  # the last report may have shown this end already
+            self._show(view)
 
     def _show(self, view: ProgressView) -> None:
         self._last = view
@@ -172,16 +188,3 @@ class ProgressReporter:
             self._surface.show(view)
         except (OSError, ValueError):  # stderr closed or broken: the run goes on without a bar
             self._surface = None
-
-
-def with_reporter(
-    reporter: ProgressReporter, on_progress: Callable[[Any], Any] | None
-) -> Callable[[Any], Any]:
-    """One ``on_progress`` that updates the bar, then calls the caller's (whose result, maybe an
-    awaitable, is returned for the async driver to await)."""
-
-    def both(state: Any) -> Any:
-        reporter(state)
-        return None if on_progress is None else on_progress(state)
-
-    return both

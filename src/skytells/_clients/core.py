@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._core import batch, models, predictions, running, saving, waiting
 from .._core.config import ClientConfig, concurrency_limit
@@ -41,8 +41,10 @@ from .._options import (
     WaitOptions,
 )
 from .._pagination import PaginatedResponse
-from .._progress import ProgressReporter, with_reporter
 from .._types import ModelResponse, PredictionResponse
+
+if TYPE_CHECKING:
+    from .._progress import ProgressReporter
 
 __all__ = ["ClientCore", "Dispatch", "RunMany"]
 
@@ -167,11 +169,11 @@ class ClientCore:
     ) -> Op[PredictionResponse]:
         """``run()``: create, then wait for the outcome (``progress``: with a live bar)."""
         payload = run_payload(model, input, webhook, stream, options)
-        reporter = ProgressReporter(model) if progress else None
+        reporter = _reporter(model) if progress else None
         op = running.run_prediction(
             self.ctx,
             payload,
-            on_progress=on_progress if reporter is None else with_reporter(reporter, on_progress),
+            on_progress=on_progress if reporter is None else reporter.along(on_progress),
             max_wait_ms=max_wait,
             cancel_on_timeout=cancel_on_timeout,
             idempotency_key=idempotency_key,
@@ -188,13 +190,13 @@ class ClientCore:
     ) -> Op[PredictionResponse]:
         """``wait()`` (``progress``: with a live bar)."""
         interval, max_wait = wait_options(options)
-        reporter = ProgressReporter() if progress else None
+        reporter = _reporter(None) if progress else None
         op = waiting.wait_for(
             self.ctx,
             prediction,
             interval_ms=interval,
             max_wait_ms=max_wait,
-            on_progress=on_progress if reporter is None else with_reporter(reporter, on_progress),
+            on_progress=on_progress if reporter is None else reporter.along(on_progress),
             cancel_on_timeout=cancel_on_timeout,
         )
         if reporter is None:
@@ -248,6 +250,12 @@ class ClientCore:
     ) -> RunMany:
         """``run_many()``; bad wait options are refused now, before any create."""
         return RunMany(self, payloads, concurrency, options)
+
+
+def _reporter(model: str | None) -> ProgressReporter:
+    from .._progress import ProgressReporter  # imported by the first progress=True only
+
+    return ProgressReporter(model)
 
 
 def _reporting(

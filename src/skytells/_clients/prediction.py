@@ -8,7 +8,6 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._core.display import prediction_mimebundle
 from .._exceptions import SkytellsError
 from .._types import PredictionOutput, PredictionResponse
 from .base import ClientBase
@@ -70,6 +69,8 @@ class _PredictionView:
     ) -> dict[str, str]:
         """How Jupyter shows it: id, model, status, times, credits, error, and the outputs
         inline (images, video and audio players, text); everything from the server escaped."""
+        from .._core.display import prediction_mimebundle  # only where something displays
+
         return prediction_mimebundle(self._data, include=include, exclude=exclude)
 
     def __eq__(self, other: object) -> bool:

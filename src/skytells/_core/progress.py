@@ -7,12 +7,12 @@ a log's lines) is `skytells._progress`'s, the markup `display`'s.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .._enums import is_terminal, normalize_status
+from .events import progress_number
 
 __all__ = ["ProgressTracker", "ProgressView"]
 
@@ -63,11 +63,9 @@ class ProgressTracker:
         if isinstance(status, str) and status:
             self._status = normalize_status(status)
         metrics = state.get("metrics")
-        value = metrics.get("progress") if isinstance(metrics, Mapping) else None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = float(value)
-            if math.isfinite(value):
-                self._percent = max(self._percent, min(100.0, max(0.0, value)))
+        value = progress_number(metrics.get("progress") if isinstance(metrics, Mapping) else None)
+        if value is not None:
+            self._percent = max(self._percent, min(100.0, max(0.0, value)))
         if self._status == "succeeded":
             self._percent = 100.0
         if is_terminal(self._status):
