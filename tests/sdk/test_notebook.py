@@ -6,6 +6,7 @@ what the emulator never sends).
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import subprocess
@@ -217,6 +218,7 @@ def kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recordin
     """A running IPython shell (what ``get_ipython()`` returns in a notebook) whose display
     publisher records the bundles a notebook would get."""
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    builtin_names = set(vars(builtins))  # the shell adds `display` and `__IPYTHON__`
     config = Config()
     config.HistoryManager.enabled = False
     shell = InteractiveShell.instance(config=config)
@@ -226,6 +228,8 @@ def kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recordin
         yield publisher
     finally:
         InteractiveShell.clear_instance()
+        for name in set(vars(builtins)) - builtin_names:
+            delattr(builtins, name)
 
 
 PERCENT = re.compile(r"\] +(\d+)% (\S+)")
