@@ -236,6 +236,7 @@ HOSTILE_URLS = [
     "https://f.example/a.png'><script>alert(1)</script>",
     "https://f.example/<script>.png",
     "//f.example/a.png",
+    "https://f.example/\u202egnp.exe",
     "https:///nohost.png",
     "file:///etc/passwd",
 ]

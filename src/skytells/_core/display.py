@@ -100,7 +100,7 @@ def terminal_text(value: object, limit: int = MAX_FIELD_CHARS, *, multiline: boo
             if code < 0x100
             else f"\\u{code:04x}"
             if code < 0x10000
-            else (f"\\U{code:08x}")
+            else f"\\U{code:08x}"
         )
 
     return _NOT_PLAIN_ASCII.sub(replace, text) + ("…" if cut else "")
@@ -133,6 +133,10 @@ def safe_url(value: object) -> str | None:
         return None
     if len(value) > MAX_URL_CHARS or _URL_FORBIDDEN.search(value):
         return None
+    if _NOT_PLAIN_ASCII.search(value) and any(
+        unicodedata.category(char) in _UNSAFE_CATEGORIES for char in value
+    ):
+        return None  # invisible or reordering characters (U+202E...): not a link to follow
     try:
         parts = urlsplit(value)
     except ValueError:
