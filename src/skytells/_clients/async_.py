@@ -81,6 +81,7 @@ class AsyncSkytellsClient(ClientBase[httpx.AsyncClient, AsyncDriver]):
         cancel_on_timeout: bool = False,
         idempotency_key: str | None = None,
         file_encoder: FileEncoder | None = None,
+        progress: bool = False,
     ) -> AsyncPrediction:
         """Run a model and wait for the result (see `SkytellsClient.run`)."""
         op = self._core.run(
@@ -94,6 +95,7 @@ class AsyncSkytellsClient(ClientBase[httpx.AsyncClient, AsyncDriver]):
             cancel_on_timeout=cancel_on_timeout,
             idempotency_key=idempotency_key,
             file_encoder=file_encoder,
+            progress=progress,
         )
         return AsyncPrediction(self, await self._driver.run(op))
 
@@ -114,9 +116,10 @@ class AsyncSkytellsClient(ClientBase[httpx.AsyncClient, AsyncDriver]):
         on_progress: OnProgressCallback | None = None,
         *,
         cancel_on_timeout: bool = False,
+        progress: bool = False,
     ) -> PredictionResponse:
         """Check a prediction until it is terminal (see `SkytellsClient.wait`)."""
-        op = self._core.wait(prediction, options, on_progress, cancel_on_timeout)
+        op = self._core.wait(prediction, options, on_progress, cancel_on_timeout, progress)
         return await self._driver.run(op)
 
     async def dispatch(self, *, concurrency: int | None = None) -> list[PredictionResponse]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .._core import batch, models, predictions, running, saving, waiting
 from .._core.config import ClientConfig, check_file_encoder, concurrency_limit
@@ -43,6 +43,9 @@ from .._options import (
 )
 from .._pagination import PaginatedResponse
 from .._types import ModelResponse, PredictionResponse
+
+if TYPE_CHECKING:
+    from .._progress import ProgressReporter
 
 __all__ = ["ClientCore", "Dispatch", "RunMany"]
 
@@ -184,16 +187,20 @@ class ClientCore:
         cancel_on_timeout: bool,
         idempotency_key: str | None,
         file_encoder: FileEncoder | None = None,
+        progress: bool = False,
     ) -> Op[PredictionResponse]:
-        """``run()``: create, then wait for the outcome."""
-        return running.run_prediction(
+        """``run()``: create, then wait for the outcome (``progress``: with a live bar)."""
+        payload = run_payload(model, input, webhook, stream, options)
+        reporter = _reporter(model) if progress else None
+        op = running.run_prediction(
             self.with_encoder(file_encoder),
-            run_payload(model, input, webhook, stream, options),
-            on_progress=on_progress,
+            payload,
+            on_progress=on_progress if reporter is None else reporter.along(on_progress),
             max_wait_ms=max_wait,
             cancel_on_timeout=cancel_on_timeout,
             idempotency_key=idempotency_key,
         )
+        return op if reporter is None else _reporting(op, reporter)
 
     def wait(
         self,
@@ -201,17 +208,22 @@ class ClientCore:
         options: WaitOptions | Mapping[str, Any] | None,
         on_progress: OnProgressCallback | None,
         cancel_on_timeout: bool,
+        progress: bool = False,
     ) -> Op[PredictionResponse]:
-        """``wait()``."""
+        """``wait()`` (``progress``: with a live bar)."""
         interval, max_wait = wait_options(options)
-        return waiting.wait_for(
+        reporter = _reporter(None) if progress else None
+        op = waiting.wait_for(
             self.ctx,
             prediction,
             interval_ms=interval,
             max_wait_ms=max_wait,
-            on_progress=on_progress,
+            on_progress=on_progress if reporter is None else reporter.along(on_progress),
             cancel_on_timeout=cancel_on_timeout,
         )
+        if reporter is None:
+            return op
+        return _reporting(op, reporter, prediction_dict(prediction))
 
     def stream(self, prediction: Any, max_wait: float | None) -> Op[PredictionResponse]:
         """``stream()``: emits the prediction's `StreamEvent`s."""
@@ -260,6 +272,29 @@ class ClientCore:
     ) -> RunMany:
         """``run_many()``; bad wait options are refused now, before any create."""
         return RunMany(self, payloads, concurrency, options)
+
+
+def _reporter(model: str | None) -> ProgressReporter:
+    from .._progress import ProgressReporter  # imported by the first progress=True only
+
+    return ProgressReporter(model)
+
+
+def _reporting(
+    op: Op[T], reporter: ProgressReporter, start: Mapping[str, Any] | None = None
+) -> Op[T]:
+    """``op`` with a bar: it starts at ``start`` (the state the caller has, if any) and ends
+    with ``op``'s result (a wait may end with no report: the prediction was already over), or
+    what its error says."""
+    if start is not None:
+        reporter(start)
+    try:
+        result = yield from op
+    except BaseException as error:
+        reporter.end(error=error)
+        raise
+    reporter.end(result if isinstance(result, Mapping) else None)
+    return result
 
 
 def _in_order(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -62,6 +63,15 @@ class _PredictionView:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.id!r}, status={self.status!r})"
+
+    def _repr_mimebundle_(
+        self, include: Collection[str] | None = None, exclude: Collection[str] | None = None
+    ) -> dict[str, str]:
+        """How Jupyter shows it: id, model, status, times, credits, error, and the outputs
+        inline (images, video and audio players, text); everything from the server escaped."""
+        from .._core.display import prediction_mimebundle  # only where something displays
+
+        return prediction_mimebundle(self._data, include=include, exclude=exclude)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -167,9 +177,13 @@ class Prediction(_PredictionView):
         self,
         options: WaitOptions | dict[str, Any] | None = None,
         on_progress: OnProgressCallback | None = None,
+        *,
+        progress: bool = False,
     ) -> Prediction:
         """Wait until the prediction is terminal (see `SkytellsClient.wait`); returns self."""
-        self._data = self._client.wait(self._data, options=options, on_progress=on_progress)
+        self._data = self._client.wait(
+            self._data, options=options, on_progress=on_progress, progress=progress
+        )
         return self
 
     def save(
@@ -247,9 +261,13 @@ class AsyncPrediction(_PredictionView):
         self,
         options: WaitOptions | dict[str, Any] | None = None,
         on_progress: OnProgressCallback | None = None,
+        *,
+        progress: bool = False,
     ) -> AsyncPrediction:
         """Wait until the prediction is terminal (see `AsyncSkytellsClient.wait`); returns self."""
-        self._data = await self._client.wait(self._data, options=options, on_progress=on_progress)
+        self._data = await self._client.wait(
+            self._data, options=options, on_progress=on_progress, progress=progress
+        )
         return self
 
     async def save(

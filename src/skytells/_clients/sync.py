@@ -107,6 +107,7 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
         cancel_on_timeout: bool = False,
         idempotency_key: str | None = None,
         file_encoder: FileEncoder | None = None,
+        progress: bool = False,
     ) -> Prediction:
         """Run a model and wait for the result.
 
@@ -119,7 +120,9 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
         lists too) is sent as a ``data:`` URI, or through ``file_encoder`` (this call's, else
         the client's): a function taking a `FileToEncode` and returning the URL to send.
         ``max_wait`` (ms) bounds the waiting;
-        ``cancel_on_timeout`` then also cancels the prediction on the server.
+        ``cancel_on_timeout`` then also cancels the prediction on the server. ``progress=True``
+        shows a live bar (in a notebook an HTML bar, on a terminal a line on stderr, in a pipe
+        a line per status); like ``on_progress``, it creates the prediction in the background.
 
         Raises:
             PredictionFailedError: ``status == "failed"`` (``error_id="PREDICTION_FAILED"``).
@@ -139,6 +142,7 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
             cancel_on_timeout=cancel_on_timeout,
             idempotency_key=idempotency_key,
             file_encoder=file_encoder,
+            progress=progress,
         )
         return Prediction(self, self._driver.run(op))
 
@@ -159,15 +163,17 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
         on_progress: OnProgressCallback | None = None,
         *,
         cancel_on_timeout: bool = False,
+        progress: bool = False,
     ) -> PredictionResponse:
         """Check a prediction (dict, `Prediction` or id) until it is succeeded, failed or
         cancelled, and return its final dict.
 
         The first check is immediate; then quick checks back off to ``options["interval"]`` (ms,
         default 5000). ``options["max_wait"]`` (ms) is a deadline: past it `WaitTimeoutError`
-        (``WAIT_TIMEOUT``) is raised with the prediction's id and last state.
+        (``WAIT_TIMEOUT``) is raised with the prediction's id and last state. ``progress=True``
+        shows a live bar (see `run`).
         """
-        op = self._core.wait(prediction, options, on_progress, cancel_on_timeout)
+        op = self._core.wait(prediction, options, on_progress, cancel_on_timeout, progress)
         return self._driver.run(op)
 
     def dispatch(self, *, concurrency: int | None = None) -> list[PredictionResponse]:
