@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._clients.output_file import AsyncOutputFile, OutputFile
 from ._clients.prediction import AsyncPrediction, Prediction
 from ._clients.prediction_stream import AsyncPredictionStream, PredictionStream
 from ._clients.sync import SkytellsClient
@@ -101,6 +102,7 @@ __all__ = [
     "APITimeoutError",
     "ApiErrorId",
     "AsyncModels",
+    "AsyncOutputFile",
     "AsyncPrediction",
     "AsyncPredictionStream",
     "AsyncPredictions",
@@ -118,6 +120,7 @@ __all__ = [
     "ModelsAPI",
     "NotFoundError",
     "OnProgressCallback",
+    "OutputFile",
     "PaginatedResponse",
     "Pagination",
     "PaginationDict",
