@@ -89,7 +89,7 @@ class OutputFile(_OutputFileView):
         *,
         max_bytes: int | None = None,
         timeout: float | None = None,
-    ) -> Iterator[bytes]:
+    ) -> Generator[bytes, None, None]:
         """The bytes in chunks as they arrive (of ``chunk_size`` bytes if given, the last one
         shorter). The request is sent on the first ``next()``; breaking off closes it."""
         size = _chunk_size(chunk_size)
@@ -171,7 +171,7 @@ class AsyncOutputFile(_OutputFileView):
         *,
         max_bytes: int | None = None,
         timeout: float | None = None,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The bytes in chunks as they arrive (of ``chunk_size`` bytes if given, the last one
         shorter), for ``async for``; breaking off (then ``aclose()``) closes the connection."""
         size = _chunk_size(chunk_size)
@@ -237,7 +237,7 @@ def _pieces(buffer: bytearray, chunk: bytes, size: int | None) -> Iterator[bytes
         del buffer[:size]
 
 
-def _rechunk(chunks: Generator[bytes, None, Any], size: int | None) -> Iterator[bytes]:
+def _rechunk(chunks: Generator[bytes, None, Any], size: int | None) -> Generator[bytes, None, None]:
     """The non-empty ``chunks``, or their bytes in pieces of ``size`` (the last one shorter);
     closing this closes ``chunks``."""
     buffer = bytearray()
@@ -250,7 +250,9 @@ def _rechunk(chunks: Generator[bytes, None, Any], size: int | None) -> Iterator[
         chunks.close()
 
 
-async def _arechunk(chunks: AsyncGenerator[bytes, None], size: int | None) -> AsyncIterator[bytes]:
+async def _arechunk(
+    chunks: AsyncGenerator[bytes, None], size: int | None
+) -> AsyncGenerator[bytes, None]:
     """`_rechunk` of an async iteration."""
     buffer = bytearray()
     try:
