@@ -54,41 +54,52 @@ def host() -> Iterator[FileHost]:
         yield server
 
 
-def use(file: OutputFile, method: str, folder: Path) -> bytes:
-    """The file's bytes through one method of the sync `OutputFile`."""
+def use(file: OutputFile, method: str, folder: Path, **limits: Any) -> bytes:
+    """The file's bytes through one method of the sync `OutputFile` (with ``limits``:
+    ``max_bytes``, ``timeout``)."""
     if method == "read":
-        return file.read()
+        return file.read(**limits)
     if method == "iter":
-        return b"".join(file.iter_bytes())
+        return b"".join(file.iter_bytes(**limits))
     if method == "open":
-        with file.open() as stream:
+        with file.open(**limits) as stream:
             return stream.read()
-    return file.save(folder).read_bytes()
+    return file.save(folder, **limits).read_bytes()
 
 
-async def ause(file: AsyncOutputFile, method: str, folder: Path) -> bytes:
+async def ause(file: AsyncOutputFile, method: str, folder: Path, **limits: Any) -> bytes:
     """The file's bytes through one method of the `AsyncOutputFile`."""
     if method == "read":
-        return await file.read()
+        return await file.read(**limits)
     if method == "iter":
-        return b"".join([chunk async for chunk in file])
+        return b"".join([chunk async for chunk in file.aiter_bytes(**limits)])
     if method == "open":
-        async with file.open() as stream:
+        async with file.open(**limits) as stream:
             return await stream.read()
-    return (await file.save(folder)).read_bytes()
+    return (await file.save(folder, **limits)).read_bytes()
 
 
-def first_file(mode: str, data: dict[str, Any], method: str, folder: Path, **kw: Any) -> bytes:
-    """The bytes of ``data``'s first output file through ``method`` of a sync or async client
-    whose API is never called (files() sends no request)."""
-    options: dict[str, Any] = {"base_url": OFFLINE_API, "retry": {"retry_delay": 1}, **kw}
+def first_file(
+    mode: str,
+    data: dict[str, Any],
+    method: str,
+    folder: Path,
+    *,
+    client: dict[str, Any] | None = None,
+    **limits: Any,
+) -> bytes:
+    """The bytes of ``data``'s first output file through ``method`` (with ``limits``) of a
+    sync or async client (options ``client``) whose API is never called: files() sends no
+    request."""
+    options: dict[str, Any] = {"base_url": OFFLINE_API, "retry": {"retry_delay": 1}}
+    options.update(client or {})
     if mode == "sync":
-        with SkytellsClient(API_KEY, **options) as client:
-            return use(client.predictions.files(data)[0], method, folder)
+        with SkytellsClient(API_KEY, **options) as sdk:
+            return use(sdk.predictions.files(data)[0], method, folder, **limits)
 
     async def run() -> bytes:
-        async with AsyncSkytellsClient(API_KEY, **options) as client:
-            return await ause(client.predictions.files(data)[0], method, folder)
+        async with AsyncSkytellsClient(API_KEY, **options) as sdk:
+            return await ause(sdk.predictions.files(data)[0], method, folder, **limits)
 
     return asyncio.run(run())
 
@@ -201,7 +212,7 @@ def test_pil_opens_a_streamed_output(
 
 
 def test_open_seeks_and_tells_like_a_file(client: SkytellsClient) -> None:
-    (file,) = client.run(*MODELS["video"]).files()
+    (file,) = client.run(*MODELS["audio"]).files()
     data = file.read()
     assert len(data) > 100_000  # past the reader's buffer
     with file.open() as stream:
@@ -266,7 +277,7 @@ def test_closing_open_or_iteration_early_releases_the_connection(
     streaming_client: SkytellsClient,
 ) -> None:
     client = streaming_client
-    (file,) = client.run(*MODELS["video"]).files()
+    (file,) = client.run(*MODELS["audio"]).files()
     assert sync_pool_is_clean(client)
     stream = file.open()
     assert stream.read(10) and not sync_pool_is_clean(client)  # the response is being read
@@ -290,7 +301,7 @@ async def test_closing_async_open_or_iteration_early_releases_the_connection(
     streaming_aclient: AsyncSkytellsClient,
 ) -> None:
     aclient = streaming_aclient
-    (file,) = (await aclient.run(*MODELS["video"])).files()
+    (file,) = (await aclient.run(*MODELS["audio"])).files()
     async with file.open() as stream:
         assert await stream.read(10)
         assert not async_pool_is_clean(aclient._http)
@@ -409,7 +420,7 @@ def test_a_body_shorter_than_its_content_length_is_an_error(
 ) -> None:
     url = host.serve("/f/out-0.png", File(PNG, headers={"content-length": str(len(PNG) + 999)}))
     with pytest.raises(skytells.APIConnectionError, match=r"(?i)incomplete|not completed"):
-        first_file(mode, done(url), method, tmp_path, max_retries=0)
+        first_file(mode, done(url), method, tmp_path, client={"max_retries": 0})
     assert list(tmp_path.iterdir()) == []  # save(): no file, no .part
 
 
@@ -419,20 +430,8 @@ def test_an_endless_body_stops_at_max_bytes(
     mode: str, method: str, host: FileHost, tmp_path: Path
 ) -> None:
     url = host.serve("/f/out-0.png", File(endless()))
-    data = done(url)
-    with SkytellsClient(API_KEY, base_url=OFFLINE_API) as client:
-        (file,) = client.predictions.files(data)
-        calls: dict[str, Callable[[], Any]] = {
-            "read": lambda: file.read(max_bytes=1 << 20),
-            "iter": lambda: sum(len(c) for c in file.iter_bytes(max_bytes=1 << 20)),
-            "open": lambda: file.open(max_bytes=1 << 20).read(),
-            "save": lambda: file.save(tmp_path, max_bytes=1 << 20),
-        }
-        if mode == "sync":
-            with pytest.raises(skytells.SkytellsError) as info:
-                calls[method]()
-        else:
-            info = _async_error(data, method, tmp_path, max_bytes=1 << 20)
+    with pytest.raises(skytells.SkytellsError) as info:
+        first_file(mode, done(url), method, tmp_path, max_bytes=1 << 20)
     assert info.value.error_id == "DOWNLOAD_TOO_LARGE" and "max_bytes" in str(info.value)
     assert len(host.requests) == 1 and list(tmp_path.iterdir()) == []
 
@@ -447,6 +446,16 @@ def test_a_declared_size_past_the_cap_is_refused_before_reading(
     with pytest.raises(skytells.SkytellsError) as info:
         first_file(mode, done(url), method, tmp_path)
     assert info.value.error_id == "DOWNLOAD_TOO_LARGE" and len(host.requests) == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", METHODS)
+def test_timeout_bounds_every_read(mode: str, method: str, host: FileHost, tmp_path: Path) -> None:
+    url = host.serve("/f/out-0.png", File(endless(b"\0" * 1024, pause=0.02)))
+    with pytest.raises(skytells.APITimeoutError):
+        first_file(mode, done(url), method, tmp_path, timeout=1000)
+    assert len(host.requests) == 1  # one deadline for the call: no attempt after it passed
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_open_refuses_a_declared_size_past_the_cap_at_once(host: FileHost) -> None:
@@ -465,43 +474,10 @@ def test_a_gzip_bomb_never_inflates_past_max_bytes(
 ) -> None:
     bomb = File(gzip_bomb(1024), headers={"content-encoding": "gzip"})
     url = host.serve("/f/out-0.png", bomb)
-    if mode == "async":
-        info = _async_error(done(url), method, tmp_path, max_bytes=8 << 20)
-    else:
-        with SkytellsClient(API_KEY, base_url=OFFLINE_API) as client:
-            (file,) = client.predictions.files(done(url))
-            with pytest.raises(skytells.SkytellsError) as info:
-                if method == "read":
-                    file.read(max_bytes=8 << 20)
-                elif method == "iter":
-                    list(file.iter_bytes(max_bytes=8 << 20))
-                else:
-                    file.open(max_bytes=8 << 20).read()
+    with pytest.raises(skytells.SkytellsError) as info:
+        first_file(mode, done(url), method, tmp_path, max_bytes=8 << 20)
     assert info.value.error_id == "DOWNLOAD_TOO_LARGE"
     assert host.requests[0].headers["accept-encoding"] == "identity"
-
-
-def _async_error(
-    data: dict[str, Any], method: str, folder: Path, **limits: Any
-) -> pytest.ExceptionInfo[skytells.SkytellsError]:
-    """The error one method of an `AsyncOutputFile` raises with ``limits``."""
-
-    async def run() -> None:
-        async with AsyncSkytellsClient(API_KEY, base_url=OFFLINE_API) as client:
-            (file,) = client.predictions.files(data)
-            if method == "read":
-                await file.read(**limits)
-            elif method == "iter":
-                [chunk async for chunk in file.aiter_bytes(**limits)]
-            elif method == "open":
-                async with file.open(**limits) as stream:
-                    await stream.read()
-            else:
-                await file.save(folder, **limits)
-
-    with pytest.raises(skytells.SkytellsError) as info:
-        asyncio.run(run())
-    return info
 
 
 @pytest.mark.parametrize("mode", MODES)
