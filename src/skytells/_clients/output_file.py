@@ -11,7 +11,7 @@ import io
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsIndex, TypeVar
 
 from .._core.output_files import FileInfo, Seen, content_type
 from .._exceptions import SkytellsError
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from .core import ClientCore
 
 __all__ = ["AsyncOutputFile", "OutputFile"]
+
+
+_View = TypeVar("_View", bound="_OutputFileView")
 
 
 class _OutputFileView:
@@ -56,6 +59,26 @@ class _OutputFileView:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, content_type={self.content_type!r})"
+
+    # It holds its client (the API key, the connections): copies share it, pickles are refused.
+
+    def __copy__(self: _View) -> _View:
+        twin = type(self).__new__(type(self))
+        for cls in type(self).__mro__:
+            for slot in getattr(cls, "__slots__", ()):
+                setattr(twin, slot, getattr(self, slot))
+        return twin
+
+    def __deepcopy__(self: _View, memo: dict[int, Any]) -> _View:
+        return self.__copy__()
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        raise SkytellsError(
+            f"{type(self).__name__} does not pickle: it holds its client (and the API key). "
+            "Pickle the prediction instead (its data only) and call files() on it once bound "
+            "to a client: pickle.loads(data).bind(client).files()",
+            "INVALID_REQUEST",
+        )
 
 
 class OutputFile(_OutputFileView):

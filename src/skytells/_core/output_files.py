@@ -17,13 +17,12 @@ from typing import Any
 from .._types import PredictionResponse
 from .context import Context
 from .filenames import Layout, media_type, media_type_for
-from .protocol import Emit, Op, OpenFile, RawResponse, ReadStream, StreamResponse, now
-from .responses import build_error
+from .protocol import Emit, Op, OpenFile, ReadStream, StreamResponse, now
 from .saving import (
     DEFAULT_MAX_BYTES,
     DEFAULT_SAVE_TIMEOUT_MS,
+    download_error,
     is_url,
-    output_gone,
     outputs_of,
     plan_names,
     positive_setting,
@@ -140,16 +139,8 @@ def _open(ctx: Context, info: FileInfo, seen: Seen, limit: int, deadline: float)
     """One attempt to open the file: its stream handle, or the error of its answer."""
     url = info.url
     response: StreamResponse = yield OpenFile(url, limit, deadline, ctx.config.timeout_ms / 1000)
-    if response.status in (404, 410):
-        raise output_gone(url, response.status, response.headers)
     if response.stream is None:
-        raise build_error(
-            RawResponse(response.status, response.headers, b""),
-            f"Downloading {url[:300]} failed with HTTP {response.status}",
-            None,
-            {"url": url},
-            None,
-        )
+        raise download_error(url, response.status, response.headers)
     seen.content_type = media_type(response.headers.get("content-type"))
     return response.stream
 

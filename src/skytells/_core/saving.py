@@ -82,8 +82,9 @@ def save_outputs(
             "INVALID_REQUEST",
         )
     chosen = list(range(len(outputs))) if only is None else [only]
-    if any(is_url(outputs[index]) for index in chosen):
-        refuse_purged(prediction, next(outputs[i] for i in chosen if is_url(outputs[i])))
+    urls = [outputs[index] for index in chosen if is_url(outputs[index])]
+    if urls:
+        refuse_purged(prediction, urls[0])
     folder_mode: bool = yield PrepareFolder(target)
     layout = Layout(target, folder_mode, prediction.get("id"), len(chosen))
     planned = plan_names(layout, outputs, chosen)
@@ -138,19 +139,25 @@ def download(ctx: Context, action: Download) -> Op[tuple[Path, int]]:
 
 
 def _download_once(action: Download) -> Op[tuple[Path, int]]:
-    url = action.url
     result = yield action
-    if result.status in (404, 410):
-        raise output_gone(url, result.status, result.headers)
     if not 200 <= result.status < 300 or result.path is None:
-        raise build_error(
-            RawResponse(result.status, result.headers, b""),
-            f"Downloading {url[:300]} failed with HTTP {result.status}",
-            None,
-            {"url": url},
-            None,
-        )
+        raise download_error(action.url, result.status, result.headers)
     return result.path, result.size
+
+
+def download_error(url: str, status: int, headers: Mapping[str, str]) -> SkytellsError:
+    """The error for an output file answered with ``status`` instead of the file: a purged
+    output's ``OUTPUT_NOT_FOUND`` for 404 and 410, else the status's error (retried if the
+    retry policy retries it)."""
+    if status in (404, 410):
+        return output_gone(url, status, headers)
+    return build_error(
+        RawResponse(status, headers, b""),
+        f"Downloading {url[:300]} failed with HTTP {status}",
+        None,
+        {"url": url},
+        None,
+    )
 
 
 def retrying(ctx: Context, url: str, deadline: float, attempt: Callable[[], Op[T]]) -> Op[T]:

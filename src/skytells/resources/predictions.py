@@ -99,7 +99,7 @@ class Predictions(Resource["SyncDriver"]):
         """Fetch a prediction by id. Unknown ids raise `NotFoundError`."""
         return self._driver.run(self._core.get(id))
 
-    def files(self, prediction: PredictionResponse | Prediction) -> builtins.list[OutputFile]:
+    def files(self, prediction: Mapping[str, Any] | Prediction) -> builtins.list[OutputFile]:
         """An `OutputFile` for each output file of ``prediction`` (a dict or a `Prediction`), in
         order; text outputs have none. No request is sent until a file is read."""
         return [
@@ -154,7 +154,7 @@ class AsyncPredictions(Resource["AsyncDriver"]):
         return await self._driver.run(self._core.get(id))
 
     def files(
-        self, prediction: PredictionResponse | AsyncPrediction
+        self, prediction: Mapping[str, Any] | AsyncPrediction
     ) -> builtins.list[AsyncOutputFile]:
         """An `AsyncOutputFile` for each output file of ``prediction`` (a dict or an
         `AsyncPrediction`), in order; text outputs have none. Nothing is sent until one is read."""
