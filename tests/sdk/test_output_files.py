@@ -510,6 +510,22 @@ def test_a_busy_host_is_retried_before_the_first_byte(
         assert [p.name for p in tmp_path.iterdir()] == ["p1-render.png"]
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["read", "open"])
+def test_a_redirect_to_another_host_is_followed_without_any_key(
+    mode: str, method: str, scripted: ScriptedServer, tmp_path: Path
+) -> None:
+    with ScriptedServer().running() as cdn:
+        cdn.script(Reply(200, PNG, content_type="image/png"))
+        moved = cdn.base_url.replace("/v1", "/cdn/abc/render.png")
+        scripted.script(Reply(302, b"", headers={"location": moved}))
+        url = scripted.base_url.replace("/v1", "/files/abc/render.png")
+        assert first_file(mode, done(url), method, tmp_path) == PNG
+        seen = scripted.requests + cdn.requests
+    assert [r.path for r in seen] == ["/files/abc/render.png", "/cdn/abc/render.png"]
+    assert all("x-api-key" not in r.headers and "authorization" not in r.headers for r in seen)
+
+
 def test_the_content_type_is_learnt_from_the_response(scripted: ScriptedServer) -> None:
     scripted.script(Reply(200, PNG, content_type="image/webp; q=1"))
     url = scripted.base_url.replace("/v1", "/files/p1/render")
