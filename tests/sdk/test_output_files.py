@@ -275,11 +275,18 @@ async def streaming_aclient(
         yield sdk
 
 
+def _large_output(prediction_id: str, emu: Any) -> dict[str, Any]:
+    """The prediction with a 16 MiB output: far more than any read-ahead, so a response read
+    in part keeps its connection busy until it is closed."""
+    data: dict[str, Any] = emu.attach_large_output(prediction_id, 16 << 20)
+    return data
+
+
 def test_closing_open_or_iteration_early_releases_the_connection(
-    streaming_client: SkytellsClient,
+    streaming_client: SkytellsClient, emu: Any
 ) -> None:
     client = streaming_client
-    (file,) = client.run(*MODELS["audio"]).files()
+    (file,) = client.predictions.files(_large_output(client.run(*MODELS["audio"]).id, emu))
     assert sync_pool_is_clean(client)
     stream = file.open()
     assert stream.read(10) and not sync_pool_is_clean(client)  # the response is being read
@@ -289,21 +296,22 @@ def test_closing_open_or_iteration_early_releases_the_connection(
     assert next(chunks) and not sync_pool_is_clean(client)
     chunks.close()
     assert sync_pool_is_clean(client)
-    with file.open() as stream:  # an error in the block closes it too
-        with pytest.raises(ZeroDivisionError):
-            with stream:
-                stream.read(10)
-                1 / 0  # noqa: B018
+    with pytest.raises(ZeroDivisionError), file.open() as stream:  # an error closes it too
+        assert stream.read(10) and not sync_pool_is_clean(client)
+        1 / 0  # noqa: B018
     assert sync_pool_is_clean(client)
-    assert file.read()  # the client still works
+    with file.open() as stream:  # the client still works
+        assert stream.read(4) == b"RIFF"
+    assert sync_pool_is_clean(client)
 
 
 @pytest.mark.anyio
 async def test_closing_async_open_or_iteration_early_releases_the_connection(
-    streaming_aclient: AsyncSkytellsClient,
+    streaming_aclient: AsyncSkytellsClient, emu: Any
 ) -> None:
     aclient = streaming_aclient
-    (file,) = (await aclient.run(*MODELS["audio"])).files()
+    prediction = await aclient.run(*MODELS["audio"])
+    (file,) = aclient.predictions.files(_large_output(prediction.id, emu))
     async with file.open() as stream:
         assert await stream.read(10)
         assert not async_pool_is_clean(aclient._http)
@@ -313,7 +321,9 @@ async def test_closing_async_open_or_iteration_early_releases_the_connection(
     assert not async_pool_is_clean(aclient._http)
     await chunks.aclose()
     assert async_pool_is_clean(aclient._http)
-    assert await file.read()
+    async with file.open() as stream:  # the client still works
+        assert await stream.read(4) == b"RIFF"
+    assert async_pool_is_clean(aclient._http)
 
 
 # ── purged outputs ────────────────────────────────────────────────────────────────────────
