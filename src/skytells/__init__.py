@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._clients.output_file import AsyncOutputFile, OutputFile
 from ._clients.prediction import AsyncPrediction, Prediction
 from ._clients.prediction_stream import AsyncPredictionStream, PredictionStream
 from ._clients.sync import SkytellsClient
@@ -136,6 +137,7 @@ __all__ = [
     "APITimeoutError",
     "ApiErrorId",
     "AsyncModels",
+    "AsyncOutputFile",
     "AsyncPrediction",
     "AsyncPredictionStream",
     "AsyncPredictions",
@@ -156,6 +158,7 @@ __all__ = [
     "ModelsAPI",
     "NotFoundError",
     "OnProgressCallback",
+    "OutputFile",
     "PaginatedResponse",
     "Pagination",
     "PaginationDict",

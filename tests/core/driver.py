@@ -28,6 +28,7 @@ from skytells._core.protocol import (
     Notify,
     Now,
     Op,
+    OpenFile,
     OpenStream,
     PrepareFolder,
     RawResponse,
@@ -129,7 +130,7 @@ class Driver:
         if isinstance(action, Notify):
             action.callback(action.value)
             return None
-        if isinstance(action, OpenStream):
+        if isinstance(action, (OpenStream, OpenFile)):
             self.log.append(f"open {action.url}")
             opened = self.streams.pop(0)
             if isinstance(opened, BaseException):

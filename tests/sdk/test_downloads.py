@@ -23,6 +23,20 @@ from tests.file_host import File, FileHost, endless, gzip, gzip_bomb
 from tests.scripted_server import Reply, ScriptedServer
 
 MODES = ["sync", "async"]
+HOSTILE_URL_PATHS = [
+    "/f/..%2F..%2Fescape.png",
+    "/f/%2e%2e",
+    "/f/a%00b.png",
+    "/f/" + "n" * 10_000 + ".png",
+    "/f/%E2%80%AEgnp.exe",
+    "/f/.hidden",
+    "/f/%2Fetc%2Fpasswd",
+    "/f/C:%5Cwindows%5Cx.png",
+    "/f/",
+]
+"""URL paths no real CDN sends: each must become a safe name inside the target folder."""
+HOSTILE_IDS = ["../../..", "../keep", "..", "a/b", "a\\b", "x\x00y", "a" * 101, "ABSOLUTE"]
+"""Prediction ids that cannot name a file (``ABSOLUTE``: replaced by an absolute path)."""
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 
 
@@ -71,7 +85,7 @@ def tree(root: Path) -> dict[str, bytes | str]:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
     "hostile_id",
-    ["../../..", "../keep", "..", "a/b", "a\\b", "x\x00y", "a" * 101, "ABSOLUTE"],
+    HOSTILE_IDS,
 )
 def test_an_unsafe_prediction_id_is_refused_and_nothing_is_written(
     mode: str, hostile_id: str, scripted: ScriptedServer, host: FileHost, tmp_path: Path
@@ -95,17 +109,7 @@ def test_an_unsafe_prediction_id_is_refused_and_nothing_is_written(
 def test_hostile_url_names_are_reduced_to_safe_names_inside_the_target(
     mode: str, scripted: ScriptedServer, host: FileHost, tmp_path: Path
 ) -> None:
-    raw_paths = [
-        "/f/..%2F..%2Fescape.png",
-        "/f/%2e%2e",
-        "/f/a%00b.png",
-        "/f/" + "n" * 10_000 + ".png",
-        "/f/%E2%80%AEgnp.exe",
-        "/f/.hidden",
-        "/f/%2Fetc%2Fpasswd",
-        "/f/C:%5Cwindows%5Cx.png",
-        "/f/",
-    ]
+    raw_paths = HOSTILE_URL_PATHS
     urls = [host.serve(path, File(PNG + path.encode())) for path in raw_paths]
     target = tmp_path / "out"
     paths = save(mode, scripted, {"id": "pred-1", "output": urls}, target)

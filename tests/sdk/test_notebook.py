@@ -88,6 +88,27 @@ async def test_async_outputs_display_inline_with_a_player_for_their_type(
     check_media(formatted(shown), shown, tag)
 
 
+@pytest.mark.parametrize(("model", "inputs", "tag", "served"), MEDIA)
+def test_each_output_file_displays_inline(
+    client: SkytellsClient, model: str, inputs: dict[str, Any], tag: str, served: str
+) -> None:
+    shown = client.run(model, input=inputs)
+    (file,) = shown.files()
+    data = formatted(file)
+    assert {"text/plain", "text/html"} <= set(data)
+    assert file.name in data["text/plain"]
+    (element,) = assert_inert(data["text/html"]).elements(tag)
+    assert element["src"] == file.url
+
+
+@pytest.mark.anyio
+async def test_an_async_output_file_displays_inline(aclient: AsyncSkytellsClient) -> None:
+    shown = await aclient.run("truefusion", input={"prompt": "a fox"})
+    (file,) = shown.files()
+    (element,) = assert_inert(formatted(file)["text/html"]).elements("img")
+    assert element["src"] == file.url
+
+
 def check_text(data: dict[str, Any], shown: Prediction | AsyncPrediction) -> None:
     markup = assert_inert(data["text/html"])
     assert not markup.links()

@@ -16,10 +16,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from .._core import batch, models, predictions, running, saving, waiting
+from .._core import batch, models, output_files, predictions, running, saving, waiting
 from .._core.config import ClientConfig, check_file_encoder, concurrency_limit
 from .._core.context import ClientState, Context
 from .._core.file_inputs import FileEncoder
+from .._core.output_files import FileInfo, Seen
 from .._core.payloads import (
     payload_dict,
     prediction_dict,
@@ -250,6 +251,56 @@ class ClientCore:
             overwrite=overwrite,
         )
 
+    # ── output files ─────────────────────────────────────────────────────
+
+    def output_files(self, prediction: Any) -> list[FileInfo]:
+        """``files()``: what each output file is (no request is sent)."""
+        data = prediction_dict(prediction)
+        if data is None:
+            raise SkytellsError(
+                "files() takes a prediction (a dict or a Prediction), not an id: get it first "
+                "with predictions.get(id)",
+                "INVALID_PARAMETER",
+            )
+        return output_files.files_of(data)
+
+    def read_file(
+        self, info: FileInfo, seen: Seen, max_bytes: int | None, timeout: float | None
+    ) -> Op[bytes]:
+        """``OutputFile.read()``."""
+        return output_files.read_file(self.ctx, info, seen, max_bytes=max_bytes, timeout_ms=timeout)
+
+    def file_chunks(
+        self, info: FileInfo, seen: Seen, max_bytes: int | None, timeout: float | None
+    ) -> Op[None]:
+        """``OutputFile.iter_bytes()`` and ``open()``: emits ``b""`` once open, then the bytes."""
+        return output_files.file_chunks(
+            self.ctx, info, seen, max_bytes=max_bytes, timeout_ms=timeout
+        )
+
+    def save_file(
+        self,
+        info: FileInfo,
+        target: str | PathLike[str],
+        *,
+        on_progress: ProgressCallback | None,
+        timeout: float | None,
+        max_bytes: int | None,
+        overwrite: bool,
+    ) -> Op[Path]:
+        """``OutputFile.save()``: that output alone, as ``save_outputs()`` would save it."""
+        op = saving.save_outputs(
+            self.ctx,
+            info.prediction,
+            Path(target),
+            on_progress=on_progress,
+            timeout_ms=timeout,
+            max_bytes=max_bytes,
+            overwrite=overwrite,
+            only=info.index,
+        )
+        return _single(op)
+
     # ── many predictions ─────────────────────────────────────────────────
 
     def wait_many(
@@ -295,6 +346,11 @@ def _reporting(
         raise
     reporter.end(result if isinstance(result, Mapping) else None)
     return result
+
+
+def _single(op: Op[list[Path]]) -> Op[Path]:
+    (path,) = yield from op
+    return path
 
 
 def _in_order(

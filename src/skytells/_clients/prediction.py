@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .._core.saving import ProgressCallback
     from .._options import OnProgressCallback, WaitOptions
     from .async_ import AsyncSkytellsClient
+    from .output_file import AsyncOutputFile, OutputFile
     from .prediction_stream import AsyncPredictionStream, PredictionStream
     from .sync import SkytellsClient
 
@@ -212,6 +213,12 @@ class Prediction(_PredictionView):
         """Follow this prediction's events (see `SkytellsClient.stream`)."""
         return self._client.stream(self._data, max_wait=max_wait)
 
+    def files(self) -> list[OutputFile]:
+        """An `OutputFile` for each output file, in order: ``.url``, ``.name``,
+        ``.content_type``, ``read()``, ``iter_bytes()``, ``open()``, ``save()``. Text outputs
+        (text models) are not files: a text prediction has ``[]``. No request is sent here."""
+        return self._client.predictions.files(self._data)
+
 
 class AsyncPrediction(_PredictionView):
     """A prediction returned by `AsyncSkytellsClient.run()`; its lifecycle methods are awaitable.
@@ -295,3 +302,9 @@ class AsyncPrediction(_PredictionView):
     def stream(self, *, max_wait: float | None = None) -> AsyncPredictionStream:
         """Follow this prediction's events with ``async for`` (see `AsyncSkytellsClient.stream`)."""
         return self._client.stream(self._data, max_wait=max_wait)
+
+    def files(self) -> list[AsyncOutputFile]:
+        """An `AsyncOutputFile` for each output file, in order (see `Prediction.files`): ``await
+        file.read()``, ``async for chunk in file``, ``async with file.open()``, ``await
+        file.save()``. A text prediction has ``[]``. No request is sent here."""
+        return self._client.predictions.files(self._data)

@@ -240,7 +240,8 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
         when complete, so memory stays constant and no half-written file is left behind. An
         existing file is never replaced unless ``overwrite=True`` (``FILE_EXISTS``). Transient
         failures are retried; a purged output (404 after the retention period) raises
-        `NotFoundError` with ``error_id="OUTPUT_NOT_FOUND"``. No API key is sent to the file
+        `NotFoundError` with ``error_id="OUTPUT_NOT_FOUND"``, before any request when the
+        prediction says ``data_removed: true``. No API key is sent to the file
         host. ``on_progress(path, bytes_written, total_or_None)`` reports progress.
         ``timeout`` (ms) bounds the whole call, retries included (default: 10 minutes or the
         client's timeout, whichever is longer); ``max_bytes`` caps what it writes, all files

@@ -111,6 +111,26 @@ def extension_for(content_type: str) -> str:
     return extension if _EXTENSION.match(extension) else ""
 
 
+def media_type(value: object) -> str | None:
+    """The media type a server declared (``"image/png; q=1"`` -> ``"image/png"``), lower case,
+    or None if it is not a plausible one (nothing a server sends is shown unchecked)."""
+    if not isinstance(value, str):
+        return None
+    media = value[:200].split(";", 1)[0].strip().lower()
+    return media if _MEDIA_TYPE.match(media) else None
+
+
+def media_type_for(name: str) -> str | None:
+    """The media type a file name's extension suggests (the service's types first), or None."""
+    extension = split_name(name)[1].lower()
+    if not extension:
+        return None
+    for media, known in _EXTENSIONS.items():
+        if known == extension:
+            return media
+    return media_type(mimetypes.guess_type(f"x{extension}", strict=False)[0])
+
+
 def split_name(name: str) -> tuple[str, str]:
     """``("stem", ".ext")`` of a file name (the extension may be empty)."""
     stem, dot, extension = name.rpartition(".")

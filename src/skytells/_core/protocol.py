@@ -182,10 +182,28 @@ class OpenStream:
     idle_timeout: float = 60.0
 
 
+@dataclass(frozen=True, eq=False)
+class OpenFile:
+    """Open ``GET url`` of an output file to read it piece by piece; the driver answers with a
+    `StreamResponse` whose ``stream`` is a handle for `ReadStream` when the answer carries a file
+    (`carries_a_file`), else None (the response closed). Sent as a `Download` is: no API key,
+    redirects followed, ``accept-encoding: identity``. Each `ReadStream` answers the next decoded
+    bytes (an encoded body is decoded in bounded pieces), ``b""`` at the end; past ``max_bytes``
+    decoded bytes it raises ``DOWNLOAD_TOO_LARGE``, a body shorter than its ``Content-Length``
+    `APIConnectionError`, a read after ``deadline`` (a monotonic instant, see `Now`) or a wait
+    for bytes past ``idle_timeout`` seconds `APITimeoutError`; the stream closes after any."""
+
+    url: str
+    max_bytes: int
+    deadline: float = math.inf
+    idle_timeout: float = 60.0
+
+
 @dataclass(frozen=True)
 class StreamResponse:
-    """The answer to `OpenStream`. ``stream`` is an open handle for `ReadStream` when the server
-    answered 2xx ``text/event-stream``; otherwise it is None and the response is already closed.
+    """The answer to `OpenStream` and `OpenFile`. ``stream`` is an open handle for `ReadStream`
+    when the server answered 2xx ``text/event-stream`` (a file, for `OpenFile`); otherwise it is
+    None and the response is already closed.
     The driver closes every handle still open when the operation ends (even if abandoned)."""
 
     status: int
@@ -223,11 +241,13 @@ Action = Union[
     OpenStream,
     ReadStream,
     CloseStream,
+    OpenFile,
 ]
 LOCAL_ACTIONS = (Now, *FILE_ACTIONS, EncodeFile)
 """The actions the API's HTTP is not involved in, performed for both drivers by one module of the
 I/O layer."""
-STREAM_ACTIONS = (OpenStream, ReadStream, CloseStream)
-"""The actions a driver performs through its per-operation set of open streams."""
+STREAM_ACTIONS = (OpenStream, OpenFile, ReadStream, CloseStream)
+"""The actions a driver performs through its per-operation set of open streams (event streams
+and output files being read)."""
 Op = Generator[Action, Any, T]
 """An operation: yields actions, receives their results, returns ``T``."""

@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from .._exceptions import NotFoundError, SkytellsError
@@ -34,6 +34,7 @@ from .protocol import (
 from .responses import build_error
 
 logger = logging.getLogger("skytells")
+T = TypeVar("T")
 
 ProgressCallback = Callable[[Path, int, "int | None"], Any]
 """``on_progress(path, bytes_written, total_bytes_or_None)`` while a file downloads (on the
@@ -58,38 +59,47 @@ def save_outputs(
     timeout_ms: float | None = None,
     max_bytes: int | None = None,
     overwrite: bool = False,
+    only: int | None = None,
 ) -> Op[list[Path]]:
     """Write every output of ``prediction`` under ``target`` (a folder, or a file path for a
     single output) and return the paths written. URLs are streamed to disk in chunks; text
     outputs (text models) are written as ``.txt``. The whole call ends by ``timeout_ms`` and
-    writes at most ``max_bytes``; an existing file is replaced only with ``overwrite``."""
+    writes at most ``max_bytes``; an existing file is replaced only with ``overwrite``.
+
+    ``only``: write output ``only`` alone (an `OutputFile`'s ``save()``), named as saving them
+    all would name it (a file path ``target`` is then that output's path). Outputs the service
+    has purged (``data_removed``) are refused before any request (``OUTPUT_NOT_FOUND``)."""
     config = ctx.config
-    budget_ms = _positive("timeout", timeout_ms, max(config.timeout_ms, DEFAULT_SAVE_TIMEOUT_MS))
-    limit = int(_positive("max_bytes", max_bytes, DEFAULT_MAX_BYTES))
+    budget_ms = positive_setting(
+        "timeout", timeout_ms, max(config.timeout_ms, DEFAULT_SAVE_TIMEOUT_MS)
+    )
+    limit = int(positive_setting("max_bytes", max_bytes, DEFAULT_MAX_BYTES))
     deadline = (yield from now()) + budget_ms / 1000
-    outputs = _outputs(prediction)
+    outputs = outputs_of(prediction)
     if not outputs:
         raise SkytellsError(
             f"Prediction {str(prediction.get('id'))[:100]!r} has no output to save "
             f"(status {str(prediction.get('status'))[:40]!r})",
             "INVALID_REQUEST",
         )
+    chosen = list(range(len(outputs))) if only is None else [only]
+    urls = [outputs[index] for index in chosen if is_url(outputs[index])]
+    if urls:
+        refuse_purged(prediction, urls[0])
     folder_mode: bool = yield PrepareFolder(target)
-    layout = Layout(target, folder_mode, prediction.get("id"), len(outputs))
-    planned = [
-        layout.plan(index, name_from_url(item, index) if is_url(item) else "output.txt")
-        for index, item in enumerate(outputs)
-    ]
+    layout = Layout(target, folder_mode, prediction.get("id"), len(chosen))
+    planned = plan_names(layout, outputs, chosen)
     if not overwrite:  # refuse before downloading anything, when the names are known already
         known = [
-            path
-            for path, item in zip(planned, outputs, strict=True)
-            if not is_url(item) or split_name(path.name)[1] or not folder_mode
+            planned[index]
+            for index in chosen
+            if not is_url(outputs[index]) or split_name(planned[index].name)[1] or not folder_mode
         ]
         yield EnsureFree(tuple(known))
     paths: list[Path] = []
     written = 0
-    for index, item in enumerate(outputs):
+    for index in chosen:
+        item = outputs[index]
         if not is_url(item):
             data = item.encode("utf-8", "surrogatepass")
             if written + len(data) > limit:
@@ -113,50 +123,69 @@ def save_outputs(
     return paths
 
 
+def plan_names(layout: Layout, outputs: list[str], chosen: list[int]) -> dict[int, Path]:
+    """The planned path of each ``chosen`` output. In a folder every output gets its name, in
+    order, so that one output saved alone is named as saving them all names it."""
+    return {
+        index: layout.plan(index, name_from_url(item, index) if is_url(item) else "output.txt")
+        for index, item in enumerate(outputs)
+        if layout.folder_mode or index in chosen
+    }
+
+
 def download(ctx: Context, action: Download) -> Op[tuple[Path, int]]:
     """Stream one file with the client's retry policy, within the action's deadline; returns
     the final path (given an extension from the content type when the URL had none) and size."""
+    return (yield from retrying(ctx, action.url, action.deadline, lambda: _download_once(action)))
+
+
+def _download_once(action: Download) -> Op[tuple[Path, int]]:
+    log = LongRequest("download", action.url)
+    yield from log.start()
+    try:
+        result = yield action
+    except SkytellsError as error:
+        yield from log.end(error.error_id, error.http_status)
+        raise
+    except BaseException:  # closed or interrupted: no clock to ask any more
+        log.abandoned()
+        raise
+    log.received = result.size
+    yield from log.end("saved" if result.path is not None else "not saved", result.status)
+    if not 200 <= result.status < 300 or result.path is None:
+        raise download_error(action.url, result.status, result.headers)
+    return result.path, result.size
+
+
+def download_error(url: str, status: int, headers: Mapping[str, str]) -> SkytellsError:
+    """The error for an output file answered with ``status`` instead of the file: a purged
+    output's ``OUTPUT_NOT_FOUND`` for 404 and 410, else the status's error (retried if the
+    retry policy retries it)."""
+    if status in (404, 410):
+        return output_gone(url, status, headers)
+    return build_error(
+        RawResponse(status, headers, b""),
+        f"Downloading {url[:300]} failed with HTTP {status}",
+        None,
+        {"url": url},
+        None,
+    )
+
+
+def retrying(ctx: Context, url: str, deadline: float, attempt: Callable[[], Op[T]]) -> Op[T]:
+    """``attempt()`` run again (from the start) after each failure the client's retry policy
+    retries, while a next attempt can start before ``deadline`` (a monotonic instant)."""
     policy = ctx.config.retry
-    attempt = 0
-    url = action.url
+    count = 0
     while True:
-        log = LongRequest("download", url)
-        yield from log.start()
         try:
-            try:
-                result = yield action
-            except SkytellsError as error:
-                yield from log.end(error.error_id, error.http_status)
-                raise
-            except BaseException:  # closed or interrupted: no clock to ask any more
-                log.abandoned()
-                raise
-            log.received = result.size
-            yield from log.end("saved" if result.path is not None else "not saved", result.status)
-            if result.status in (404, 410):
-                raise NotFoundError(
-                    f"The output file is no longer available ({result.status}): the service "
-                    "purges outputs about 5 minutes after completion; run the prediction again",
-                    "OUTPUT_NOT_FOUND",
-                    {"url": url},
-                    result.status,
-                    headers=result.headers,
-                )
-            if not 200 <= result.status < 300 or result.path is None:
-                raise build_error(
-                    RawResponse(result.status, result.headers, b""),
-                    f"Downloading {url[:300]} failed with HTTP {result.status}",
-                    None,
-                    {"url": url},
-                    None,
-                )
-            return result.path, result.size
+            return (yield from attempt())
         except SkytellsError as error:
             clock: Instant = yield Now()
-            delay = policy.delay(error, attempt, clock.wall)
-            if delay is None or clock.monotonic + delay >= action.deadline:
+            delay = policy.delay(error, count, clock.wall)
+            if delay is None or clock.monotonic + delay >= deadline:
                 raise
-            attempt += 1
+            count += 1
             logger.debug(
                 "retrying download of %s in %.2fs after %s",
                 loggable_url(url),
@@ -164,6 +193,29 @@ def download(ctx: Context, action: Download) -> Op[tuple[Path, int]]:
                 error.error_id,
             )
             yield Sleep(delay)
+
+
+def output_gone(
+    url: str, status: int, headers: Mapping[str, str] | None = None, *, purged: bool = False
+) -> NotFoundError:
+    """The error for an output file the service no longer has (purged about 5 minutes after
+    completion, or deleted): ``OUTPUT_NOT_FOUND``, whichever way the output was read.
+    ``purged``: known from the prediction's ``data_removed``, no request sent."""
+    return NotFoundError(
+        f"The output file is no longer available ({status}): the service purges outputs "
+        "about 5 minutes after completion; run the prediction again",
+        "OUTPUT_NOT_FOUND",
+        {"url": url, "data_removed": True} if purged else {"url": url},
+        status,
+        headers=headers,
+    )
+
+
+def refuse_purged(prediction: PredictionResponse, url: str) -> None:
+    """``OUTPUT_NOT_FOUND`` (as HTTP 410 Gone would give) at once, before any request, when the
+    prediction says its outputs were purged (``data_removed: true``)."""
+    if prediction.get("data_removed") is True:
+        raise output_gone(url, 410, purged=True)
 
 
 class _Chooser:
@@ -187,7 +239,8 @@ def too_large_error(url: str, limit: int) -> SkytellsError:
     )
 
 
-def _positive(name: str, value: float | None, default: float) -> float:
+def positive_setting(name: str, value: float | None, default: float) -> float:
+    """``value`` checked to be a positive finite number (``INVALID_PARAMETER``), or ``default``."""
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
@@ -199,7 +252,8 @@ def _positive(name: str, value: float | None, default: float) -> float:
     return float(value)
 
 
-def _outputs(prediction: PredictionResponse) -> list[str]:
+def outputs_of(prediction: PredictionResponse) -> list[str]:
+    """The outputs of ``prediction`` as a list of strings (URLs or text), None items left out."""
     output = prediction.get("output")
     if output is None:
         return []

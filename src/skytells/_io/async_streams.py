@@ -1,7 +1,8 @@
-"""The event streams of the async driver: open, read and close long-lived responses.
+"""The event streams and output files of the async driver: open, read and close long-lived
+responses.
 
 Each run of an operation gets its own `AsyncStreams`, which performs the operation's
-`OpenStream`, `ReadStream` and `CloseStream` actions over the driver's `AsyncHttp` and closes
+`OpenStream`, `OpenFile`, `ReadStream` and `CloseStream` actions over the driver's `AsyncHttp` and closes
 whatever is still open when the operation ends, also when its consumer abandons it (``break``).
 Everything else about streams (decoding events, resuming, falling back) is sans-IO, in the core.
 """
@@ -9,20 +10,29 @@ Everything else about streams (decoding events, resuming, falling back) is sans-
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import anyio
 
 from .._core.config import USER_AGENT
-from .._core.protocol import CloseStream, OpenStream, ReadStream, StreamResponse
+from .._core.protocol import (
+    CloseStream,
+    OpenFile,
+    OpenStream,
+    ReadStream,
+    StreamResponse,
+    carries_a_file,
+)
 from .._exceptions import SkytellsError
 from .async_http import AsyncHttp, AsyncResponse, TransportError
 from .bodies import ACCEPT_ENCODING, BodyDecoder
 from .errors import connection_error, timeout_error
+from .files import DOWNLOAD_HEADERS, BodyCheck
 
-StreamAction = OpenStream | ReadStream | CloseStream
+StreamAction = OpenStream | OpenFile | ReadStream | CloseStream
 
 
 def _request_headers(action: OpenStream, api_headers: Mapping[str, str]) -> dict[str, str]:
@@ -100,19 +110,72 @@ class _AsyncStream:
             await self.response.aclose()
 
 
+class _AsyncFile:
+    """One output file being read: its decoded pieces as they arrive, checked by `BodyCheck`
+    (size cap, declared length, deadline); the transport bounds each wait for bytes (the
+    request's ``idle_timeout``) and the whole exchange (``within``)."""
+
+    def __init__(self, response: AsyncResponse, action: OpenFile) -> None:
+        self.response, self.action = response, action
+        decoded = response.content is not None  # read by an event hook of the caller's client
+        self.check = BodyCheck(
+            action.url, action.max_bytes, action.deadline, response.headers, decoded
+        )
+        self.pending: Iterator[bytes] = iter(())
+        self.ended = False
+        self.closed = False
+
+    async def _next(self) -> bytes:
+        while True:
+            for piece in self.pending:
+                if piece:
+                    return piece
+            if self.ended:
+                return b""
+            if self.response.content is not None:
+                raw, self.ended = self.response.content, True
+                self.pending = itertools.chain(self.check.feed(raw), self.check.end())
+                continue
+            raw = await self.response.read_chunk()
+            self.ended = not raw
+            self.pending = self.check.feed(raw) if raw else self.check.end()
+
+    async def read(self) -> bytes:
+        action = self.action
+        try:
+            chunk = await self._next()
+        except (TransportError, TimeoutError) as exc:
+            await self.aclose()
+            raise _failure(action.url, action.deadline, action.idle_timeout, exc) from None
+        except BaseException:  # the cap, the deadline, an undecodable body, a cancellation
+            with anyio.CancelScope(shield=True):
+                await self.aclose()
+            raise
+        if not chunk:
+            await self.aclose()
+        return chunk
+
+    async def aclose(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.response.aclose()
+
+
 class AsyncStreams:
-    """The event streams of one operation run by the async driver."""
+    """The event streams and output files of one operation run by the async driver."""
 
     def __init__(self, http: AsyncHttp, api_headers: Mapping[str, str]) -> None:
         self.http = http
         self.api_headers = api_headers
-        self._open: list[_AsyncStream] = []
+        self._open: list[_AsyncStream | _AsyncFile] = []
 
     async def perform(self, action: StreamAction) -> Any:
         """Carry out one stream action."""
         if isinstance(action, OpenStream):
             return await self.open(action)
-        stream: _AsyncStream = action.stream
+        if isinstance(action, OpenFile):
+            return await self.open_file(action)
+        stream: _AsyncStream | _AsyncFile = action.stream
         if isinstance(action, ReadStream):
             return await stream.read()
         await stream.aclose()
@@ -137,6 +200,35 @@ class AsyncStreams:
             await response.aclose()
             return StreamResponse(response.status, response.headers)
         stream = _AsyncStream(action.url, response, action)
+        self._open.append(stream)
+        return StreamResponse(response.status, response.headers, stream)
+
+    async def open_file(self, action: OpenFile) -> StreamResponse:
+        """Send the GET of an output file (no API key, redirects followed) and keep the
+        response open if it carries the file."""
+        remaining = action.deadline - time.monotonic()
+        if remaining <= 0:
+            raise timeout_error("GET", action.url, 0)
+        try:
+            response = await self.http.request(
+                "GET",
+                action.url,
+                DOWNLOAD_HEADERS,
+                None,
+                within=remaining,
+                idle_timeout=action.idle_timeout,
+                follow_redirects=True,
+            )
+        except (TransportError, TimeoutError) as exc:
+            raise _failure(action.url, action.deadline, action.idle_timeout, exc) from None
+        if not carries_a_file(response.status):  # an error, or 204: no file, not an empty one
+            await response.aclose()
+            return StreamResponse(response.status, response.headers)
+        try:
+            stream = _AsyncFile(response, action)
+        except BaseException:  # a declared size past the cap, an encoding it cannot undo
+            await response.aclose()
+            raise
         self._open.append(stream)
         return StreamResponse(response.status, response.headers, stream)
 

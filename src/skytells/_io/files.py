@@ -139,30 +139,87 @@ def _content_decoder(url: str, header: str) -> ContentDecoder:
         ) from None
 
 
+class BodyCheck:
+    """The checks of a downloaded body, whether it goes to disk (`FileSink`) or to the caller
+    (an output file being read): only the encodings the SDK can undo, decoded in pieces of at
+    most `PIECE`; at most ``max_bytes`` decoded bytes; the declared ``Content-Length`` reached;
+    the deadline (a `time.monotonic()` instant). Built when the headers arrive (a declared size
+    past the cap is refused then); ``decoded``: the HTTP client's own hooks read (and decoded)
+    the body already."""
+
+    def __init__(
+        self,
+        url: str,
+        max_bytes: int,
+        deadline: float,
+        headers: Mapping[str, str],
+        decoded: bool = False,
+    ) -> None:
+        self.url, self.max_bytes, self.deadline = url, max_bytes, deadline
+        encoding = headers.get("content-encoding", "")
+        self.decoder = _content_decoder(url, "" if decoded else encoding)
+        length = "" if decoded and encoding else headers.get("content-length", "").strip()
+        self.length = int(length) if length.isdigit() and len(length) < 20 else None
+        self.total = None if self.decoder.layers else self.length  # decoded size, if known
+        if self.total is not None and self.total > max_bytes:
+            raise too_large_error(url, max_bytes)
+        self.done = 0  # decoded bytes passed on
+        self.received = 0  # raw bytes received
+
+    def feed(self, raw: bytes) -> Iterator[bytes]:
+        """The decoded pieces of the next raw bytes (each counted against the cap as it is
+        taken); a timeout once the deadline has passed."""
+        self.received += len(raw)
+        if time.monotonic() > self.deadline:
+            raise timeout_error("GET", self.url, 0)
+        return self._counted(self.decoder.feed(raw))
+
+    def end(self) -> Iterator[bytes]:
+        """The last decoded pieces, once the body is known to be whole."""
+        if self.length is not None and self.received < self.length:
+            raise connection_error(
+                "GET", self.url, f"incomplete body ({self.received} of {self.length} bytes)"
+            )
+        return self._counted(self.decoder.finish())
+
+    def _counted(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        """``pieces`` one by one (each at most `PIECE` when decoding), stopping at the cap:
+        memory stays bounded, whatever the compression ratio."""
+        try:
+            for piece in pieces:
+                if self.done + len(piece) > self.max_bytes:
+                    raise too_large_error(self.url, self.max_bytes)
+                self.done += len(piece)
+                yield piece
+        except DecodeError as exc:
+            raise connection_error("GET", self.url, f"undecodable body ({exc})") from None
+
+
 class FileSink:
     """Receives the raw bytes of one download (used by both drivers; blocking calls).
 
-    Created when the response headers arrive: they choose the final path (`Download.choose`),
-    give the size to check against the cap and the encoding to undo. `open` creates the
-    temporary file, `write` decodes and appends, `finish` checks the body is complete and moves
-    the file into place, `abort` removes what was written.
+    Created when the response headers arrive: they choose the final path (`Download.choose`)
+    and set up the body's checks (`BodyCheck`). `open` creates the temporary file, `write`
+    decodes and appends, `finish` checks the body is complete and moves the file into place,
+    `abort` removes what was written.
     """
 
     def __init__(self, action: Download, headers: Mapping[str, str], decoded: bool = False) -> None:
         self.action = action
-        # ``decoded``: the HTTP client's own hooks read (and decoded) the body already.
-        encoding = headers.get("content-encoding", "")
-        self.decoder = _content_decoder(action.url, "" if decoded else encoding)
-        length = "" if decoded and encoding else headers.get("content-length", "").strip()
-        self.length = int(length) if length.isdigit() and len(length) < 20 else None
-        self.total = None if self.decoder.layers else self.length  # decoded size, if known
-        if self.total is not None and self.total > action.max_bytes:
-            raise too_large_error(action.url, action.max_bytes)
+        self.check = BodyCheck(action.url, action.max_bytes, action.deadline, headers, decoded)
         self.dest = action.choose(headers)
-        self.done = 0  # decoded bytes written
-        self.received = 0  # raw bytes received
         self.part: Path | None = None
         self._file: IO[bytes] | None = None
+
+    @property
+    def done(self) -> int:
+        """Decoded bytes written."""
+        return self.check.done
+
+    @property
+    def total(self) -> int | None:
+        """The decoded size, if the headers tell it."""
+        return self.check.total
 
     def open(self) -> None:
         """Refuse a taken name (unless overwriting) and create the temporary file."""
@@ -173,20 +230,11 @@ class FileSink:
 
     def write(self, raw: bytes) -> None:
         """Decode and append a chunk, within the size cap and the deadline."""
-        self.received += len(raw)
-        self._pump(self.decoder.feed(raw))
-        if time.monotonic() > self.action.deadline:
-            raise timeout_error("GET", self.action.url, 0)
+        self._pump(self.check.feed(raw))
 
     def finish(self) -> Path:
         """Check the body is whole, then move the file to its name; returns that path."""
-        if self.length is not None and self.received < self.length:
-            raise connection_error(
-                "GET",
-                self.action.url,
-                f"incomplete body ({self.received} of {self.length} bytes)",
-            )
-        self._pump(self.decoder.finish())
+        self._pump(self.check.end())
         assert self._file is not None and self.part is not None
         with os_errors(self.dest):
             self._file.close()
@@ -205,15 +253,8 @@ class FileSink:
             self.part = None
 
     def _pump(self, pieces: Iterator[bytes]) -> None:
-        """Write decoded pieces one by one (each at most `PIECE` when decoding), stopping
-        at the size cap: memory stays bounded, whatever the compression ratio."""
+        """Write decoded pieces one by one, as `BodyCheck` lets them through."""
         assert self._file is not None
-        try:
-            with os_errors(self.dest):
-                for piece in pieces:
-                    if self.done + len(piece) > self.action.max_bytes:
-                        raise too_large_error(self.action.url, self.action.max_bytes)
-                    self._file.write(piece)
-                    self.done += len(piece)
-        except DecodeError as exc:
-            raise connection_error("GET", self.action.url, f"undecodable body ({exc})") from None
+        with os_errors(self.dest):
+            for piece in pieces:
+                self._file.write(piece)

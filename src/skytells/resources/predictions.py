@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._clients.output_file import AsyncOutputFile, OutputFile
 from .._core.file_inputs import FileEncoder
 from .._core.protocol import Emit, Op
 from .._options import PredictionRequest, PredictionsListOptions
@@ -16,6 +18,7 @@ from ._resource import Resource
 
 if TYPE_CHECKING:
     from .._clients.core import ClientCore
+    from .._clients.prediction import AsyncPrediction, Prediction
     from .._io.async_driver import AsyncDriver  # noqa: F401 (named in a base class below)
     from .._io.sync_driver import SyncDriver  # noqa: F401
 
@@ -113,6 +116,13 @@ class Predictions(Resource["SyncDriver"]):
         ``client.delete_prediction(id)``."""
         return self._driver.run(self._core.delete(id))
 
+    def files(self, prediction: Mapping[str, Any] | Prediction) -> builtins.list[OutputFile]:
+        """An `OutputFile` for each output file of ``prediction`` (a dict or a `Prediction`), in
+        order; text outputs have none. No request is sent until a file is read."""
+        return [
+            OutputFile(self._core, self._driver, i) for i in self._core.output_files(prediction)
+        ]
+
     def list(
         self,
         page: int | None = None,
@@ -175,6 +185,16 @@ class AsyncPredictions(Resource["AsyncDriver"]):
         ``{"id": ..., "deleted": True}``). An unknown id raises `NotFoundError`. Same as
         ``client.delete_prediction(id)``."""
         return await self._driver.run(self._core.delete(id))
+
+    def files(
+        self, prediction: Mapping[str, Any] | AsyncPrediction
+    ) -> builtins.list[AsyncOutputFile]:
+        """An `AsyncOutputFile` for each output file of ``prediction`` (a dict or an
+        `AsyncPrediction`), in order; text outputs have none. Nothing is sent until one is read."""
+        return [
+            AsyncOutputFile(self._core, self._driver, i)
+            for i in self._core.output_files(prediction)
+        ]
 
     async def list(
         self,
