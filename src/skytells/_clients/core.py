@@ -10,13 +10,13 @@ also the one place the public surface calls the core's operations.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .._core import batch, models, predictions, running, saving, waiting
+from .._core import batch, models, predictions, reconcile, running, saving, waiting
 from .._core.config import ClientConfig, concurrency_limit
 from .._core.context import ClientState, Context
 from .._core.payloads import (
@@ -117,6 +117,22 @@ class ClientCore:
             per_page=per_page,
             status=status,
             options=options,
+        )
+
+    def reconcile_create(
+        self,
+        model: str,
+        input: Mapping[str, Any],
+        since: dt.datetime,
+        claimed: Container[str],
+    ) -> Op[PredictionResponse | None]:
+        """The prediction a create of ``model`` with ``input`` (as sent), whose first attempt
+        began at ``since`` (aware; minus a clock-skew allowance, see `reconcile.window_start`),
+        may have made: not in ``claimed`` nor claimed by this client, and claimed now. None if
+        there is none; `CreateOutcomeUnknownError` if that cannot be told (internal: resumed
+        batches)."""
+        return reconcile.find_created(
+            self.ctx, model, reconcile.sent_json(dict(input)), since, claimed
         )
 
     def cancel(self, prediction_id: str) -> Op[PredictionResponse]:
