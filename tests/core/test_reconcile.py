@@ -124,7 +124,7 @@ def test_claimed_and_older_predictions_are_skipped_and_the_oldest_candidate_wins
         {"input": float("nan")},
         {"input": {"k": object()}},
     ],
-    ids=repr,
+    ids=["no-date", "bad-date", "number-date", "huge-date", "no-id", "int-id", "nan", "object"],
 )
 def test_unreadable_items_are_never_adopted(bad: dict[str, Any]) -> None:
     page: list[Any] = [{**item("p1", {"a": 1}), **bad}, "not a dict", None]
