@@ -273,19 +273,35 @@ def test_a_lost_answer_is_found_in_the_listing_not_sent_again() -> None:
 def test_a_create_that_was_not_made_is_sent_again_with_its_key() -> None:
     input = {"prompt": "x"}
     driver = Driver().script(
-        APITimeoutError("no answer", "REQUEST_TIMEOUT", http_status=408),
+        APIConnectionError("reset", "NETWORK_ERROR"),
         page([created("someone-elses", {"prompt": "y"})]),
         json_reply(200, created("p2", input)),
     )
     ctx = context()
-    result = driver.run(
-        create_prediction(ctx, {"model": "flux-pro", "input": input}, background=True)
-    )
+    payload = {"model": "flux-pro", "input": input}
+    result = driver.run(create_prediction(ctx, payload, background=True))
     assert result["id"] == "p2" and "p2" in ctx.state.creates
     assert paths(driver.requests) == ["POST /predict", "GET /predictions", "POST /predict"]
     posts = [r for r in driver.requests if r.method == "POST"]
     assert posts[0].headers["idempotency-key"] == posts[1].headers["idempotency-key"]
     assert posts[0].body == posts[1].body
+    assert driver.log.index("sleep 0.5") < driver.log.index("GET /predictions")  # backoff first
+
+
+def test_a_timed_out_create_not_found_is_looked_for_again_after_a_pause() -> None:
+    input = {"prompt": "x"}
+    driver = Driver().script(
+        APITimeoutError("no answer", "REQUEST_TIMEOUT", http_status=408),
+        page([]),  # the server has not made it yet
+        page([created("p1", input, 3.0)]),  # ... and then it has
+    )
+    ctx = context(timeout_ms=2000)
+    result = driver.run(
+        create_prediction(ctx, {"model": "flux-pro", "input": input}, background=True)
+    )
+    assert result["id"] == "p1"
+    assert paths(driver.requests) == ["POST /predict", "GET /predictions", "GET /predictions"]
+    assert driver.log[-2] == "sleep 2"  # as long as the timeout again
 
 
 def test_a_create_this_client_already_returned_is_not_adopted() -> None:

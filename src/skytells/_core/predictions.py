@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from .._enums import normalize_status
-from .._exceptions import NotFoundError, SkytellsError
+from .._exceptions import APITimeoutError, NotFoundError, SkytellsError
 from .._options import PredictionRequest, PredictionsListOptions
 from .._pagination import PaginatedResponse
 from .._types import PredictionResponse
@@ -18,7 +18,7 @@ from . import reconcile
 from .calls import call, segment
 from .context import Context
 from .payloads import date_param, expect_prediction, int_param, payload_dict, unexpected
-from .protocol import Instant, Now, Op, now
+from .protocol import Instant, Now, Op, Sleep, now
 
 
 def create_prediction(
@@ -90,9 +90,12 @@ def _create(
         if token is None or window is None or not reconcile.maybe_done(error):
             return None
         ledger.land(token)  # no longer in flight: identical creates do not wait for this one
-        found = yield from reconcile.adopt(
-            ctx, model, reconcile.sent_json(input), window, (), own=token, key=key
-        )
+        sent = reconcile.sent_json(input)
+        found = yield from reconcile.adopt(ctx, model, sent, window, (), own=token, key=key)
+        if found is None and isinstance(error, APITimeoutError):
+            # A server slower than the timeout may still be making it: give it time, look again.
+            yield Sleep(reconcile.settle_seconds(ctx))
+            found = yield from reconcile.adopt(ctx, model, sent, window, (), own=token, key=key)
         if found is None:  # not created: it is sent again, in flight again
             ledger.depart(model, input, token)
         return found
