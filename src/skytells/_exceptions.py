@@ -144,7 +144,13 @@ class ResponseTooLargeError(SkytellsError):
 
 
 class APIConnectionError(SkytellsError):
-    """No response was received: refused, reset or dropped connection (``NETWORK_ERROR``)."""
+    """No response was received: refused, reset or dropped connection (``NETWORK_ERROR``).
+
+    ``request_sent`` is False when the connection could not even be made (refused, a name that
+    does not resolve, a certificate refused): the server cannot have acted on the request.
+    True or None (unknown) otherwise."""
+
+    request_sent: bool | None = None
 
 
 class APITimeoutError(APIConnectionError):

@@ -150,6 +150,9 @@ def test_which_failures_may_have_created_the_prediction() -> None:
     assert not maybe_done(RateLimitError("slow down", "RATE_LIMIT_EXCEEDED", http_status=429))
     assert not maybe_done(ValidationError("bad", "INVALID_INPUT", http_status=422))
     assert not maybe_done(ServerError("failed", "PREDICTION_FAILED", http_status=502))
+    never_connected = APIConnectionError("refused", "NETWORK_ERROR")
+    never_connected.request_sent = False
+    assert not maybe_done(never_connected)
 
 
 # ── the ledger ────────────────────────────────────────────────────────────

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from skytells import AsyncSkytellsClient, CreateOutcomeUnknownError, DispatchError, SkytellsClient
+from skytells import (
+    APIConnectionError,
+    APITimeoutError,
+    AsyncSkytellsClient,
+    CreateOutcomeUnknownError,
+    DispatchError,
+    SkytellsClient,
+)
 from skytells.emulator import Emulator
 from tests.routed_server import DROP, RoutedServer
 from tests.scripted_server import Reply, Seen
@@ -88,6 +96,30 @@ def test_a_create_lost_before_the_server_made_it_is_sent_again(emu: Emulator, fa
     _check_once(emu, [created["id"]])
     assert emu.state()["requests_by_endpoint"]["create"] == 1  # the second send: the first
     # never reached the API, so the emulator's count starts with the one that made it
+
+
+def _closed_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/v1"  # nothing listens there now
+
+
+def test_a_connection_never_made_sent_nothing_and_is_not_looked_for() -> None:
+    with (
+        SkytellsClient("sk-test", base_url=_closed_port(), retry=RETRY) as client,
+        pytest.raises(APIConnectionError) as caught,
+    ):
+        client.predictions.create(_payload("x"))
+    assert caught.value.request_sent is False  # refused: retried as usual, no listing, no doubt
+    assert not isinstance(caught.value, APITimeoutError)
+
+
+@pytest.mark.anyio
+async def test_async_a_connection_never_made_is_not_looked_for() -> None:
+    async with AsyncSkytellsClient("sk-test", base_url=_closed_port(), retry=RETRY) as client:
+        with pytest.raises(APIConnectionError) as caught:
+            await client.run(MODEL, {"prompt": "x"})
+    assert caught.value.request_sent is False
 
 
 # ── every entry point, sync and async ─────────────────────────────────────

@@ -290,10 +290,10 @@ def reconcilable(body: Mapping[str, Any]) -> bool:
 def maybe_done(error: SkytellsError) -> bool:
     """Whether a create that failed with ``error`` may have created its prediction all the
     same: no (complete) answer came (a reset, a timeout after the request was written, a
-    truncated body), or a gateway's 500/502/504 (it may have passed the request on). A 429,
+    truncated body; not a connection that was never made), or a gateway's 500/502/504 (it may have passed the request on). A 429,
     a 503 and every 4xx say the request was not carried out."""
     if isinstance(error, APIConnectionError):
-        return True
+        return error.request_sent is not False  # a connection never made sent nothing
     return error.http_status in (500, 502, 504) and error.error_id not in DEFINITIVE_ERROR_IDS
 
 
