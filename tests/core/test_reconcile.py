@@ -21,6 +21,7 @@ from skytells._core.reconcile import (
     model_slug,
     window_start,
 )
+from skytells._core.running import held_create
 from skytells._exceptions import RateLimitError, ServerError, ValidationError
 
 from .driver import WALL_OFFSET, Driver, context, json_reply, paths
@@ -354,3 +355,45 @@ def test_a_definitive_answer_is_not_looked_for() -> None:
     with pytest.raises(ValidationError):
         driver.run(create_prediction(context(), {"model": "m", "input": {}}, background=True))
     assert paths(driver.requests) == ["POST /predict"]
+
+
+# ── a held create (run) ───────────────────────────────────────────────────
+
+
+def test_a_held_create_that_timed_out_and_was_not_made_is_sent_again_once_per_retry() -> None:
+    input = {"prompt": "x"}
+    timeout = APITimeoutError("no answer", "REQUEST_TIMEOUT", http_status=408)
+    driver = Driver().script(
+        timeout,
+        page([]),
+        page([]),  # not made (looked twice: it timed out)
+        timeout,
+        page([]),
+        page([]),
+        json_reply(200, created("p1", input)),
+    )
+    ctx = context(timeout_ms=1000, await_hold_ms=0)
+    result = driver.run(held_create(ctx, {"model": "flux-pro", "input": input, "await": True}, "k"))
+    assert result["id"] == "p1"
+    assert [r.method for r in driver.requests].count("POST") == 3
+    assert {r.headers["idempotency-key"] for r in driver.requests if r.method == "POST"} == {"k"}
+
+
+def test_a_held_create_that_timed_out_is_adopted_when_it_was_made() -> None:
+    input = {"prompt": "x"}
+    driver = Driver().script(
+        APITimeoutError("no answer", "REQUEST_TIMEOUT", http_status=408),
+        page([created("p1", input)]),
+    )
+    ctx = context(timeout_ms=1000, await_hold_ms=0)
+    result = driver.run(held_create(ctx, {"model": "flux-pro", "input": input, "await": True}, "k"))
+    assert result["id"] == "p1" and paths(driver.requests) == ["POST /predict", "GET /predictions"]
+
+
+def test_a_held_create_with_nothing_to_look_for_stays_unknown() -> None:
+    timeout = APITimeoutError("no answer", "REQUEST_TIMEOUT", http_status=408)
+    driver = Driver().script(timeout, timeout, timeout)
+    ctx = context(timeout_ms=1000, await_hold_ms=0)
+    with pytest.raises(CreateOutcomeUnknownError):  # the server would refuse it: no listing
+        driver.run(held_create(ctx, {"model": "flux-pro", "input": "not an object"}, "k"))
+    assert set(paths(driver.requests)) == {"POST /predict"}  # retried within its deadline

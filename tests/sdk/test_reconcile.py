@@ -357,6 +357,22 @@ def test_a_dispatch_that_could_not_tell_looks_again_before_sending(emu: Emulator
     assert emu.state()["requests_by_endpoint"]["create"] == len(PROMPTS)  # none sent twice
 
 
+@pytest.mark.anyio
+async def test_async_a_dispatch_that_could_not_tell_looks_again_before_sending(
+    emu: Emulator,
+) -> None:
+    _fault(emu, AMBIGUOUS["timeout after write"], count=1)
+    emu.add_fault("hang", method="GET", path="/v1/predictions")
+    async with _async(emu) as client:
+        client.queue(_payload("only"))
+        with pytest.raises(DispatchError):
+            await client.dispatch()
+        emu.clear_faults()
+        (created,) = await client.dispatch()
+    assert [p["id"] for p in emu.predictions()] == [created["id"]]
+    assert emu.state()["requests_by_endpoint"]["create"] == 1
+
+
 # ── what the server echoes: numbers, Unicode, nesting, the model's shape ──
 
 SENT_INPUT = {
