@@ -27,9 +27,9 @@ if found; only otherwise is the create sent again. The real service documents no
   listing cannot show what the server has not made yet; that is the limit of looking.
 - Identical payloads sent on purpose stay distinct: two identical creates in flight at once,
   the first one's answer lost, the second one's not yet received: the first must not adopt the
-  second's prediction. So the listing is matched only once every create of the same model and
-  input that was in flight when the listing ended has landed (and claimed what it got), see
-  `CreateLedger`.
+  second's prediction. So a page that shows a match is matched only once every create of the
+  same model and input in flight when it was read has landed (and claimed what it got), see
+  `CreateLedger` (claims are remembered an hour, in memory: a crash of the process loses them).
 """
 
 from __future__ import annotations
