@@ -10,13 +10,13 @@ also the one place the public surface calls the core's operations.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from .._core import batch, models, output_files, predictions, running, saving, waiting
+from .._core import batch, models, output_files, predictions, reconcile, running, saving, waiting
 from .._core.config import ClientConfig, check_file_encoder, concurrency_limit
 from .._core.context import ClientState, Context
 from .._core.file_inputs import FileEncoder
@@ -29,7 +29,7 @@ from .._core.payloads import (
     wait_options,
 )
 from .._core.protocol import Emit, Op
-from .._core.queue import PredictionQueue, note_interrupted
+from .._core.queue import PredictionQueue, note_interrupted, queued_create
 from .._core.saving import ProgressCallback
 from .._core.schedule import wait_limits
 from .._exceptions import SkytellsError, WaitTimeoutError
@@ -141,6 +141,22 @@ class ClientCore:
             per_page=per_page,
             status=status,
             options=options,
+        )
+
+    def reconcile_create(
+        self,
+        model: str,
+        input: Mapping[str, Any],
+        since: dt.datetime,
+        claimed: Container[str],
+    ) -> Op[PredictionResponse | None]:
+        """The prediction a create of ``model`` with ``input`` (as sent), whose first attempt
+        began at ``since`` (aware; minus a clock-skew allowance, see `reconcile.window_start`),
+        may have made: not in ``claimed`` nor claimed by this client, and claimed now. None if
+        there is none; `CreateOutcomeUnknownError` if that cannot be told (internal: resumed
+        batches)."""
+        return reconcile.find_created(
+            self.ctx, model, reconcile.sent_json(dict(input)), since, claimed
         )
 
     def cancel(self, prediction_id: str) -> Op[PredictionResponse]:
@@ -375,12 +391,7 @@ class Dispatch:
         # Claimed: a dispatch running at once on another thread sends none of them again.
         self._items: list[QueueItem] = core.queue.take()
         try:
-            self.creates = [
-                predictions.create_prediction(
-                    core.ctx, item.payload, background=True, idempotency_key=item.idempotency_key
-                )
-                for item in self._items
-            ]
+            self.creates = [queued_create(core.ctx, item) for item in self._items]
         except BaseException:
             self._queue.release(self._items)
             raise

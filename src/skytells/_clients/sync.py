@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import datetime as dt
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
@@ -119,6 +120,8 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
         A local file in ``input`` (a `Path`, ``bytes``, a binary file object, a PIL image; in
         lists too) is sent as a ``data:`` URI, or through ``file_encoder`` (this call's, else
         the client's): a function taking a `FileToEncode` and returning the URL to send.
+        answer was lost is looked for in the listing and adopted if it was made (README:
+        "Exactly once"); if that cannot be told, `CreateOutcomeUnknownError` (with the key).
         ``max_wait`` (ms) bounds the waiting;
         ``cancel_on_timeout`` then also cancels the prediction on the server. ``progress=True``
         shows a live bar (in a notebook an HTML bar, on a terminal a line on stderr, in a pipe
@@ -128,7 +131,8 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
             PredictionFailedError: ``status == "failed"`` (``error_id="PREDICTION_FAILED"``).
             PredictionCancelledError: the prediction was cancelled (``PREDICTION_CANCELLED``).
             WaitTimeoutError: ``max_wait`` passed (``WAIT_TIMEOUT``).
-            CreateOutcomeUnknownError: the held create got no answer in time.
+            CreateOutcomeUnknownError: the create got no answer, and the listing could not tell
+                whether it was made.
             SkytellsError: any API error.
         """
         op = self._core.run(
@@ -182,8 +186,8 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
 
         A request leaves the queue only once created; if some fail, `DispatchError` carries the
         created responses and the failed payloads, which stay queued for the next `dispatch()`.
-        Each queued request keeps one idempotency key (a server that honours it never creates
-        it twice).
+        Each queued request keeps one idempotency key; one sent before (by a dispatch that
+        failed or was interrupted) is first looked for in the listing, not created twice.
 
         The batch runs as asyncio tasks over an aiohttp pool of its own in a private event
         loop (about twice the speed of threads); an ``http_client`` of yours,
@@ -262,6 +266,17 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
     def cancel_prediction(self, id: str) -> PredictionResponse:
         """Cancel a running prediction; returns the updated prediction dict."""
         return self._driver.run(self._core.cancel(id))
+
+    def _reconcile_create(
+        self,
+        model: str,
+        input: Mapping[str, Any],
+        since: dt.datetime,
+        claimed: Container[str] = frozenset(),
+    ) -> PredictionResponse | None:
+        """Internal: the prediction a create whose answer was lost may have made (see
+        `ClientCore.reconcile_create`); None if there is none."""
+        return self._driver.run(self._core.reconcile_create(model, input, since, claimed))
 
     def delete_prediction(self, id: str) -> dict[str, Any]:
         """Delete a prediction and its stored files."""

@@ -47,6 +47,7 @@ def call(
     deadline: float = math.inf,
     attempt_ms: float | None = None,
     settle: Callable[[SkytellsError], Op[Any]] | None = None,
+    resolve: Callable[[SkytellsError], Op[Any]] | None = None,
 ) -> Op[Any]:
     """Send ``method path`` and return the decoded JSON, retrying per the config's policy.
 
@@ -58,6 +59,11 @@ def call(
     ``settle``: when a *retry* fails for good, an earlier attempt whose answer was lost may have
     done the work (a cancel retried gets 409 "already cancelled"); ``settle(error)`` then
     decides: it returns the result of the work already done, or raises.
+
+    ``resolve``: after *any* failed attempt, before it is retried (after the pause before the
+    retry) or reported, ``resolve(error)`` may find that the attempt did its work all the same
+    (a create whose answer was lost): it returns that result, or None to go on as usual, or
+    raises.
     """
     config = ctx.config
     if not config.api_key:
@@ -92,7 +98,15 @@ def call(
             if isinstance(error, RateLimitError):  # a date is read against this client's clock
                 error.retry_after = retry_after_seconds(error.headers, clock.wall)
             delay = policy.delay(error, attempt, clock.wall)
-            if delay is None or clock.monotonic + delay >= deadline:
+            retrying = delay is not None and clock.monotonic + delay < deadline
+            if resolve is not None:
+                if retrying and delay:  # the pause first: a slow server may still be at work
+                    yield Sleep(delay)
+                    delay = 0.0
+                done = yield from resolve(error)
+                if done is not None:
+                    return done
+            if not retrying or delay is None:
                 if attempt == 0 or settle is None:
                     raise
                 logger.debug(
@@ -114,7 +128,8 @@ def call(
                 attempt,
                 policy.retries,
             )
-            yield Sleep(delay)
+            if delay:
+                yield Sleep(delay)
 
 
 def _without_key(error: SkytellsError, key: str | None) -> None:

@@ -10,6 +10,7 @@ place, so that a file is never held encoded more than once.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import sys
 import uuid
@@ -99,6 +100,16 @@ class InlineFile:
             raise SkytellsError("An inline file was given up but not sent", "INTERNAL_ERROR")
         body, start, end = self._sent
         return bytearray(memoryview(body)[start:end])
+
+    def digest(self) -> str:
+        """The SHA-256 (hex) of the URI's ASCII bytes, wherever they are now: how a reconcile
+        recognises the file in a listed prediction's ``input`` without a copy of the URI."""
+        if self._data is not None:
+            return hashlib.sha256(self._data).hexdigest()
+        if self._sent is None:
+            raise SkytellsError("An inline file was given up but not sent", "INTERNAL_ERROR")
+        body, start, end = self._sent
+        return hashlib.sha256(memoryview(body)[start:end]).hexdigest()
 
     def sent_in(self, body: bytearray, start: int, end: int) -> None:
         """Where the URI now is: ``body[start:end]``."""
