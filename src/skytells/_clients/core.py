@@ -10,7 +10,7 @@ also the one place the public surface calls the core's operations.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
@@ -238,6 +238,23 @@ class ClientCore:
     ) -> RunMany:
         """``run_many()``; bad wait options are refused now, before any create."""
         return RunMany(self, payloads, concurrency, options)
+
+    # ── durable batches (`client.batch()`) ───────────────────────────────
+
+    def find_created(
+        self, model: str, input: Mapping[str, Any], started: float, claimed: Container[str]
+    ) -> Op[PredictionResponse | None]:
+        """The prediction a create of ``model`` with ``input`` whose first attempt began at
+        ``started`` (wall seconds) may have made, not in ``claimed``; None if there is none."""
+        from .._core import reconcile
+
+        return reconcile.find_created(
+            self.ctx,
+            model,
+            reconcile.sent_json(input),
+            reconcile.window_start(started),
+            claimed,
+        )
 
 
 def _in_order(
