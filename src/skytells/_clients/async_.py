@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+import datetime as dt
+from collections.abc import AsyncIterator, Callable, Container, Iterable, Mapping, Sequence
 from functools import partial
 from os import PathLike
 from pathlib import Path
@@ -202,6 +203,17 @@ class AsyncSkytellsClient(ClientBase[httpx.AsyncClient, AsyncDriver]):
     async def cancel_prediction(self, id: str) -> PredictionResponse:
         """Cancel a running prediction; returns the updated prediction dict."""
         return await self._driver.run(self._core.cancel(id))
+
+    async def _reconcile_create(
+        self,
+        model: str,
+        input: Mapping[str, Any],
+        since: dt.datetime,
+        claimed: Container[str] = frozenset(),
+    ) -> PredictionResponse | None:
+        """Internal: the prediction a create whose answer was lost may have made (see
+        `ClientCore.reconcile_create`); None if there is none."""
+        return await self._driver.run(self._core.reconcile_create(model, input, since, claimed))
 
     async def delete_prediction(self, id: str) -> dict[str, Any]:
         """Delete a prediction and its stored files."""

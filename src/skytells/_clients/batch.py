@@ -46,9 +46,11 @@ from .._core.batchfile import (
 from .._core.config import concurrency_limit
 from .._core.pacing import Aimd
 from .._core.protocol import Op
+from .._core.reconcile import maybe_done, window_start
 from .._enums import is_terminal, normalize_status
 from .._exceptions import (
     AuthenticationError,
+    CreateOutcomeUnknownError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
@@ -498,7 +500,7 @@ class _Engine:
         elif isinstance(error, _FATAL):
             self.journal.mark_pending(row.line)
             self._fatal = self._fatal or error
-        elif _maybe_created(error):
+        elif maybe_done(error) or isinstance(error, CreateOutcomeUnknownError):
             self._unknown.append(row)  # looked for once no create is in flight
         else:
             record = result_record(request, None, error_dict(error), [])
@@ -529,7 +531,9 @@ class _Engine:
             started = row.started if row.started is not None else time.time()
             try:
                 found = await self.run_op(
-                    self.core.find_created(request.model, request.input, started, claimed)
+                    self.core.reconcile_create(
+                        request.model, request.input, window_start(started), claimed
+                    )
                 )
             except SkytellsError as error:
                 if isinstance(error, RateLimitError):
@@ -625,7 +629,7 @@ class _Engine:
         found = await asyncio.gather(
             *(self.run_op(self.pacing_core.get(i)) for i in lookups), return_exceptions=True
         )
-        for prediction_id, state in zip(lookups, found):
+        for prediction_id, state in zip(lookups, found, strict=True):
             if isinstance(state, BaseException) and not isinstance(state, SkytellsError):
                 raise state
             seen[prediction_id] = state
@@ -813,14 +817,6 @@ class _Engine:
                 done_this_run=self.done_this_run,
             )
         )
-
-
-def _maybe_created(error: SkytellsError) -> bool:
-    """Whether a failed create may have created its prediction all the same (no complete
-    answer, or a gateway error): such a request is looked for before it is created again."""
-    from .._core.reconcile import maybe_done
-
-    return maybe_done(error)
 
 
 @contextlib.contextmanager

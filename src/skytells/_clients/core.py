@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .._core import batch, models, predictions, running, saving, waiting
+from .._core import batch, models, predictions, reconcile, running, saving, waiting
 from .._core.config import ClientConfig, concurrency_limit
 from .._core.context import ClientState, Context
 from .._core.payloads import (
@@ -117,6 +117,22 @@ class ClientCore:
             per_page=per_page,
             status=status,
             options=options,
+        )
+
+    def reconcile_create(
+        self,
+        model: str,
+        input: Mapping[str, Any],
+        since: dt.datetime,
+        claimed: Container[str],
+    ) -> Op[PredictionResponse | None]:
+        """The prediction a create of ``model`` with ``input`` (as sent), whose first attempt
+        began at ``since`` (aware; minus a clock-skew allowance, see `reconcile.window_start`),
+        may have made: not in ``claimed`` nor claimed by this client, and claimed now. None if
+        there is none; `CreateOutcomeUnknownError` if that cannot be told (internal: resumed
+        batches)."""
+        return reconcile.find_created(
+            self.ctx, model, reconcile.sent_json(dict(input)), since, claimed
         )
 
     def cancel(self, prediction_id: str) -> Op[PredictionResponse]:
@@ -238,23 +254,6 @@ class ClientCore:
     ) -> RunMany:
         """``run_many()``; bad wait options are refused now, before any create."""
         return RunMany(self, payloads, concurrency, options)
-
-    # ── durable batches (`client.batch()`) ───────────────────────────────
-
-    def find_created(
-        self, model: str, input: Mapping[str, Any], started: float, claimed: Container[str]
-    ) -> Op[PredictionResponse | None]:
-        """The prediction a create of ``model`` with ``input`` whose first attempt began at
-        ``started`` (wall seconds) may have made, not in ``claimed``; None if there is none."""
-        from .._core import reconcile
-
-        return reconcile.find_created(
-            self.ctx,
-            model,
-            reconcile.sent_json(input),
-            reconcile.window_start(started),
-            claimed,
-        )
 
 
 def _in_order(

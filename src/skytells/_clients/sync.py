@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import datetime as dt
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
@@ -276,6 +277,17 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
     def cancel_prediction(self, id: str) -> PredictionResponse:
         """Cancel a running prediction; returns the updated prediction dict."""
         return self._driver.run(self._core.cancel(id))
+
+    def _reconcile_create(
+        self,
+        model: str,
+        input: Mapping[str, Any],
+        since: dt.datetime,
+        claimed: Container[str] = frozenset(),
+    ) -> PredictionResponse | None:
+        """Internal: the prediction a create whose answer was lost may have made (see
+        `ClientCore.reconcile_create`); None if there is none."""
+        return self._driver.run(self._core.reconcile_create(model, input, since, claimed))
 
     def delete_prediction(self, id: str) -> dict[str, Any]:
         """Delete a prediction and its stored files."""

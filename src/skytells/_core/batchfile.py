@@ -227,15 +227,16 @@ def schema_problems(schema: Any, value: Any, path: str = "input", depth: int = 0
 
 def _number_problems(schema: Mapping[str, Any], value: float, path: str) -> list[str]:
     problems = []
-    for keyword, test, text in (
+    checks: tuple[tuple[str, Callable[[float, float], bool], str], ...] = (
         ("minimum", lambda v, b: v < b, "less than the minimum"),
         ("maximum", lambda v, b: v > b, "more than the maximum"),
         ("exclusiveMinimum", lambda v, b: v <= b, "not above"),
         ("exclusiveMaximum", lambda v, b: v >= b, "not below"),
-    ):
+    )
+    for keyword, test, text in checks:
         bound = _as_float(schema.get(keyword))
         if bound is not None and test(value, bound):
-            problems.append(f"{path}: {_shown(value)} is {text} {bound}")
+            problems.append(f"{path}: {_shown(value)} is {text} {bound:g}")
     return problems
 
 

@@ -38,6 +38,7 @@ def call(
     deadline: float = math.inf,
     attempt_ms: float | None = None,
     settle: Callable[[SkytellsError], Op[Any]] | None = None,
+    resolve: Callable[[SkytellsError], Op[Any]] | None = None,
 ) -> Op[Any]:
     """Send ``method path`` and return the decoded JSON, retrying per the config's policy.
 
@@ -49,6 +50,10 @@ def call(
     ``settle``: when a *retry* fails for good, an earlier attempt whose answer was lost may have
     done the work (a cancel retried gets 409 "already cancelled"); ``settle(error)`` then
     decides: it returns the result of the work already done, or raises.
+
+    ``resolve``: after *any* failed attempt, before it is retried or reported, ``resolve(error)``
+    may find that the attempt did its work all the same (a create whose answer was lost): it
+    returns that result, or None to go on as usual, or raises.
     """
     config = ctx.config
     if not config.api_key:
@@ -83,6 +88,10 @@ def call(
             _without_key(error, config.api_key)
             if isinstance(error, CreateOutcomeUnknownError) and error.idempotency_key is None:
                 error.idempotency_key = idempotency_key
+            if resolve is not None:
+                done = yield from resolve(error)
+                if done is not None:
+                    return done
             clock: Instant = yield Now()
             if isinstance(error, RateLimitError):  # a date is read against this client's clock
                 error.retry_after = retry_after_seconds(error.headers, clock.wall)

@@ -1,7 +1,8 @@
 """What an operation works with: the client's immutable `ClientConfig` and its `ClientState`.
 
 The config never changes (`with_options` makes a new one); the state is what the client learns as
-it goes (the account's request budget, the origins that serve no event stream), shared by the
+it goes (the account's request budget, the origins that serve no event stream, the creates in
+flight and the prediction ids claimed), shared by the
 clients derived from it. Both are plain values: no locks, no clock (the time comes in through the
 protocol), so the same state serves threads and event loops alike.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .config import ClientConfig
+from .ledger import CreateLedger
 from .ratelimits import RateLimitTracker
 from .stream_support import StreamSupport
 
@@ -21,6 +23,7 @@ class ClientState:
 
     rate_limits: RateLimitTracker = field(default_factory=RateLimitTracker)
     streams: StreamSupport = field(default_factory=StreamSupport)
+    creates: CreateLedger = field(default_factory=CreateLedger)
 
 
 @dataclass(frozen=True)

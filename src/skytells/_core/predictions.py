@@ -14,10 +14,11 @@ from .._options import PredictionRequest, PredictionsListOptions
 from .._pagination import PaginatedResponse
 from .._types import PredictionResponse
 from .._warnings import warn_caller
+from . import reconcile
 from .calls import call, segment
 from .context import Context
 from .payloads import date_param, expect_prediction, int_param, payload_dict, unexpected
-from .protocol import Op
+from .protocol import Instant, Now, Op, now
 
 
 def create_prediction(
@@ -27,8 +28,13 @@ def create_prediction(
     background: bool,
     idempotency_key: str | None = None,
     deadline: float = math.inf,
+    since: dt.datetime | None = None,
 ) -> Op[PredictionResponse]:
     """``POST /predict``; ``background`` forces ``await: false`` (``predictions.create``).
+
+    An attempt that may have created the prediction without an answer coming back is resolved
+    by looking for it in the listing before the create is sent again (`reconcile`); ``since``
+    sets where that window starts when an earlier send of this create was never resolved.
 
     The payload is checked when this is called, not when the operation runs, so that a warning
     about it points at the application's line on its own thread. A create sent with
@@ -42,22 +48,60 @@ def create_prediction(
                 "use client.predict() or client.run() to wait for the result"
             )
         body["await"] = False
-    return _create(ctx, body, idempotency_key, deadline)
+    return _create(ctx, body, idempotency_key, deadline, since)
 
 
 def _create(
-    ctx: Context, body: dict[str, Any], idempotency_key: str | None, deadline: float
+    ctx: Context,
+    body: dict[str, Any],
+    idempotency_key: str | None,
+    deadline: float,
+    since: dt.datetime | None = None,
 ) -> Op[PredictionResponse]:
-    data = yield from call(
-        ctx,
-        "POST",
-        "/predict",
-        json_body=body,
-        idempotency_key=idempotency_key or str(uuid.uuid4()),
-        deadline=deadline,
-        attempt_ms=held_create_ms(ctx) if body.get("await") is True else None,
-    )
-    return expect_prediction(data)
+    """Send the create; an attempt that may have created the prediction although no answer
+    came is resolved by looking for it (`reconcile`) before it is sent again. ``since``: the
+    start of the window to look in (a create sent before, whose outcome is unknown)."""
+    key = idempotency_key or str(uuid.uuid4())
+    ledger = ctx.state.creates
+    model, input = str(body.get("model")), body.get("input")
+    token: object | None = None
+    if reconcile.reconcilable(body):
+        if since is None:
+            clock: Instant = yield Now()
+            since = reconcile.window_start(clock.wall)
+        token = ledger.depart(model, input)
+    window = since
+
+    def resolve(error: SkytellsError) -> Op[PredictionResponse | None]:
+        if token is None or window is None or not reconcile.maybe_done(error):
+            return None
+        ledger.land(token)  # no longer in flight: identical creates do not wait for this one
+        found = yield from reconcile.adopt(
+            ctx, model, reconcile.sent_json(input), window, (), own=token, key=key
+        )
+        if found is None:  # not created: it is sent again, in flight again
+            ledger.depart(model, input, token)
+        return found
+
+    try:
+        data = yield from call(
+            ctx,
+            "POST",
+            "/predict",
+            json_body=body,
+            idempotency_key=key,
+            deadline=deadline,
+            attempt_ms=held_create_ms(ctx) if body.get("await") is True else None,
+            resolve=resolve,
+        )
+        prediction = expect_prediction(data)
+        prediction_id = prediction.get("id")
+        if token is not None and isinstance(prediction_id, str):
+            ledger.claim(prediction_id, (yield from now()))
+        return prediction
+    finally:
+        if token is not None:
+            ledger.land(token)
 
 
 def held_create_ms(ctx: Context) -> float:

@@ -23,7 +23,8 @@ from .._exceptions import (
 from .._types import PredictionResponse
 from .context import Context
 from .predictions import create_prediction, held_create_ms
-from .protocol import Instant, Now, Op, Sleep, now
+from .protocol import Instant, Now, Op, Sleep
+from .reconcile import reconcilable, window_start
 from .retry import retry_after_seconds
 from .waiting import wait_for
 
@@ -92,20 +93,31 @@ def held_create(ctx: Context, body: dict[str, Any], key: str) -> Op[PredictionRe
     hold expected), so the hold never races the timeout. A create whose outcome stays unknown is
     never reported as bad input: while the server says the first request with this key is still
     in progress (409 ``IDEMPOTENCY_REQUEST_IN_PROGRESS``), it is asked again, with the same key,
-    until it answers; if no answer comes by the deadline, or the connection keeps failing,
-    `CreateOutcomeUnknownError` carries the key to recover the prediction with.
+    until it answers. A create that got no answer is looked for in the listing (`reconcile`)
+    and adopted if it was made; one that was not is sent again (as many times as the retry
+    policy allows); when that cannot be told, `CreateOutcomeUnknownError` carries the key.
     """
     budget_ms = held_create_ms(ctx)
-    resolve_by = (yield from now()) + budget_ms / 1000
+    first: Instant = yield Now()
+    since = window_start(first.wall)  # one window for every send of this create
+    resolve_by = first.monotonic + budget_ms / 1000
     asked = 0
+    sent_again = 0
     while True:
         try:
             return (
                 yield from create_prediction(
-                    ctx, body, background=False, idempotency_key=key, deadline=resolve_by
+                    ctx,
+                    body,
+                    background=False,
+                    idempotency_key=key,
+                    deadline=resolve_by,
+                    since=since,
                 )
             )
-        except CreateOutcomeUnknownError as error:  # the first request is still being held
+        except CreateOutcomeUnknownError as error:
+            if error.error_id != "IDEMPOTENCY_REQUEST_IN_PROGRESS":
+                raise  # the listing could not tell whether it was created
             clock: Instant = yield Now()
             # Never faster than the retry backoff, whatever Retry-After says (0 would flood).
             hint = retry_after_seconds(error.headers, clock.wall)
@@ -114,8 +126,15 @@ def held_create(ctx: Context, body: dict[str, Any], key: str) -> Op[PredictionRe
                 raise _outcome_unknown(key, budget_ms, error) from error
             asked += 1
             yield Sleep(pause)
-        except APIConnectionError as error:  # timed out or dropped: it may have been created
-            raise _outcome_unknown(key, budget_ms, error) from error
+        except APIConnectionError as error:
+            if not reconcilable(body):  # nothing to look for: it may have been created
+                raise _outcome_unknown(key, budget_ms, error) from error
+            # Looked for and not found: it was not created, so sending it again is safe.
+            if sent_again >= ctx.config.retry.retries:
+                raise
+            clock = yield Now()
+            resolve_by = clock.monotonic + budget_ms / 1000
+            sent_again += 1
 
 
 def _outcome_unknown(key: str, budget_ms: float, cause: SkytellsError) -> CreateOutcomeUnknownError:

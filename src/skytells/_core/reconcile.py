@@ -1,0 +1,294 @@
+"""A create whose outcome is unknown, resolved by looking rather than by sending it again.
+
+A create was sent and no (complete) answer came back: the prediction may exist. Before creating
+again, the newest pages of ``GET /predictions?model=<slug>`` are searched for one with the same
+model and the same input, created since the first attempt began, that this client has not
+claimed already (every id a create returned, or a reconcile adopted, is claimed). It is adopted
+if found; only otherwise is the create sent again. The real service documents no
+``Idempotency-Key``: this is what makes a create exactly-once against it.
+
+- Input equality is exact on the JSON value (`canonical_json`): the server echoes ``input`` as
+  it was sent (the spec's ``input object``; the emulator stores the parsed body), so key order is
+  ignored, ``1`` and ``1.0`` are the same JSON number (a server in another language may print
+  either), ``true`` is never ``1``, strings are compared code point by code point (no Unicode
+  normalisation) and lists in order. A server that added default values to ``input`` would make
+  nothing match: the create would then be sent again, as without reconcile.
+- ``since`` is when the first attempt began on this machine's clock minus `SKEW_ALLOWANCE`
+  (60 s): ``created_at`` is written by the server's clock, and a client clock ahead of it by up
+  to that much must not hide the prediction looked for (a miss is a duplicate, billed). The
+  allowance widens the window in which an identical prediction made by *another* process could
+  be adopted; 60 s covers unsynchronised laptops and VMs while keeping that window short.
+- The walk is bounded (`MAX_PAGES` of `PAGE_SIZE`); it stops at the first page that reaches
+  back before ``since``. A walk that ends without reaching ``since`` proves nothing:
+  `CreateOutcomeUnknownError` (never create blind). So does a listing that keeps failing.
+- Identical payloads sent on purpose stay distinct: two identical creates in flight at once,
+  the first one's answer lost, the second one's not yet received: the first must not adopt the
+  second's prediction. So the listing is matched only once every create of the same model and
+  input that was in flight when the listing ended has landed (and claimed what it got), see
+  `CreateLedger`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from collections.abc import Container, Iterable, Mapping
+from typing import Any
+
+from .._exceptions import APIConnectionError, CreateOutcomeUnknownError, SkytellsError
+from .._types import PredictionResponse
+from .context import Context
+from .ledger import CreateLedger, canonical_json
+from .protocol import Instant, Now, Op, Sleep
+from .retry import DEFINITIVE_ERROR_IDS
+
+__all__ = [
+    "MAX_PAGES",
+    "PAGE_SIZE",
+    "SKEW_ALLOWANCE",
+    "canonical_json",
+    "created_at",
+    "find_created",
+    "find_match",
+    "maybe_done",
+    "model_slug",
+    "reconcilable",
+    "sent_json",
+    "window_start",
+]
+
+SKEW_ALLOWANCE = dt.timedelta(seconds=60)
+"""How far this machine's clock may be ahead of the server's (see the module docstring)."""
+PAGE_SIZE = 50
+MAX_PAGES = 20
+"""The listing walk's bound: 1,000 predictions of the model since the first attempt."""
+LANDING_POLL = (0.01, 0.2)
+"""The first and the longest pause while waiting for identical creates in flight to land."""
+
+
+# ── the pure matching ─────────────────────────────────────────────────────
+
+
+def sent_json(value: Any) -> Any:
+    """``value`` as the server receives it (through JSON: tuples become lists, keys strings)."""
+    return json.loads(json.dumps(value, ensure_ascii=False))
+
+
+def model_slug(value: Any) -> str | None:
+    """A prediction's ``model``: a bare string, or an object with its ``name``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        name = value.get("name")
+        return name if isinstance(name, str) else None
+    return None
+
+
+def created_at(item: Mapping[str, Any]) -> dt.datetime | None:
+    """A prediction's ``created_at`` as an aware datetime (naive ones are UTC); None if absent
+    or unreadable."""
+    raw = item.get("created_at")
+    if not isinstance(raw, str) or not raw or len(raw) > 64:
+        return None
+    text = raw.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.timezone.utc)
+
+
+def find_match(
+    pages: Iterable[Iterable[Any]],
+    model: str,
+    input: Any,
+    since: dt.datetime,
+    claimed: Container[str],
+) -> str | None:
+    """The id of a prediction on ``pages`` (prediction dicts, newest first) of ``model`` with
+    exactly ``input`` (the JSON value sent), created at or after ``since`` (aware), and not in
+    ``claimed``; the oldest such one (an earlier create's), or None.
+
+    An item without a readable ``created_at`` is never adopted (it could be older than the
+    first attempt)."""
+    wanted = canonical_json(input)
+    found: str | None = None
+    for item in itertools.chain.from_iterable(pages):
+        if not isinstance(item, Mapping):
+            continue
+        prediction_id = item.get("id")
+        if not isinstance(prediction_id, str) or not prediction_id or prediction_id in claimed:
+            continue
+        if model_slug(item.get("model")) != model:
+            continue
+        when = created_at(item)
+        if when is None or when < since:
+            continue
+        try:
+            if canonical_json(item.get("input")) != wanted:
+                continue
+        except (TypeError, ValueError):
+            continue
+        found = prediction_id  # newest first: the last one seen is the oldest
+    return found
+
+
+def reaches_before(page: Iterable[Any], since: dt.datetime) -> bool:
+    """Whether a page (newest first) holds a prediction created before ``since``: the pages
+    after it are older still, so the walk can stop."""
+    for item in page:
+        if isinstance(item, Mapping):
+            when = created_at(item)
+            if when is not None and when < since:
+                return True
+    return False
+
+
+class _Either:
+    """Claimed in one container or the other."""
+
+    __slots__ = ("first", "second")
+
+    def __init__(self, first: Container[str], second: Container[str]) -> None:
+        self.first, self.second = first, second
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.first or item in self.second
+
+
+# ── the operations ────────────────────────────────────────────────────────
+
+
+def listing_walk(ctx: Context, model: str, since: dt.datetime) -> Op[list[list[Any]]]:
+    """The newest pages of ``GET /predictions?model=<model>`` back to ``since`` (at most
+    `MAX_PAGES`); each request retried as usual. `CreateOutcomeUnknownError` if the listing
+    fails for good or the walk ends before reaching ``since`` without a last page."""
+    from .predictions import list_predictions  # predictions imports this module
+
+    pages: list[list[Any]] = []
+    for number in range(1, MAX_PAGES + 1):
+        try:
+            page = yield from list_predictions(ctx, page=number, per_page=PAGE_SIZE, model=model)
+        except SkytellsError as error:
+            raise inconclusive(
+                f"listing the predictions failed ({error.error_id}: {error.message})", error
+            ) from error
+        items = list(page.data)
+        pages.append(items)
+        pagination = page.pagination
+        if (
+            not items
+            or reaches_before(items, since)
+            or pagination.current_page >= pagination.last_page
+        ):
+            return pages
+    raise inconclusive(
+        f"more than {MAX_PAGES * PAGE_SIZE} predictions of {model} since the first attempt"
+    )
+
+
+def find_created(
+    ctx: Context,
+    model: str,
+    input: Any,
+    since: dt.datetime,
+    claimed: Container[str] = frozenset(),
+) -> Op[PredictionResponse | None]:
+    """The prediction a create of ``model`` with ``input`` (as sent) that began at ``since``
+    (minus the skew allowance: the caller's choice) may have made, not in ``claimed`` nor
+    claimed by this client; it is claimed. None if there is none: creating again is safe.
+    Raises `CreateOutcomeUnknownError` when it cannot tell (see `listing_walk`)."""
+    return adopt(ctx, model, input, since, claimed, own=None)
+
+
+def adopt(
+    ctx: Context,
+    model: str,
+    input: Any,
+    since: dt.datetime,
+    claimed: Container[str],
+    own: object | None,
+    key: str | None = None,
+) -> Op[PredictionResponse | None]:
+    """`find_created`, for the create of ledger token ``own`` (None: no create of this client)
+    sent with idempotency key ``key`` (named in the error, if any)."""
+    ledger = ctx.state.creates
+    wanted = canonical_json(input)
+    try:
+        pages = yield from listing_walk(ctx, model, since)
+        # Creates with this payload in flight now may have made some of what the listing
+        # shows: they land and claim it first (those sent later made nothing it holds).
+        others = ledger.flying(model, wanted) - {own}
+        if others:
+            yield from _until_landed(ctx, ledger, others)
+    except CreateOutcomeUnknownError as error:
+        if key is not None:
+            error.idempotency_key = key
+            error.details["idempotency_key"] = key
+            error.message += f" It was sent with idempotency_key={key!r}."
+            error.args = (error.message,)
+        raise
+    taken = _Either(ledger, claimed)
+    while True:
+        found = find_match(pages, model, input, since, taken)
+        if found is None:
+            return None
+        clock: Instant = yield Now()
+        if ledger.claim(found, clock.monotonic):  # another reconcile may take it first
+            for item in itertools.chain.from_iterable(pages):
+                if isinstance(item, Mapping) and item.get("id") == found:
+                    return dict(item)  # type: ignore[return-value]
+
+
+def _until_landed(ctx: Context, ledger: CreateLedger, tokens: set[object]) -> Op[None]:
+    first, longest = LANDING_POLL
+    clock: Instant = yield Now()
+    # The longest a create lasts: a held one (timeout plus the hold), then a margin.
+    config = ctx.config
+    give_up = clock.monotonic + (config.timeout_ms + config.await_hold_ms) / 1000 + 5.0
+    pause = first
+    while ledger.any_flying(tokens):
+        clock = yield Now()
+        if clock.monotonic >= give_up:
+            raise inconclusive("identical creates in flight did not finish")
+        yield Sleep(pause)
+        pause = min(longest, pause * 2)
+
+
+def reconcilable(body: Mapping[str, Any]) -> bool:
+    """Whether a create of ``body`` that got no answer can be looked for (a model and an input
+    object); one that cannot is rejected by the server anyway."""
+    model, input = body.get("model"), body.get("input")
+    return isinstance(model, str) and bool(model) and isinstance(input, Mapping)
+
+
+def maybe_done(error: SkytellsError) -> bool:
+    """Whether a create that failed with ``error`` may have created its prediction all the
+    same: no (complete) answer came (a reset, a timeout after the request was written, a
+    truncated body), or a gateway's 500/502/504 (it may have passed the request on). A 429,
+    a 503 and every 4xx say the request was not carried out."""
+    if isinstance(error, APIConnectionError):
+        return True
+    return error.http_status in (500, 502, 504) and error.error_id not in DEFINITIVE_ERROR_IDS
+
+
+def inconclusive(reason: str, cause: SkytellsError | None = None) -> CreateOutcomeUnknownError:
+    """The error of a reconcile that cannot tell whether the prediction exists."""
+    return CreateOutcomeUnknownError(
+        f"A create got no answer and it cannot be told whether it created a prediction: "
+        f"{reason}. Look for it in client.predictions.list() before creating it again.",
+        "CREATE_OUTCOME_UNKNOWN",
+        {"reason": reason, "cause": cause.error_id if cause else None},
+        cause.http_status if cause else 0,
+        headers=cause.headers if cause else None,
+        body=cause.body if cause else None,
+    )
+
+
+def window_start(wall: float) -> dt.datetime:
+    """``since`` for a create whose first attempt began at ``wall`` (seconds since the epoch):
+    that instant minus `SKEW_ALLOWANCE`, aware (UTC)."""
+    return dt.datetime.fromtimestamp(wall, dt.timezone.utc) - SKEW_ALLOWANCE
