@@ -406,11 +406,6 @@ class _Engine:
         try:
             journal = self.journal
             self._report()
-            # Requests caught mid-create by an earlier run: looked for before anything new is
-            # created (so no create of this run can be taken for theirs).
-            for row in list(journal.all_rows(("creating",))):
-                self._unknown.append(row)
-            await self._reconcile_unknown()
             for row in journal.all_rows(("created",)):
                 request = BatchLine.from_json(row.line, row.request)
                 assert row.prediction_id is not None
@@ -418,6 +413,11 @@ class _Engine:
             for row in journal.all_rows(("terminal", "saved")):
                 await self._finish_slot()
                 self._spawn(self._finish_row(row))
+            # Requests caught mid-create by an earlier run: looked for (after the scans above,
+            # which would take what they find for an earlier run's) before anything new is
+            # created, so that no create of this run can be taken for theirs.
+            self._unknown.extend(journal.all_rows(("creating",)))
+            await self._reconcile_unknown()
             await self._feed()
             while self._creating or self._waiting or self._finishing or self._unknown:
                 if self._unknown and not self._creating:
@@ -768,6 +768,7 @@ class _Engine:
             ticks += 1
             self._commit(sync=ticks % 10 == 0)
             self._report()
+            self._changed()  # a tick: every wait looks again
 
     # ── plumbing ─────────────────────────────────────────────────────────
 
@@ -794,11 +795,12 @@ class _Engine:
             self._event.set()
 
     async def _changed_wait(self) -> None:
+        """Until something changes (a create, a result; the commit loop's tick at the latest).
+        A plain wait: ``asyncio.wait_for`` can swallow a cancellation on Python 3.11."""
         if self._event is None:
             self._event = asyncio.Event()
         self._event.clear()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._event.wait(), 1.0)
+        await self._event.wait()
 
     def _report(self) -> None:
         hook = self.settings.on_progress

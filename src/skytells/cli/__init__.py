@@ -83,6 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     model_get.add_argument("--schema", action="store_true", help="show its inputs")
     model_get.add_argument("--json", action="store_true")
 
+    from ._batch import add_parser as add_batch
+
+    add_batch(commands)
+
     emulator = commands.add_parser(
         "emulator", help="serve the offline emulator", add_help=False, prefix_chars="\0"
     )
@@ -105,12 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _debug_logging()
     try:
         with _client(args) as client:
-            from . import _commands
+            from . import _batch, _commands
 
             handler = {
                 "run": _commands.run,
                 "predictions": _commands.predictions,
                 "models": _commands.models,
+                "batch": _batch.command,
             }[args.command]
             return handler(client, args, console)
     except SkytellsError as error:
