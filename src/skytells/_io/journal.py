@@ -83,13 +83,25 @@ class Journal:
     def __init__(self, path: Path | None, *, readonly: bool = False) -> None:
         self.path = path
         self._lock: Any = None
+        self._in_transaction = False
         if path is not None and readonly:
             if not path.exists():
                 raise JournalError(
                     f"No batch journal at {path}: run the batch first", "BATCH_NOT_FOUND"
                 )
             uri = path.resolve().as_uri() + "?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            try:
+                self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
+                self._db.execute("PRAGMA busy_timeout = 5000")
+                ready = self.ready
+            except sqlite3.DatabaseError:
+                ready = False
+            if not ready:  # being made: its requests are still being checked
+                self.close()
+                raise JournalError(
+                    f"The batch of {path} has not started yet (its requests are being checked)",
+                    "BATCH_NOT_FOUND",
+                )
             return
         if path is not None:
             self._lock = _lock(path)
