@@ -203,7 +203,7 @@ def schema_problems(schema: Any, value: Any, path: str = "input", depth: int = 0
         problems.append(f"{path}: must be {json.dumps(schema['const'])}")
     number = _as_float(value)
     if number is not None:
-        problems += _number_problems(schema, number, path)
+        problems += _number_problems(schema, number, path, _shown(value))
     if isinstance(value, str):
         problems += _string_problems(schema, value, path)
     if isinstance(value, list):
@@ -225,7 +225,7 @@ def schema_problems(schema: Any, value: Any, path: str = "input", depth: int = 0
     return problems
 
 
-def _number_problems(schema: Mapping[str, Any], value: float, path: str) -> list[str]:
+def _number_problems(schema: Mapping[str, Any], value: float, path: str, shown: str) -> list[str]:
     problems = []
     checks: tuple[tuple[str, Callable[[float, float], bool], str], ...] = (
         ("minimum", lambda v, b: v < b, "less than the minimum"),
@@ -236,7 +236,7 @@ def _number_problems(schema: Mapping[str, Any], value: float, path: str) -> list
     for keyword, test, text in checks:
         bound = _as_float(schema.get(keyword))
         if bound is not None and test(value, bound):
-            problems.append(f"{path}: {_shown(value)} is {text} {bound:g}")
+            problems.append(f"{path}: {shown} is {text} {bound:g}")
     return problems
 
 
