@@ -44,6 +44,7 @@ EXERCISED_ELSEWHERE = {
     "make test": "the Quick start: CI runs it (.ci/run)",
     "pip install": "needs the package index; the project's own install is `make`'s",
     "skytells emulator": "serves until Ctrl-C: tests/cli/test_cli.py starts and stops it",
+    "skytells batch": "needs a requests file: tests/cli/test_batch_cli.py runs each action",
 }
 
 

@@ -44,9 +44,10 @@ from .._core.batchfile import (
     schema_problems,
 )
 from .._core.config import concurrency_limit
+from .._core.ledger import canonical_json
 from .._core.pacing import Aimd
 from .._core.protocol import Op
-from .._core.reconcile import maybe_done, window_start
+from .._core.reconcile import find_match, maybe_done, reaches_before, sent_json, window_start
 from .._enums import is_terminal, normalize_status
 from .._exceptions import (
     AuthenticationError,
@@ -74,6 +75,8 @@ ProgressHook = Callable[["BatchProgress"], None]
 PAGE = 50
 FEW = 8
 """Below this many predictions followed, each is looked up by id (cheaper than the listing)."""
+MAX_RECONCILE_PAGES = 1000
+"""The longest walk of the listing that looks for interrupted creates (50,000 predictions)."""
 MAX_WAITING = 2000
 """Created predictions followed at once; past it, creating pauses (memory stays flat)."""
 FIRST_POLL = 0.05
@@ -229,6 +232,7 @@ class _Engine:
         self.started = time.monotonic()
         self._waiting: dict[str, tuple[int, BatchLine]] = {}
         self._missed: dict[str, int] = {}
+        self._reconcile_failures = 0
         self._retry: deque[Row] = deque()
         self._unknown: deque[Row] = deque()
         self._creating = 0
@@ -518,40 +522,92 @@ class _Engine:
 
     async def _reconcile_unknown(self) -> None:
         """Look for the predictions of requests whose create may have happened; create again
-        only those not found."""
-        claimed = _Claims(self.journal)
-        attempts: dict[int, int] = {}
+        only those not found.
+
+        Done for all such requests at once (a run killed with many creates in flight leaves as
+        many): per model, one walk of the newest pages of ``GET /predictions?model=`` back to the
+        earliest attempt (minus the clock-skew allowance), keeping what could be theirs; then
+        each request is matched, oldest first, by the reconcile's own rule (`find_match`: same
+        model and input, created since its attempt began, held by no other request of the
+        journal). Runs only while no create of this run is in flight."""
+        rows: list[Row] = []
         while self._unknown:
             row = self._unknown.popleft()
             current = self.journal.rows(("creating",), row.line - 1, 1)
-            if not current or current[0].line != row.line:
-                continue
-            row = current[0]
+            if current and current[0].line == row.line:
+                rows.append(current[0])
+        by_model: dict[str, list[tuple[Row, BatchLine]]] = {}
+        for row in rows:
             request = BatchLine.from_json(row.line, row.request)
-            started = row.started if row.started is not None else time.time()
+            by_model.setdefault(request.model, []).append((row, request))
+        claimed = _Claims(self.journal)
+        for model, group in by_model.items():
             try:
-                found = await self.run_op(
-                    self.core.reconcile_create(
-                        request.model, request.input, window_start(started), claimed
-                    )
-                )
+                candidates = await self._candidates(model, group, claimed)
             except SkytellsError as error:
                 if isinstance(error, RateLimitError):
                     self.aimd.throttled(asyncio.get_running_loop().time(), error.retry_after)
-                attempts[row.line] = attempts.get(row.line, 0) + 1
-                if attempts[row.line] >= 3:
-                    self._fatal = self._fatal or error  # never create blind: stop, try later
+                self._reconcile_failures += 1
+                if self._reconcile_failures >= 3:  # never create blind: stop, try later
+                    self._fatal = self._fatal or error
                     return
-                self._unknown.append(row)
-                await asyncio.sleep(min(2.0 ** attempts[row.line], 10.0))
+                self._unknown.extend(row for row, _ in group)
+                await asyncio.sleep(min(2.0**self._reconcile_failures, 10.0))
                 continue
-            if found is not None:
-                self._adopt(row.line, request, dict(found))
-            else:
-                await self._slot()
-                self._creating += 1
-                self._spawn(self._create(row))
-            self._changed()
+            for row, request in group:
+                started = row.started if row.started is not None else time.time()
+                found = find_match(
+                    [candidates], model, request.input, window_start(started), claimed
+                )
+                if found is not None:
+                    self._adopt(row.line, request, dict(candidates_by_id(candidates)[found]))
+                else:
+                    await self._slot()
+                    self._creating += 1
+                    self._spawn(self._create(row))
+                self._changed()
+
+    async def _candidates(
+        self, model: str, group: list[tuple[Row, BatchLine]], claimed: _Claims
+    ) -> list[dict[str, Any]]:
+        """The predictions of ``model`` since the earliest attempt of ``group`` whose input is
+        one of the group's, held by no request of the journal (newest first)."""
+        wanted = {canonical_json(sent_json(request.input)) for _, request in group}
+        since = min(
+            window_start(row.started if row.started is not None else time.time())
+            for row, _ in group
+        )
+        found: list[dict[str, Any]] = []
+        for number in range(1, MAX_RECONCILE_PAGES + 1):
+            page = await self.run_op(
+                self.pacing_core.list_predictions(
+                    number, None, None, model, per_page=PAGE, status=None
+                )
+            )
+            items = [item for item in page.data if isinstance(item, Mapping)]
+            for item in items:
+                item_id = item.get("id")
+                if not isinstance(item_id, str) or item_id in claimed:
+                    continue
+                try:
+                    if canonical_json(item.get("input")) in wanted:
+                        found.append(dict(item))
+                except (TypeError, ValueError):
+                    continue
+            pagination = page.pagination
+            if (
+                not items
+                or reaches_before(items, since)
+                or pagination.current_page >= pagination.last_page
+            ):
+                return found
+        raise CreateOutcomeUnknownError(
+            f"More than {MAX_RECONCILE_PAGES * PAGE} predictions of {model} since the batch's "
+            "interrupted creates: it cannot be told whether they made their predictions. "
+            "Run the batch again later.",
+            "CREATE_OUTCOME_UNKNOWN",
+            {"model": model},
+        )
 
     # ── waiting ──────────────────────────────────────────────────────────
 
@@ -841,6 +897,11 @@ def _file_binding(path: Path) -> dict[str, str]:
             digest.update(chunk)
             size += len(chunk)
     return {"requests_sha256": digest.hexdigest(), "requests_size": str(size)}
+
+
+def candidates_by_id(candidates: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The candidates by id."""
+    return {str(item["id"]): item for item in candidates}
 
 
 def _check_binding(journal: Journal, requests: Path) -> None:
