@@ -1064,8 +1064,12 @@ class Batch(_BatchBase):
 
     def run(self) -> BatchStatus:
         """Run (or resume) the batch to the end; returns its final `status()`."""
-        for _ in self:
-            pass
+
+        async def drain(run: Runner) -> None:  # in the engine's loop: no result crosses threads
+            async for _ in _Engine(self._core, run, self._settings).results():
+                pass
+
+        _run_in_thread(drain, self._driver, self._settings.concurrency)
         return self.status()
 
     def estimate(self) -> CostEstimate:
