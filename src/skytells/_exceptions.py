@@ -144,7 +144,13 @@ class ResponseTooLargeError(SkytellsError):
 
 
 class APIConnectionError(SkytellsError):
-    """No response was received: refused, reset or dropped connection (``NETWORK_ERROR``)."""
+    """No response was received: refused, reset or dropped connection (``NETWORK_ERROR``).
+
+    ``request_sent`` is False when the connection could not even be made (refused, a name that
+    does not resolve, a certificate refused): the server cannot have acted on the request.
+    True or None (unknown) otherwise."""
+
+    request_sent: bool | None = None
 
 
 class APITimeoutError(APIConnectionError):
@@ -181,11 +187,13 @@ class WaitTimeoutError(PredictionError):
 class CreateOutcomeUnknownError(SkytellsError):
     """A create got no clear answer: the prediction may or may not exist.
 
-    Raised as ``CREATE_OUTCOME_UNKNOWN`` when a held create (`run()`) got no answer in time, and
-    for the server's 409 ``IDEMPOTENCY_REQUEST_IN_PROGRESS`` (the first request with this key is
-    still being handled). ``idempotency_key`` is the key the create was sent with: send the same
-    create again with it (a server that honours keys answers with that prediction instead of
-    starting another), or look for it with ``client.predictions.list()``.
+    Raised as ``CREATE_OUTCOME_UNKNOWN`` when a create got no answer and looking for it in the
+    listing could not tell whether it was made (the listing kept failing, or too many
+    predictions of the model appeared since), and for the server's 409
+    ``IDEMPOTENCY_REQUEST_IN_PROGRESS`` (the first request with this key is still being
+    handled). ``idempotency_key`` is the key the create was sent with: look for the prediction
+    with ``client.predictions.list(model=...)``, or send the same create again with the key (a
+    server that honours keys answers with that prediction instead of starting another).
     """
 
     def __init__(self, *args: Any, idempotency_key: str | None = None, **kwargs: Any) -> None:

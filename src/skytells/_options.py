@@ -6,6 +6,7 @@ written for the official package keeps working unchanged.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -199,7 +200,7 @@ class PredictionRequest:
 class QueueItem:
     """A queued create request with the idempotency key reused by every attempt to send it."""
 
-    __slots__ = ("idempotency_key", "payload")
+    __slots__ = ("idempotency_key", "payload", "sent_since")
 
     def __init__(
         self, request: PredictionRequest | Mapping[str, Any], idempotency_key: str | None = None
@@ -208,6 +209,9 @@ class QueueItem:
             request.to_dict() if isinstance(request, PredictionRequest) else dict(request)
         )
         self.idempotency_key = idempotency_key or str(uuid.uuid4())
+        # Set once it was sent (the start of its reconcile window): a dispatch that sends it
+        # again first looks for what an earlier send may have created.
+        self.sent_since: datetime.datetime | None = None
 
     @property
     def request(self) -> PredictionRequest:

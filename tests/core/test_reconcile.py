@@ -21,6 +21,7 @@ from skytells._core.reconcile import (
     model_slug,
     window_start,
 )
+from skytells._core.running import held_create
 from skytells._exceptions import RateLimitError, ServerError, ValidationError
 
 from .driver import WALL_OFFSET, Driver, context, json_reply, paths
@@ -124,7 +125,7 @@ def test_claimed_and_older_predictions_are_skipped_and_the_oldest_candidate_wins
         {"input": float("nan")},
         {"input": {"k": object()}},
     ],
-    ids=repr,
+    ids=["no-date", "bad-date", "number-date", "huge-date", "no-id", "int-id", "nan", "object"],
 )
 def test_unreadable_items_are_never_adopted(bad: dict[str, Any]) -> None:
     page: list[Any] = [{**item("p1", {"a": 1}), **bad}, "not a dict", None]
@@ -150,6 +151,9 @@ def test_which_failures_may_have_created_the_prediction() -> None:
     assert not maybe_done(RateLimitError("slow down", "RATE_LIMIT_EXCEEDED", http_status=429))
     assert not maybe_done(ValidationError("bad", "INVALID_INPUT", http_status=422))
     assert not maybe_done(ServerError("failed", "PREDICTION_FAILED", http_status=502))
+    never_connected = APIConnectionError("refused", "NETWORK_ERROR")
+    never_connected.request_sent = False
+    assert not maybe_done(never_connected)
 
 
 # ── the ledger ────────────────────────────────────────────────────────────
@@ -273,19 +277,35 @@ def test_a_lost_answer_is_found_in_the_listing_not_sent_again() -> None:
 def test_a_create_that_was_not_made_is_sent_again_with_its_key() -> None:
     input = {"prompt": "x"}
     driver = Driver().script(
-        APITimeoutError("no answer", "REQUEST_TIMEOUT", http_status=408),
+        APIConnectionError("reset", "NETWORK_ERROR"),
         page([created("someone-elses", {"prompt": "y"})]),
         json_reply(200, created("p2", input)),
     )
     ctx = context()
-    result = driver.run(
-        create_prediction(ctx, {"model": "flux-pro", "input": input}, background=True)
-    )
+    payload = {"model": "flux-pro", "input": input}
+    result = driver.run(create_prediction(ctx, payload, background=True))
     assert result["id"] == "p2" and "p2" in ctx.state.creates
     assert paths(driver.requests) == ["POST /predict", "GET /predictions", "POST /predict"]
     posts = [r for r in driver.requests if r.method == "POST"]
     assert posts[0].headers["idempotency-key"] == posts[1].headers["idempotency-key"]
     assert posts[0].body == posts[1].body
+    assert driver.log.index("sleep 0.5") < driver.log.index("GET /predictions")  # backoff first
+
+
+def test_a_timed_out_create_not_found_is_looked_for_again_after_a_pause() -> None:
+    input = {"prompt": "x"}
+    driver = Driver().script(
+        APITimeoutError("no answer", "REQUEST_TIMEOUT", http_status=408),
+        page([]),  # the server has not made it yet
+        page([created("p1", input, 3.0)]),  # ... and then it has
+    )
+    ctx = context(timeout_ms=2000)
+    result = driver.run(
+        create_prediction(ctx, {"model": "flux-pro", "input": input}, background=True)
+    )
+    assert result["id"] == "p1"
+    assert paths(driver.requests) == ["POST /predict", "GET /predictions", "GET /predictions"]
+    assert driver.log[-2] == "sleep 2"  # as long as the timeout again
 
 
 def test_a_create_this_client_already_returned_is_not_adopted() -> None:
@@ -335,3 +355,45 @@ def test_a_definitive_answer_is_not_looked_for() -> None:
     with pytest.raises(ValidationError):
         driver.run(create_prediction(context(), {"model": "m", "input": {}}, background=True))
     assert paths(driver.requests) == ["POST /predict"]
+
+
+# ── a held create (run) ───────────────────────────────────────────────────
+
+
+def test_a_held_create_that_timed_out_and_was_not_made_is_sent_again_once_per_retry() -> None:
+    input = {"prompt": "x"}
+    timeout = APITimeoutError("no answer", "REQUEST_TIMEOUT", http_status=408)
+    driver = Driver().script(
+        timeout,
+        page([]),
+        page([]),  # not made (looked twice: it timed out)
+        timeout,
+        page([]),
+        page([]),
+        json_reply(200, created("p1", input)),
+    )
+    ctx = context(timeout_ms=1000, await_hold_ms=0)
+    result = driver.run(held_create(ctx, {"model": "flux-pro", "input": input, "await": True}, "k"))
+    assert result["id"] == "p1"
+    assert [r.method for r in driver.requests].count("POST") == 3
+    assert {r.headers["idempotency-key"] for r in driver.requests if r.method == "POST"} == {"k"}
+
+
+def test_a_held_create_that_timed_out_is_adopted_when_it_was_made() -> None:
+    input = {"prompt": "x"}
+    driver = Driver().script(
+        APITimeoutError("no answer", "REQUEST_TIMEOUT", http_status=408),
+        page([created("p1", input)]),
+    )
+    ctx = context(timeout_ms=1000, await_hold_ms=0)
+    result = driver.run(held_create(ctx, {"model": "flux-pro", "input": input, "await": True}, "k"))
+    assert result["id"] == "p1" and paths(driver.requests) == ["POST /predict", "GET /predictions"]
+
+
+def test_a_held_create_with_nothing_to_look_for_stays_unknown() -> None:
+    timeout = APITimeoutError("no answer", "REQUEST_TIMEOUT", http_status=408)
+    driver = Driver().script(timeout, timeout, timeout)
+    ctx = context(timeout_ms=1000, await_hold_ms=0)
+    with pytest.raises(CreateOutcomeUnknownError):  # the server would refuse it: no listing
+        driver.run(held_create(ctx, {"model": "flux-pro", "input": "not an object"}, "k"))
+    assert set(paths(driver.requests)) == {"POST /predict"}  # retried within its deadline

@@ -194,6 +194,61 @@ def test_post_commit_creates_then_loses_the_answer(raw: httpx.Client, emu: Emula
     assert prediction["model"]["name"] == "flux-pro"
 
 
+def test_post_commit_can_reset_the_connection(raw: httpx.Client, emu: Emulator) -> None:
+    emu.add_fault("post_commit", path="/v1/predict", count=1, then="reset")
+    with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
+        raw.post("/predict", json=CREATE)
+    assert _created(emu) == 1
+
+
+def test_post_commit_can_hang_after_the_work_is_done(emu: Emulator) -> None:
+    emu.add_fault("post_commit", path="/v1/predict", count=1, then="hang")
+    with (
+        httpx.Client(
+            base_url=emu.base_url, headers={"x-api-key": emu.api_key}, timeout=0.5
+        ) as impatient,
+        pytest.raises(httpx.ReadTimeout),
+    ):
+        impatient.post("/predict", json=CREATE)
+    assert _created(emu) == 1  # created, although the client timed out waiting for the answer
+
+
+def test_post_commit_can_answer_a_gateway_error(raw: httpx.Client, emu: Emulator) -> None:
+    emu.add_fault("post_commit", path="/v1/predict", count=1, status=504)
+    answer = raw.post("/predict", json=CREATE)
+    assert answer.status_code == 504 and answer.json()["error"]["error_id"] == "INFERENCE_TIMEOUT"
+    assert _created(emu) == 1
+    assert raw.get("/models").status_code == 200  # the connection was kept
+
+
+def test_late_does_the_work_then_holds_the_answer(emu: Emulator) -> None:
+    emu.add_fault("late", path="/v1/predict", latency_ms=60_000, count=1)
+    with (
+        httpx.Client(
+            base_url=emu.base_url, headers={"x-api-key": emu.api_key}, timeout=0.5
+        ) as impatient,
+        pytest.raises(httpx.ReadTimeout),
+    ):
+        impatient.post("/predict", json=CREATE)
+    assert _created(emu) == 1  # made at once; only its answer is late
+    emu.clear_faults()  # releases the held answer
+
+
+def test_late_answers_in_the_end(raw: httpx.Client, emu: Emulator) -> None:
+    emu.add_fault("late", path="/v1/predict", latency_ms=50, count=1)
+    answer = raw.post("/predict", json=CREATE)
+    assert answer.status_code == 200 and answer.json()["id"] == emu.predictions()[0]["id"]
+
+
+@pytest.mark.parametrize(
+    "spec", [{"kind": "post_commit", "then": "explode"}, {"kind": "drop", "then": "reset"}]
+)
+def test_then_is_only_an_ending_of_post_commit(emu: Emulator, spec: dict[str, Any]) -> None:
+    with pytest.raises(ApiError) as caught:
+        emu.add_fault(**spec)
+    assert caught.value.details == {"parameter": "then"}
+
+
 # ---- matching ----------------------------------------------------------------------------
 
 

@@ -66,10 +66,9 @@ def honour_idempotency(emu: Any) -> Any:
     """The emulator honouring `Idempotency-Key` on creates (off by default, as on the real
     service, which documents no such support: spec 6a).
 
-    For the tests that show creates happening exactly once under faults through the key the SDK
-    sends with every create. Against the real service that guarantee needs the SDK to resolve
-    an unknown outcome by looking the prediction up (the exactly-once issue); until it does,
-    these tests turn keys on explicitly. The next `reset()` turns them off again.
+    For the tests that show the key the SDK sends with every create is still sent and used where
+    a server honours it; exactly-once does not rest on it (a create of unknown outcome is looked
+    up in the listing). The next `reset()` turns them off again.
     """
     emu.configure(honour_idempotency=True)
     return emu

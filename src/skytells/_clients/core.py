@@ -27,7 +27,7 @@ from .._core.payloads import (
     wait_options,
 )
 from .._core.protocol import Emit, Op
-from .._core.queue import PredictionQueue, note_interrupted
+from .._core.queue import PredictionQueue, note_interrupted, queued_create
 from .._core.saving import ProgressCallback
 from .._core.schedule import wait_limits
 from .._exceptions import SkytellsError, WaitTimeoutError
@@ -278,12 +278,7 @@ class Dispatch:
         # Claimed: a dispatch running at once on another thread sends none of them again.
         self._items: list[QueueItem] = core.queue.take()
         try:
-            self.creates = [
-                predictions.create_prediction(
-                    core.ctx, item.payload, background=True, idempotency_key=item.idempotency_key
-                )
-                for item in self._items
-            ]
+            self.creates = [queued_create(core.ctx, item) for item in self._items]
         except BaseException:
             self._queue.release(self._items)
             raise

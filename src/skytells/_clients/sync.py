@@ -109,7 +109,8 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
         (``await: true``), and waiting continues here if it answers early. With ``on_progress``
         the prediction is created in the background and followed until done, calling
         ``on_progress(state_dict)`` each time its status or progress changes. A create whose
-        outcome stays unknown raises `CreateOutcomeUnknownError` with its idempotency key.
+        answer was lost is looked for in the listing and adopted if it was made (README:
+        "Exactly once"); if that cannot be told, `CreateOutcomeUnknownError` (with the key).
         ``max_wait`` (ms) bounds the waiting;
         ``cancel_on_timeout`` then also cancels the prediction on the server.
 
@@ -117,7 +118,8 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
             PredictionFailedError: ``status == "failed"`` (``error_id="PREDICTION_FAILED"``).
             PredictionCancelledError: the prediction was cancelled (``PREDICTION_CANCELLED``).
             WaitTimeoutError: ``max_wait`` passed (``WAIT_TIMEOUT``).
-            CreateOutcomeUnknownError: the held create got no answer in time.
+            CreateOutcomeUnknownError: the create got no answer, and the listing could not tell
+                whether it was made.
             SkytellsError: any API error.
         """
         op = self._core.run(
@@ -163,8 +165,8 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
 
         A request leaves the queue only once created; if some fail, `DispatchError` carries the
         created responses and the failed payloads, which stay queued for the next `dispatch()`.
-        Each queued request keeps one idempotency key (a server that honours it never creates
-        it twice).
+        Each queued request keeps one idempotency key; one sent before (by a dispatch that
+        failed or was interrupted) is first looked for in the listing, not created twice.
 
         The batch runs as asyncio tasks over an aiohttp pool of its own in a private event
         loop (about twice the speed of threads); an ``http_client`` of yours,

@@ -51,9 +51,10 @@ def call(
     done the work (a cancel retried gets 409 "already cancelled"); ``settle(error)`` then
     decides: it returns the result of the work already done, or raises.
 
-    ``resolve``: after *any* failed attempt, before it is retried or reported, ``resolve(error)``
-    may find that the attempt did its work all the same (a create whose answer was lost): it
-    returns that result, or None to go on as usual, or raises.
+    ``resolve``: after *any* failed attempt, before it is retried (after the pause before the
+    retry) or reported, ``resolve(error)`` may find that the attempt did its work all the same
+    (a create whose answer was lost): it returns that result, or None to go on as usual, or
+    raises.
     """
     config = ctx.config
     if not config.api_key:
@@ -88,15 +89,19 @@ def call(
             _without_key(error, config.api_key)
             if isinstance(error, CreateOutcomeUnknownError) and error.idempotency_key is None:
                 error.idempotency_key = idempotency_key
-            if resolve is not None:
-                done = yield from resolve(error)
-                if done is not None:
-                    return done
             clock: Instant = yield Now()
             if isinstance(error, RateLimitError):  # a date is read against this client's clock
                 error.retry_after = retry_after_seconds(error.headers, clock.wall)
             delay = policy.delay(error, attempt, clock.wall)
-            if delay is None or clock.monotonic + delay >= deadline:
+            retrying = delay is not None and clock.monotonic + delay < deadline
+            if resolve is not None:
+                if retrying and delay:  # the pause first: a slow server may still be at work
+                    yield Sleep(delay)
+                    delay = 0.0
+                done = yield from resolve(error)
+                if done is not None:
+                    return done
+            if not retrying or delay is None:
                 if attempt == 0 or settle is None:
                     raise
                 logger.debug(
@@ -118,7 +123,8 @@ def call(
                 attempt,
                 policy.retries,
             )
-            yield Sleep(delay)
+            if delay:
+                yield Sleep(delay)
 
 
 def _without_key(error: SkytellsError, key: str | None) -> None:

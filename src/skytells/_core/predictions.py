@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from .._enums import normalize_status
-from .._exceptions import NotFoundError, SkytellsError
+from .._exceptions import APITimeoutError, NotFoundError, SkytellsError
 from .._options import PredictionRequest, PredictionsListOptions
 from .._pagination import PaginatedResponse
 from .._types import PredictionResponse
@@ -18,7 +18,7 @@ from . import reconcile
 from .calls import call, segment
 from .context import Context
 from .payloads import date_param, expect_prediction, int_param, payload_dict, unexpected
-from .protocol import Instant, Now, Op, now
+from .protocol import Instant, Now, Op, Sleep, now
 
 
 def create_prediction(
@@ -29,12 +29,16 @@ def create_prediction(
     idempotency_key: str | None = None,
     deadline: float = math.inf,
     since: dt.datetime | None = None,
+    look_first: bool = False,
+    on_sent: Callable[[dt.datetime], None] | None = None,
 ) -> Op[PredictionResponse]:
     """``POST /predict``; ``background`` forces ``await: false`` (``predictions.create``).
 
     An attempt that may have created the prediction without an answer coming back is resolved
     by looking for it in the listing before the create is sent again (`reconcile`); ``since``
-    sets where that window starts when an earlier send of this create was never resolved.
+    sets where that window starts when this create was sent before; with ``look_first``,
+    that earlier send's outcome is unknown: it is looked for before anything is sent.
+    ``on_sent(since)`` is told the window's start just before the first send.
 
     The payload is checked when this is called, not when the operation runs, so that a warning
     about it points at the application's line on its own thread. A create sent with
@@ -48,7 +52,7 @@ def create_prediction(
                 "use client.predict() or client.run() to wait for the result"
             )
         body["await"] = False
-    return _create(ctx, body, idempotency_key, deadline, since)
+    return _create(ctx, body, idempotency_key, deadline, since, look_first, on_sent)
 
 
 def _create(
@@ -57,6 +61,8 @@ def _create(
     idempotency_key: str | None,
     deadline: float,
     since: dt.datetime | None = None,
+    look_first: bool = False,
+    on_sent: Callable[[dt.datetime], None] | None = None,
 ) -> Op[PredictionResponse]:
     """Send the create; an attempt that may have created the prediction although no answer
     came is resolved by looking for it (`reconcile`) before it is sent again. ``since``: the
@@ -69,16 +75,27 @@ def _create(
         if since is None:
             clock: Instant = yield Now()
             since = reconcile.window_start(clock.wall)
+        if look_first:
+            found = yield from reconcile.adopt(
+                ctx, model, reconcile.sent_json(input), since, (), own=None, key=key
+            )
+            if found is not None:
+                return found
         token = ledger.depart(model, input)
+        if on_sent is not None:
+            on_sent(since)
     window = since
 
     def resolve(error: SkytellsError) -> Op[PredictionResponse | None]:
         if token is None or window is None or not reconcile.maybe_done(error):
             return None
         ledger.land(token)  # no longer in flight: identical creates do not wait for this one
-        found = yield from reconcile.adopt(
-            ctx, model, reconcile.sent_json(input), window, (), own=token, key=key
-        )
+        sent = reconcile.sent_json(input)
+        found = yield from reconcile.adopt(ctx, model, sent, window, (), own=token, key=key)
+        if found is None and isinstance(error, APITimeoutError):
+            # A server slower than the timeout may still be making it: give it time, look again.
+            yield Sleep(reconcile.settle_seconds(ctx))
+            found = yield from reconcile.adopt(ctx, model, sent, window, (), own=token, key=key)
         if found is None:  # not created: it is sent again, in flight again
             ledger.depart(model, input, token)
         return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 from collections.abc import Sequence
@@ -10,6 +11,9 @@ from typing import Any, cast
 from .._exceptions import DispatchError, SkytellsError
 from .._options import QueueItem
 from .._types import PredictionPayload, PredictionResponse
+from .context import Context
+from .predictions import create_prediction
+from .protocol import Op
 
 logger = logging.getLogger("skytells")
 
@@ -96,6 +100,26 @@ class PredictionQueue:
                 failed=failed,
             )
         return created
+
+
+def queued_create(ctx: Context, item: QueueItem) -> Op[PredictionResponse]:
+    """The background create of a queued item, with its key. An item sent before (by a
+    dispatch that failed or was interrupted) is first looked for in the listing, within the
+    window of its first send: what that send created is adopted, not created twice."""
+
+    def sent(since: dt.datetime) -> None:
+        if item.sent_since is None:
+            item.sent_since = since
+
+    return create_prediction(
+        ctx,
+        item.payload,
+        background=True,
+        idempotency_key=item.idempotency_key,
+        since=item.sent_since,
+        look_first=item.sent_since is not None,
+        on_sent=sent,
+    )
 
 
 def _number(entry: tuple[int, QueueItem]) -> int:

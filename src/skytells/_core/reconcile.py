@@ -18,14 +18,18 @@ if found; only otherwise is the create sent again. The real service documents no
   to that much must not hide the prediction looked for (a miss is a duplicate, billed). The
   allowance widens the window in which an identical prediction made by *another* process could
   be adopted; 60 s covers unsynchronised laptops and VMs while keeping that window short.
-- The walk is bounded (`MAX_PAGES` of `PAGE_SIZE`); it stops at the first page that reaches
-  back before ``since``. A walk that ends without reaching ``since`` proves nothing:
-  `CreateOutcomeUnknownError` (never create blind). So does a listing that keeps failing.
+- The walk is bounded (`MAX_PAGES` of `PAGE_SIZE`); it stops at the first page with a match or
+  that reaches back before ``since``. A walk that ends without reaching ``since`` proves
+  nothing: `CreateOutcomeUnknownError` (never create blind). So does a listing that keeps
+  failing.
+- A create that *timed out* and is not found is looked for once more after a pause
+  (`settle_seconds`): a server slower than the client's timeout may still be making it. A
+  listing cannot show what the server has not made yet; that is the limit of looking.
 - Identical payloads sent on purpose stay distinct: two identical creates in flight at once,
   the first one's answer lost, the second one's not yet received: the first must not adopt the
-  second's prediction. So the listing is matched only once every create of the same model and
-  input that was in flight when the listing ended has landed (and claimed what it got), see
-  `CreateLedger`.
+  second's prediction. So a page that shows a match is matched only once every create of the
+  same model and input in flight when it was read has landed (and claimed what it got), see
+  `CreateLedger` (claims are remembered an hour, in memory: a crash of the process loses them).
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ __all__ = [
     "model_slug",
     "reconcilable",
     "sent_json",
+    "settle_seconds",
     "window_start",
 ]
 
@@ -63,6 +68,8 @@ SKEW_ALLOWANCE = dt.timedelta(seconds=60)
 PAGE_SIZE = 50
 MAX_PAGES = 20
 """The listing walk's bound: 1,000 predictions of the model since the first attempt."""
+SETTLE_MAX = 5.0
+"""The longest wait before the second look for a create that timed out (`settle_seconds`)."""
 LANDING_POLL = (0.01, 0.2)
 """The first and the longest pause while waiting for identical creates in flight to land."""
 
@@ -162,32 +169,19 @@ class _Either:
 # ── the operations ────────────────────────────────────────────────────────
 
 
-def listing_walk(ctx: Context, model: str, since: dt.datetime) -> Op[list[list[Any]]]:
-    """The newest pages of ``GET /predictions?model=<model>`` back to ``since`` (at most
-    `MAX_PAGES`); each request retried as usual. `CreateOutcomeUnknownError` if the listing
-    fails for good or the walk ends before reaching ``since`` without a last page."""
+def listing_page(ctx: Context, model: str, number: int) -> Op[tuple[list[Any], bool]]:
+    """Page ``number`` of ``GET /predictions?model=<model>`` (newest first) and whether it is
+    the last; the request retried as usual. `CreateOutcomeUnknownError` if it fails for good."""
     from .predictions import list_predictions  # predictions imports this module
 
-    pages: list[list[Any]] = []
-    for number in range(1, MAX_PAGES + 1):
-        try:
-            page = yield from list_predictions(ctx, page=number, per_page=PAGE_SIZE, model=model)
-        except SkytellsError as error:
-            raise inconclusive(
-                f"listing the predictions failed ({error.error_id}: {error.message})", error
-            ) from error
-        items = list(page.data)
-        pages.append(items)
-        pagination = page.pagination
-        if (
-            not items
-            or reaches_before(items, since)
-            or pagination.current_page >= pagination.last_page
-        ):
-            return pages
-    raise inconclusive(
-        f"more than {MAX_PAGES * PAGE_SIZE} predictions of {model} since the first attempt"
-    )
+    try:
+        page = yield from list_predictions(ctx, page=number, per_page=PAGE_SIZE, model=model)
+    except SkytellsError as error:
+        raise inconclusive(
+            f"listing the predictions failed ({error.error_id}: {error.message})", error
+        ) from error
+    items = list(page.data)
+    return items, not items or page.pagination.current_page >= page.pagination.last_page
 
 
 def find_created(
@@ -200,7 +194,7 @@ def find_created(
     """The prediction a create of ``model`` with ``input`` (as sent) that began at ``since``
     (minus the skew allowance: the caller's choice) may have made, not in ``claimed`` nor
     claimed by this client; it is claimed. None if there is none: creating again is safe.
-    Raises `CreateOutcomeUnknownError` when it cannot tell (see `listing_walk`)."""
+    Raises `CreateOutcomeUnknownError` when it cannot tell (see `adopt`)."""
     return adopt(ctx, model, input, since, claimed, own=None)
 
 
@@ -214,16 +208,24 @@ def adopt(
     key: str | None = None,
 ) -> Op[PredictionResponse | None]:
     """`find_created`, for the create of ledger token ``own`` (None: no create of this client)
-    sent with idempotency key ``key`` (named in the error, if any)."""
-    ledger = ctx.state.creates
-    wanted = canonical_json(input)
+    sent with idempotency key ``key`` (named in the error, if any).
+
+    The pages are read newest first until one holds a match (most often the first page: the
+    prediction looked for is recent), or reaches back before ``since`` (none: not created),
+    at most `MAX_PAGES` (then it cannot tell)."""
     try:
-        pages = yield from listing_walk(ctx, model, since)
-        # Creates with this payload in flight now may have made some of what the listing
-        # shows: they land and claim it first (those sent later made nothing it holds).
-        others = ledger.flying(model, wanted) - {own}
-        if others:
-            yield from _until_landed(ctx, ledger, others)
+        pages: list[list[Any]] = []
+        for number in range(1, MAX_PAGES + 1):
+            items, last = yield from listing_page(ctx, model, number)
+            pages.append(items)
+            found = yield from _take(ctx, pages, model, input, since, claimed, own)
+            if found is not None:
+                return found
+            if last or reaches_before(items, since):
+                return None
+        raise inconclusive(
+            f"more than {MAX_PAGES * PAGE_SIZE} predictions of {model} since the first attempt"
+        )
     except CreateOutcomeUnknownError as error:
         if key is not None:
             error.idempotency_key = key
@@ -231,7 +233,27 @@ def adopt(
             error.message += f" It was sent with idempotency_key={key!r}."
             error.args = (error.message,)
         raise
+
+
+def _take(
+    ctx: Context,
+    pages: list[list[Any]],
+    model: str,
+    input: Any,
+    since: dt.datetime,
+    claimed: Container[str],
+    own: object | None,
+) -> Op[PredictionResponse | None]:
+    """Claim a match on ``pages``, if there is one no other create of this client may own."""
+    ledger = ctx.state.creates
     taken = _Either(ledger, claimed)
+    if find_match(pages, model, input, since, taken) is None:
+        return None
+    # Creates with this payload in flight now may have made some of what the pages show:
+    # they land and claim it first (those sent later made nothing the pages hold).
+    others = ledger.flying(model, canonical_json(input)) - {own}
+    if others:
+        yield from _until_landed(ctx, ledger, others)
     while True:
         found = find_match(pages, model, input, since, taken)
         if found is None:
@@ -268,11 +290,18 @@ def reconcilable(body: Mapping[str, Any]) -> bool:
 def maybe_done(error: SkytellsError) -> bool:
     """Whether a create that failed with ``error`` may have created its prediction all the
     same: no (complete) answer came (a reset, a timeout after the request was written, a
-    truncated body), or a gateway's 500/502/504 (it may have passed the request on). A 429,
+    truncated body; not a connection that was never made), or a gateway's 500/502/504 (it may have passed the request on). A 429,
     a 503 and every 4xx say the request was not carried out."""
     if isinstance(error, APIConnectionError):
-        return True
+        return error.request_sent is not False  # a connection never made sent nothing
     return error.http_status in (500, 502, 504) and error.error_id not in DEFINITIVE_ERROR_IDS
+
+
+def settle_seconds(ctx: Context) -> float:
+    """How long to wait before looking again for a create that timed out and was not found:
+    a server slower than the client's timeout may still be making it. As long as the timeout
+    again, at most `SETTLE_MAX`."""
+    return min(ctx.config.timeout_ms / 1000, SETTLE_MAX)
 
 
 def inconclusive(reason: str, cause: SkytellsError | None = None) -> CreateOutcomeUnknownError:

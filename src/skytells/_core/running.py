@@ -127,6 +127,8 @@ def held_create(ctx: Context, body: dict[str, Any], key: str) -> Op[PredictionRe
             asked += 1
             yield Sleep(pause)
         except APIConnectionError as error:
+            if error.request_sent is False:  # no connection: retried already, nothing made
+                raise
             if not reconcilable(body):  # nothing to look for: it may have been created
                 raise _outcome_unknown(key, budget_ms, error) from error
             # Looked for and not found: it was not created, so sending it again is safe.

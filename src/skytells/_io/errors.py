@@ -9,13 +9,53 @@ from .._logging import redact
 __all__ = ["connection_error", "timeout_error"]
 
 
+_NOT_CONNECTED = frozenset(
+    {
+        "ConnectionRefusedError",
+        "gaierror",
+        "SSLCertVerificationError",
+        "NewConnectionError",  # urllib3
+        "NameResolutionError",  # urllib3
+        "ClientConnectorError",  # aiohttp, certificate and SSL variants included
+        "ClientConnectorCertificateError",
+        "ClientConnectorSSLError",
+        "ClientConnectorDNSError",
+        "ConnectError",  # httpx
+    }
+)
+"""The errors (by class name: no HTTP library is imported here) of a connection never made."""
+
+
 def connection_error(method: str, target: str, exc: Exception | str) -> APIConnectionError:
     """The connection failed (refused, reset, dropped, incomplete body)."""
     reason = exc if isinstance(exc, str) else type(exc).__name__
     text = "" if isinstance(exc, str) else redact(str(exc))  # never a key, whatever failed
-    return APIConnectionError(
+    error = APIConnectionError(
         f"{method} {target} failed: {reason}" + (f" ({text})" if text else ""),
         "NETWORK_ERROR",
         "A network error occurred while communicating with the API.",
         0,
     )
+    if not isinstance(exc, str) and _never_connected(exc):
+        error.request_sent = False
+    return error
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the connection was never made."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 20:
+        seen.add(id(current))
+        if any(kind.__name__ in _NOT_CONNECTED for kind in type(current).__mro__):
+            return True
+        for attribute in ("cause", "reason", "os_error"):  # urllib3, aiohttp wrappers
+            inner = getattr(current, attribute, None)
+            if isinstance(inner, BaseException) and _never_connected_shallow(inner):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _never_connected_shallow(exc: BaseException) -> bool:
+    return any(kind.__name__ in _NOT_CONNECTED for kind in type(exc).__mro__)

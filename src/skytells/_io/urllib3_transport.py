@@ -31,7 +31,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import HTTPError, MaxRetryError
+from urllib3.exceptions import HTTPError, MaxRetryError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from .._exceptions import SkytellsError
@@ -307,6 +307,8 @@ class Urllib3Transport:
 
 
 def _failure(exc: Exception) -> Exception:
+    if isinstance(exc, NewConnectionError):  # refused: urllib3 2 makes it a ConnectTimeoutError
+        return SendFailure(exc)
     if isinstance(exc, (TimeoutError, Urllib3Timeout)) or any(
         isinstance(arg, TimeoutError)
         for arg in exc.args  # a send timed out ("aborted")

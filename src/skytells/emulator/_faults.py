@@ -9,13 +9,17 @@ times, and does one of:
   non-JSON body; 429 and 503 carry `Retry-After` (whole seconds) and `retry-after-ms` from
   `retry_after` (default 1 s);
 - `latency`: wait `latency_ms` before the request is handled (other rules still apply after it);
+- `late`: handle the request (a create really creates), then hold its answer `latency_ms`
+  before sending it (the answer to a create that is already made, still on its way);
 - `drop`: close the connection (FIN) before any response byte;
 - `reset`: abort the connection (RST, via SO_LINGER 0);
 - `truncate`: handle the request, send the headers with the full Content-Length and the first
   `fraction` (default 0.5) of the body, then close the connection;
 - `hang`: never answer, until the client disconnects, the rules are cleared or the server stops;
-- `post_commit`: handle the request completely (a create really creates), then drop the
-  connection instead of answering.
+- `post_commit`: handle the request completely (a create really creates), then lose the
+  answer: `then` says how: `drop` (the default: close the connection, FIN), `reset` (RST),
+  `hang` (never answer, as `hang`: the client times out after its request was written); with
+  `status`, answer that error status instead (a gateway failing after the API did the work).
 
 Connection faults act on the real socket: `FaultMiddleware` wraps the whole application, so the
 `send` it gets is the server's own (uvicorn's `RequestResponseCycle.send`), whose `transport` it
@@ -42,7 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._errors import ApiError, dump_json, error_id_for
 from ._http import parse_json
 
-KINDS = ("status", "latency", "drop", "reset", "truncate", "hang", "post_commit")
+KINDS = ("status", "latency", "late", "drop", "reset", "truncate", "hang", "post_commit")
 """Every fault kind."""
 
 CONTROL_PREFIX = "/_emulator"
@@ -75,7 +79,10 @@ _SPEC_FIELDS = (
     "retry_after",
     "latency_ms",
     "fraction",
+    "then",
 )
+POST_COMMIT_ENDINGS = ("drop", "reset", "hang")
+"""How a `post_commit` fault loses the answer (`then`)."""
 
 
 @dataclass
@@ -96,6 +103,7 @@ class FaultRule:
     retry_after: float | None = None
     latency_ms: float | None = None
     fraction: float | None = None
+    then: str | None = None
     fired: int = 0
     random: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -248,12 +256,17 @@ def _validated(spec: dict[str, Any], rule_id: str) -> FaultRule:
     method = _text(spec, "method")
     probability = _number(spec, "probability", 0.0, 1.0)
     latency_ms = _number(spec, "latency_ms", 0.0, None)
-    if kind == "latency" and latency_ms is None:
-        raise _bad("latency_ms", "a latency fault needs latency_ms")
+    if kind in ("latency", "late") and latency_ms is None:
+        raise _bad("latency_ms", f"a {kind} fault needs latency_ms")
     fraction = _number(spec, "fraction", 0.0, 1.0)
     if fraction is not None and fraction >= 1.0:
         raise _bad("fraction", "fraction must be below 1 (some of the body must be missing)")
     seed = _integer(spec, "seed", -(2**63))
+    then = _text(spec, "then")
+    if then is not None and (kind != "post_commit" or then not in POST_COMMIT_ENDINGS):
+        raise _bad(
+            "then", f"then is for post_commit faults: one of {', '.join(POST_COMMIT_ENDINGS)}"
+        )
     return FaultRule(
         id=rule_id,
         kind=kind,
@@ -269,6 +282,7 @@ def _validated(spec: dict[str, Any], rule_id: str) -> FaultRule:
         retry_after=_number(spec, "retry_after", 0.0, None),
         latency_ms=latency_ms,
         fraction=fraction,
+        then=then,
         random=random.Random(seed),
     )
 
@@ -317,6 +331,12 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
         elif chosen.kind == "status":
             await chosen.response()(scope, receive, send)
+        elif chosen.kind == "late":
+            start, body = await _captured(self.app, scope, receive)
+            await self.faults.pause((chosen.latency_ms or 0.0) / 1000)
+            if start is not None:
+                await send(start)
+                await send({"type": "http.response.body", "body": body, "more_body": False})
         else:
             await self._break(chosen, scope, receive, send)
 
@@ -334,7 +354,12 @@ class FaultMiddleware:
             start, body = await _captured(self.app, scope, receive)
             if rule.kind == "truncate" and start is not None:
                 await _send_truncated(send, start, body, rule.fraction)
-        if rule.kind == "reset":
+            elif rule.kind == "post_commit" and rule.status is not None:
+                await rule.response()(scope, _nothing_more, send)
+                return
+            elif rule.kind == "post_commit" and rule.then == "hang":
+                await self._hang(receive)
+        if rule.kind == "reset" or (rule.kind == "post_commit" and rule.then == "reset"):
             _abort(transport)
         else:
             transport.close()
@@ -351,6 +376,11 @@ class FaultMiddleware:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+
+
+async def _nothing_more() -> Message:
+    """The `receive` of an answer sent after the request body was read."""
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 async def _whole_request(receive: Receive) -> Message:

@@ -378,15 +378,19 @@ class Emulator:
         retry_after: float | None = None,
         latency_ms: float | None = None,
         fraction: float | None = None,
+        then: str | None = None,
     ) -> dict[str, Any]:
         """Add a fault rule; returns it as a dict with its `id`.
 
-        `kind` is one of status, latency, drop, reset, truncate, hang, post_commit. The rule
+        `kind` is one of status, latency, late, drop, reset, truncate, hang, post_commit. The rule
         matches `method`, `path` (a glob such as `/v1/predictions/*`, or a path prefix) and, for
         creates, the body's `model` (None matches anything); it fires with `probability` (drawn
         from a `random.Random(seed)` of its own), at most `count` times (None: no limit).
         `status`, `body`, `error_id` and `retry_after` (seconds) shape a `status` answer,
-        `latency_ms` a `latency` and `fraction` (of the body sent) a `truncate`.
+        `latency_ms` a `latency` (before the request is handled) or a `late` (after it, before
+        its answer) and `fraction` (of the body sent) a `truncate`. A
+        `post_commit` (the request is carried out, its answer lost) ends with `then`: `drop`
+        (the default), `reset` or `hang`, or answers `status` if given.
         ApiError 400 for an invalid rule.
         """
         spec = {
@@ -403,6 +407,7 @@ class Emulator:
             "retry_after": retry_after,
             "latency_ms": latency_ms,
             "fraction": fraction,
+            "then": then,
         }
         return self._call(lambda: self._store.faults.add(spec).to_json())
 
