@@ -4,6 +4,9 @@ documented service): every request exactly once, across kills, with one result l
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -193,10 +196,21 @@ def test_rows_caught_mid_create_are_looked_for_before_creating_again(
     assert {line["custom_id"]: line["id"] for line in lines}["req-0"] == made["id"]
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "post_commit"},
+        {"kind": "truncate", "fraction": 0.5},
+        {"kind": "reset"},
+        {"kind": "drop"},
+        {"kind": "status", "status": 502, "error_id": "BAD_GATEWAY"},
+    ],
+    ids=lambda fault: fault["kind"] + str(fault.get("status", "")),
+)
 def test_a_create_whose_answer_is_lost_is_adopted_not_sent_again(
-    client: SkytellsClient, emu: Any, tmp_path: Path, requests_file: Path
+    client: SkytellsClient, emu: Any, tmp_path: Path, requests_file: Path, fault: dict[str, Any]
 ) -> None:
-    emu.add_fault("post_commit", method="POST", path="/v1/predict", probability=0.5, seed=7)
+    emu.add_fault(method="POST", path="/v1/predict", probability=0.5, seed=7, **fault)
     client.batch(requests_file, tmp_path / "results.jsonl", concurrency=4).run()
     assert sum(rule["fired"] for rule in emu.faults()) > 0
     assert_exactly_once(emu, tmp_path / "results.jsonl", 12)
@@ -301,3 +315,36 @@ def test_stopping_the_iteration_early_keeps_everything_resumable(
     assert 1 <= len(result_lines(results)) <= 12
     client.batch(requests_file, results).run()
     assert_exactly_once(emu, results, 12)
+
+
+SCRIPT = """
+import sys
+from skytells import SkytellsClient
+
+with SkytellsClient(sys.argv[1], base_url=sys.argv[2]) as client:
+    client.batch(sys.argv[3], sys.argv[4], concurrency=4).run()
+"""
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_program_killed_mid_batch_resumes_exactly_once(
+    emu: Any, client: SkytellsClient, tmp_path: Path, poll: Any, how: signal.Signals
+) -> None:
+    """The Python API in a program of its own (SIGTERM's default action ends it at once, like
+    a kill), killed twice mid-run, then run to the end: exactly N predictions and lines."""
+    emu.add_fault("latency", method="POST", path="/v1/predict", latency_ms=30)
+    requests = write_requests(tmp_path / "requests.jsonl", 40)
+    results = tmp_path / "results.jsonl"
+    argv = [sys.executable, "-c", SCRIPT, emu.api_key, emu.base_url, str(requests), str(results)]
+    for target in (8, 22):
+        process = subprocess.Popen(argv, stderr=subprocess.PIPE)
+        try:
+            poll(lambda t=target: len(emu.predictions()), lambda n, t=target: n >= t, timeout=60)
+            process.send_signal(how)
+            assert process.wait(60) == -how
+        finally:
+            process.kill()
+            process.communicate()
+        assert len(emu.predictions()) < 40
+    client.batch(requests, results).run()
+    assert_exactly_once(emu, results, 40)
