@@ -348,3 +348,28 @@ def test_a_program_killed_mid_batch_resumes_exactly_once(
         assert len(emu.predictions()) < 40
     client.batch(requests, results).run()
     assert_exactly_once(emu, results, 40)
+
+
+def test_a_lost_answer_in_a_resumed_run_never_takes_an_earlier_runs_prediction(
+    client: SkytellsClient, emu: Any, tmp_path: Path, http: Any
+) -> None:
+    """Two identical requests. The killed run left the first mid-create (its prediction exists);
+    the resumed run adopts it, then the second's create loses its answer: the look-up finds both
+    predictions and must take the second's own, not the one the journal gave the first."""
+    requests = write_requests(tmp_path / "requests.jsonl", 2, same_input=True)
+    results = tmp_path / "results.jsonl"
+    journal = Journal(journal_path(results))
+    journal.begin_fill()
+    for line, text in enumerate(requests.read_text().splitlines(), start=1):
+        data = json.loads(text)
+        journal.add(line, data["custom_id"], json.dumps(data))
+    journal.finish_fill(_file_binding(requests))
+    journal.mark_creating(1, time.time() - 1, fingerprint(MODEL, {"prompt": "the same fox"}))
+    journal.commit()
+    journal.close()
+    made = http.post("/predict", json={"model": MODEL, "input": {"prompt": "the same fox"}}).json()
+    emu.add_fault("post_commit", method="POST", path="/v1/predict", count=1)
+    client.batch(requests, results).run()
+    assert sum(rule["fired"] for rule in emu.faults()) == 1
+    lines = assert_exactly_once(emu, results, 2)
+    assert {line["custom_id"]: line["id"] for line in lines}["req-0"] == made["id"]

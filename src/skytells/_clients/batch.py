@@ -47,7 +47,14 @@ from .._core.config import concurrency_limit
 from .._core.ledger import canonical_json
 from .._core.pacing import Aimd
 from .._core.protocol import Op
-from .._core.reconcile import find_match, maybe_done, reaches_before, sent_json, window_start
+from .._core.reconcile import (
+    SKEW_ALLOWANCE,
+    find_match,
+    maybe_done,
+    reaches_before,
+    sent_json,
+    window_start,
+)
 from .._enums import is_terminal, normalize_status
 from .._exceptions import (
     AuthenticationError,
@@ -410,6 +417,11 @@ class _Engine:
         try:
             journal = self.journal
             self._report()
+            # What earlier runs created recently is claimed: a create of this run whose answer
+            # is lost looks back that far (its attempt minus the clock-skew allowance).
+            recent = time.time() - 2 * SKEW_ALLOWANCE.total_seconds() - 60
+            for prediction_id in list(journal.ids_since(recent)):
+                self.core.state.creates.claim(prediction_id, time.monotonic())
             for row in journal.all_rows(("created",)):
                 request = BatchLine.from_json(row.line, row.request)
                 assert row.prediction_id is not None
@@ -515,6 +527,9 @@ class _Engine:
     def _adopt(self, line: int, request: BatchLine, prediction: dict[str, Any]) -> None:
         prediction_id = str(prediction["id"])
         self.journal.mark_created(line, prediction_id)
+        # The client's own reconcile (of a create of this run whose answer is lost) must not
+        # take a prediction the journal holds for another request.
+        self.core.state.creates.claim(prediction_id, time.monotonic())
         if is_terminal(prediction.get("status")):
             self._terminal(line, request, prediction)
         else:

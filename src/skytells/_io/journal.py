@@ -209,6 +209,15 @@ class Journal:
             is not None
         )
 
+    def ids_since(self, started: float) -> Iterator[str]:
+        """The predictions of the requests whose first attempt began at or after ``started``."""
+        cursor = self._db.execute(
+            "SELECT prediction_id FROM rows WHERE prediction_id IS NOT NULL AND started >= ?",
+            (started,),
+        )
+        for (prediction_id,) in cursor:
+            yield str(prediction_id)
+
     def credits(self) -> float:
         """The credits of the results recorded so far."""
         total = 0.0
