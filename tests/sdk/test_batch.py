@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from skytells import AsyncSkytellsClient, SkytellsClient, SkytellsError
-from skytells._clients.batch import BatchProgress, _file_binding
+from skytells._clients.batch import BatchProgress
+from skytells._clients.batch_engine import _file_binding
 from skytells._core.batchfile import fingerprint
 from skytells._io.journal import Journal, journal_path
 from tests.batch_files import MODEL, assert_exactly_once, result_lines, write_requests

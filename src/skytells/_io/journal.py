@@ -72,7 +72,8 @@ class Row:
 
 
 def journal_path(results: Path) -> Path:
-    """The journal of a results file: ``results.jsonl`` -> ``results.jsonl.journal.sqlite``."""
+    """The journal of a results file: ``results.jsonl`` -> ``results.jsonl.journal.sqlite``
+    (the same rule as `Batch.journal_path`)."""
     return results.with_name(results.name + ".journal.sqlite")
 
 
