@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._clients.batch import AsyncBatch, Batch, BatchProgress, BatchResult, BatchStatus
 from ._clients.prediction import AsyncPrediction, Prediction
 from ._clients.prediction_stream import AsyncPredictionStream, PredictionStream
 from ._clients.sync import SkytellsClient
@@ -100,12 +101,17 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "ApiErrorId",
+    "AsyncBatch",
     "AsyncModels",
     "AsyncPrediction",
     "AsyncPredictionStream",
     "AsyncPredictions",
     "AsyncSkytellsClient",
     "AuthenticationError",
+    "Batch",
+    "BatchProgress",
+    "BatchResult",
+    "BatchStatus",
     "ClientOptions",
     "ContentPolicyError",
     "CreateOutcomeUnknownError",

@@ -151,7 +151,7 @@ def test_killed_and_resumed_creates_each_prediction_exactly_once(
             process.kill()
             _, err = process.communicate()
         if how == signal.SIGTERM:
-            assert code == 130 and "run the same command again to resume" in err, err
+            assert code == 143 and "run the same command again to resume" in err, err
         else:
             assert code == -signal.SIGKILL
         assert len(emu.predictions()) < count

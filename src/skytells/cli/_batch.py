@@ -92,7 +92,7 @@ def _run(client: SkytellsClient, args: argparse.Namespace, console: Console) -> 
         with display, _sigterm_interrupts():
             for _ in batch:
                 pass
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         err.print(
             render.plain(
                 "Stopped. Nothing is lost: run the same command again to resume "
@@ -101,9 +101,13 @@ def _run(client: SkytellsClient, args: argparse.Namespace, console: Console) -> 
             ),
             soft_wrap=True,
         )
-        return 130
+        return 143 if isinstance(stop, _Terminated) else 130
     _show_status(console, args, batch.status())
     return 0
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be (exit code 143 instead of 130)."""
 
 
 @contextlib.contextmanager
@@ -111,7 +115,7 @@ def _sigterm_interrupts() -> Iterator[None]:
     """SIGTERM stops the batch as Ctrl-C does (the journal committed, a note printed)."""
 
     def on_term(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        raise _Terminated
 
     try:
         previous = signal.signal(signal.SIGTERM, on_term)
