@@ -157,7 +157,9 @@ def main() -> None:
         if cluster is not None:
             cluster.close()
         count = merge(statuses, args.out)
-        print(f"{count} results in {args.out}")
+        with args.out.open(encoding="utf-8") as merged:
+            succeeded = sum(json.loads(line)["status"] == "succeeded" for line in merged)
+        print(f"{count} results ({succeeded} succeeded) in {args.out}")
     finally:
         if emulator is not None:
             emulator.stop()
