@@ -162,3 +162,25 @@ def test_killed_and_resumed_creates_each_prediction_exactly_once(
     assert {line["status"] for line in lines} == {"succeeded"}
     assert sorted(line["line"] for line in lines) == list(range(1, count + 1))
     assert result_lines(results) == lines
+
+
+def test_the_group_registers_itself_with_global_options(emu: Any, tmp_path: Path) -> None:
+    """``register(commands, common)``: the way command groups join the parser (their actions
+    take the global options; ``handler(ctx)`` runs them with the context's client)."""
+    import argparse
+    import types
+
+    from skytells import SkytellsClient
+    from skytells.cli import _batch
+
+    parser = argparse.ArgumentParser(prog="skytells")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--api-key", default=argparse.SUPPRESS)
+    _batch.register(parser.add_subparsers(dest="command"), common)
+    requests = write_requests(tmp_path / "requests.jsonl", 2)
+    argv = ["batch", "run", str(requests), "--out", str(tmp_path / "r.jsonl"), "--api-key", "k"]
+    args = parser.parse_args(argv)
+    assert args.api_key == "k" and args.action == "run"
+    with SkytellsClient(emu.api_key, base_url=emu.base_url) as client:
+        assert args.handler(types.SimpleNamespace(client=client, args=args)) == 0
+    assert_exactly_once(emu, tmp_path / "r.jsonl", 2)

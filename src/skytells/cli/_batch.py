@@ -28,12 +28,29 @@ PLAIN_EVERY = 5.0
 """Seconds between two progress lines when stderr is not a terminal."""
 
 
-def add_parser(commands: Any) -> None:
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``batch`` to the subcommands, each action built with ``parents=[common]`` (the
+    global options) and its ``handler(ctx)`` set (``ctx``: ``.client``, ``.args``), as command
+    groups register themselves."""
+    add_parser(commands, [common])
+
+    def handler(ctx: Any) -> int:
+        return command(ctx.client, ctx.args, Console())
+
+    commands.choices["batch"].set_defaults(handler=handler)
+
+
+def add_parser(commands: Any, parents: list[argparse.ArgumentParser] | None = None) -> None:
     """Add ``batch`` and its actions to the command line's subcommands."""
-    batch = commands.add_parser("batch", help="run a file of requests, durably (resumable)")
+    parents = parents or []
+    batch = commands.add_parser(
+        "batch", help="run a file of requests, durably (resumable)", parents=parents
+    )
     actions = batch.add_subparsers(dest="action", required=True, metavar="ACTION")
     run = actions.add_parser(
-        "run", help="run (or resume) a batch: one JSON request a line, one result a line"
+        "run",
+        help="run (or resume) a batch: one JSON request a line, one result a line",
+        parents=parents,
     )
     run.add_argument("requests", help='JSON Lines: {"custom_id", "model", "input"} a line')
     run.add_argument("--out", required=True, metavar="RESULTS", help="the results file (JSONL)")
@@ -46,10 +63,14 @@ def add_parser(commands: Any) -> None:
         "--max-cost", type=float, metavar="X", help="refuse to start if the estimate is above X"
     )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
-    status = actions.add_parser("status", help="where a batch is (from its journal)")
+    status = actions.add_parser(
+        "status", help="where a batch is (from its journal)", parents=parents
+    )
     status.add_argument("--out", required=True, metavar="RESULTS", help="the batch's results file")
     status.add_argument("--json", action="store_true")
-    cancel = actions.add_parser("cancel", help="cancel every prediction of a batch still running")
+    cancel = actions.add_parser(
+        "cancel", help="cancel every prediction of a batch still running", parents=parents
+    )
     cancel.add_argument("--out", required=True, metavar="RESULTS", help="the batch's results file")
     cancel.add_argument("--json", action="store_true")
 
