@@ -144,7 +144,11 @@ def main() -> None:
         parser.error("give REQUESTS and OUT, or --demo")
     work_dir = args.work_dir or args.out.with_name(args.out.name + ".work")
     try:
-        cluster = None if args.scheduler else LocalCluster(n_workers=2, threads_per_worker=1)
+        cluster = (
+            None
+            if args.scheduler
+            else LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0")
+        )
         with Client(args.scheduler or cluster) as dask_client:
             statuses = run_on_cluster(
                 dask_client,

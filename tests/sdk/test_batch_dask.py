@@ -57,7 +57,7 @@ def dask_client() -> Iterator[Any]:
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     load_example()  # before the workers start: they inherit the path
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     with distributed.Client(cluster) as client:
         yield client
