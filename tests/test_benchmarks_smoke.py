@@ -32,6 +32,7 @@ def test_run_all_finds_every_benchmark_and_no_helper() -> None:
         "completion_lag.py",
         "sync_http.py",
         "import_time.py",
+        "batch.py",
     } <= names
     assert not any(name.startswith("_") for name in names) and "run_all.py" not in names
 
@@ -100,3 +101,12 @@ def test_completion_lag_groups() -> None:
         assert row["statuses"] == ["succeeded"] and len(row["lags"]) == 2
         assert row["requests"] >= 1
     completion_lag.report(results)
+
+
+def test_batch_throughput_and_crash_test(tmp_path: Path) -> None:
+    batch = load("batch")
+    rates = batch.throughput(20, tmp_path)
+    assert rates["run_many"] > 0 and rates["batch"] > 0
+    crash = batch.crash_test(30, 1, 3, tmp_path)
+    assert crash["runs"] == 2
+    assert crash["predictions"] == crash["lines"] == crash["distinct_requests"] == 30

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import re
 import textwrap
 import warnings
@@ -116,6 +117,14 @@ def test_readme_cli_line_runs(
     monkeypatch.setenv("SKYTELLS_EMULATOR_TIME_SCALE", "0")
     monkeypatch.chdir(tmp_path)
     argv = shlex.split(command)[1:]
+    if argv[:1] == ["batch"]:  # a batch's lines need its requests file (status/cancel: a run)
+        lines = [
+            {"custom_id": f"r{i}", "model": "flux-edge", "input": {"prompt": f"fox {i}"}}
+            for i in range(3)
+        ]
+        (tmp_path / "requests.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        if argv[1] != "run":
+            assert main(["batch", "run", "requests.jsonl", "--out", "results.jsonl"]) == 0
     assert main(argv) == 0, capsys.readouterr().err
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._clients.batch import AsyncBatch, Batch, BatchProgress, BatchResult, BatchStatus
 from ._clients.output_file import AsyncOutputFile, OutputFile
 from ._clients.prediction import AsyncPrediction, Prediction
 from ._clients.prediction_stream import AsyncPredictionStream, PredictionStream
@@ -136,6 +137,7 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "ApiErrorId",
+    "AsyncBatch",
     "AsyncModels",
     "AsyncOutputFile",
     "AsyncPrediction",
@@ -143,6 +145,10 @@ __all__ = [
     "AsyncPredictions",
     "AsyncSkytellsClient",
     "AuthenticationError",
+    "Batch",
+    "BatchProgress",
+    "BatchResult",
+    "BatchStatus",
     "ClientOptions",
     "ContentPolicyError",
     "CreateOutcomeUnknownError",

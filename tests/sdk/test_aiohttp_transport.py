@@ -293,3 +293,20 @@ def test_an_async_client_never_closed_leaves_no_socket_open(emu: Any, case: str)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "clean"
     assert "ResourceWarning" not in result.stderr
+
+
+def test_timeouts_cached_for_an_aiohttp_module_imported_anew_are_not_reused() -> None:
+    # pytest's pytester (and any tool that drops modules from sys.modules) can make aiohttp be
+    # imported again: its ClientTimeout is then another class, and aiohttp would take a cached
+    # object of the old one for a number (TypeError deep in its timer).
+    import aiohttp
+
+    from skytells._io import aiohttp_transport
+
+    class OldClientTimeout:  # what the dropped module's class looks like to the new one
+        total = 1.0
+
+    key = (1234, None)
+    aiohttp_transport._timeouts[key] = OldClientTimeout()  # type: ignore[assignment]
+    timeout = aiohttp_transport._timeout(1.234, None)
+    assert type(timeout) is aiohttp.ClientTimeout and timeout.total == 1.234

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +26,7 @@ from .._pagination import PaginatedResponse
 from .._types import ModelResponse, PredictionResponse
 from ..resources import Models, Predictions
 from .base import ClientBase, deprecated
+from .batch import Batch, BatchProgress
 from .core import RunMany
 from .prediction import Prediction
 from .prediction_stream import PredictionStream
@@ -222,6 +223,41 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
     def _run_many(self, job: RunMany) -> Iterator[RunResult]:
         outcomes = self._driver.run_all(job.creates(), job.limit)
         yield from self._driver.iterate(job.results(outcomes))
+
+    def batch(
+        self,
+        requests: str | PathLike[str],
+        results: str | PathLike[str],
+        *,
+        outputs_dir: str | PathLike[str] | None = None,
+        concurrency: int | None = None,
+        max_cost: float | None = None,
+        on_progress: Callable[[BatchProgress], None] | None = None,
+    ) -> Batch:
+        """A durable batch: every request of the JSON Lines file ``requests`` (one
+        ``{"custom_id", "model", "input"}`` a line, optional ``webhook`` and ``stream``), run
+        exactly once, each result a line of ``results`` as it finishes.
+
+        Every line is checked before anything is spent (JSON, fields, unique ``custom_id``, the
+        model exists, the input matches its schema): all bad lines are reported at once
+        (``INVALID_BATCH``, ``details``: ``[{"line", "problem"}]``). A journal beside the results
+        (``results.journal.sqlite``) records each request's state before each step, so running
+        the same batch again after a crash resumes it: nothing finished is redone, nothing
+        created is created again. ``outputs_dir`` saves each prediction's outputs;
+        ``concurrency`` (default: ``dispatch_concurrency``) is the most requests in flight,
+        lowered on 429s and raised again as requests succeed. ``max_cost`` refuses to start a
+        batch whose estimate (the models' prices) is above it. See `Batch`.
+        """
+        return Batch(
+            self._core,
+            self._driver,
+            requests,
+            results,
+            outputs_dir=outputs_dir,
+            concurrency=concurrency,
+            max_cost=max_cost,
+            on_progress=on_progress,
+        )
 
     def save_outputs(
         self,

@@ -337,11 +337,11 @@ def _timeout(within: float, idle: float | None) -> aiohttp.ClientTimeout:
     millisecond below (never later; the objects are shared, as concurrent requests' deadlines
     mostly fall in the same millisecond), and exact (aiohttp rounds a timeout past 5 s up to a
     whole second of the loop's clock unless told otherwise)."""
+    import aiohttp  # the module now: one imported anew (its old one dropped) has other classes
+
     key = (max(1, int(min(within, 1e9) * 1000)), idle)  # 0 would mean no timeout at all
     timeout = _timeouts.get(key)
-    if timeout is None:
-        import aiohttp
-
+    if timeout is None or type(timeout) is not aiohttp.ClientTimeout:
         if len(_timeouts) >= 256:
             _timeouts.clear()
         timeout = aiohttp.ClientTimeout(

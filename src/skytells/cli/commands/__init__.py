@@ -7,6 +7,6 @@ command too) and sets ``handler`` on each: a function of a `Context` that return
 
 from __future__ import annotations
 
-from . import completion, emulator, models, predictions, run
+from . import batch, completion, emulator, models, predictions, run
 
-GROUPS = (run, predictions, models, emulator, completion)
+GROUPS = (run, predictions, models, batch, emulator, completion)
