@@ -181,7 +181,7 @@ def test_a_missing_file_is_a_clear_error(client: SkytellsClient, tmp_path: Path)
             {"model": MODEL, "input": {"prompt": "x", "image": tmp_path / "nope.png"}}
         )
     assert caught.value.error_id == "FILE_NOT_READABLE"
-    with pytest.raises(ValidationError, match="is not a file"):
+    with pytest.raises(ValidationError, match="is a directory, not a file"):
         client.predictions.create({"model": MODEL, "input": {"prompt": "x", "image": tmp_path}})
 
 

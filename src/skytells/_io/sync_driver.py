@@ -22,6 +22,7 @@ from .._core.protocol import (
     RawResponse,
     Sleep,
     carries_a_file,
+    failed_op,
 )
 from .._exceptions import SkytellsError
 from . import effects
@@ -148,8 +149,8 @@ class SyncDriver:
         def one(op: Op[T]) -> T | SkytellsError:
             try:
                 return self.run(op, stop)
-            except SkytellsError as exc:
-                return exc
+            except Exception as exc:  # that item's failure (interrupts stop the batch)
+                return failed_op(exc)
 
         pool = ThreadPoolExecutor(
             max_workers=min(limit, len(ops)), thread_name_prefix="skytells-batch"
