@@ -138,6 +138,8 @@ class SyncDriver:
         """
         if not ops:
             return []
+        if self.http.is_closed:  # the whole batch's failure, not each item's (nothing is sent)
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
         if self.loop_batches and not self.http.is_closed and _aiohttp_can_serve():
             from .private_loop import run_coroutine
 
