@@ -200,7 +200,7 @@ class PredictionRequest:
 class QueueItem:
     """A queued create request with the idempotency key reused by every attempt to send it."""
 
-    __slots__ = ("idempotency_key", "payload", "sent_since")
+    __slots__ = ("encoded_files", "idempotency_key", "payload", "sent_since")
 
     def __init__(
         self, request: PredictionRequest | Mapping[str, Any], idempotency_key: str | None = None
@@ -212,6 +212,9 @@ class QueueItem:
         # Set once it was sent (the start of its reconcile window): a dispatch that sends it
         # again first looks for what an earlier send may have created.
         self.sent_since: datetime.datetime | None = None
+        # What a send encoded that cannot be encoded again the same way (a pipe's data: URI,
+        # an encoder's URL), by field: the next dispatch sends the same (see `encode_files`).
+        self.encoded_files: dict[str, tuple[Any, Any]] = {}
 
     @property
     def request(self) -> PredictionRequest:

@@ -3,6 +3,7 @@ subprocess, against the emulator."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -107,4 +108,93 @@ def test_the_at_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValidationError, match="names no file"):
         parse_inputs(["f=@"], None)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\x00\xff")))
-    assert parse_inputs(["f=@-"], None) == {"f": b"\x00\xff"}
+    streamed = parse_inputs(["f=@-"], None)["f"]
+    assert streamed is sys.stdin.buffer and streamed.read() == b"\x00\xff"  # streamed, not read
+
+
+def test_at_dash_streams_standard_input_and_stops_at_the_size_limit(emu: Any) -> None:
+    """300 MB piped in: the command reads about the 10 MiB limit, then stops (never the whole)."""
+    env = {**os.environ, "SKYTELLS_API_KEY": emu.api_key, "SKYTELLS_BASE_URL": emu.base_url}
+    process = subprocess.Popen(
+        [*COMMAND, "run", "truefusion-pro", "-i", "prompt=x", "-i", "image=@-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdin is not None
+    written = 0
+    chunk = red_png() + b"\0" * (1024 * 1024 - len(red_png()))
+    try:
+        while written < 300_000_000:
+            process.stdin.write(chunk)
+            process.stdin.flush()
+            written += len(chunk)
+    except BrokenPipeError:  # the command stopped reading and exited
+        pass
+    with contextlib.suppress(BrokenPipeError):
+        process.stdin.close()
+    process.stdin = None  # closed (communicate() would flush it)
+    stdout, stderr = process.communicate(timeout=120)
+    error = stdout.decode() + stderr.decode()
+    assert process.returncode == 1, error
+    assert "FILE_TOO_LARGE" in error and "-i image=https://" in error
+    assert "file_encoder" not in error and "max_inline_file_bytes" not in error  # Python's
+    assert written < 16 * 1024 * 1024  # the limit, a chunk, and what the pipe buffers
+    assert emu.predictions() == []
+
+
+def test_a_stream_named_twice_is_a_usage_error(emu: Any) -> None:
+    twice = skytells(
+        emu,
+        "run",
+        "truefusion-pro",
+        "-i",
+        "prompt=x",
+        "-i",
+        "image=@-",
+        "-i",
+        "mask=@-",
+        stdin=red_png(),
+    )
+    assert twice.returncode == 2
+    assert "read only once" in twice.stderr.decode() and "-i image=@-" in twice.stderr.decode()
+    with_file = skytells(
+        emu,
+        "run",
+        "truefusion-pro",
+        "--input-file",
+        "-",
+        "-i",
+        "image=@-",
+        stdin=b'{"prompt": "x"}',
+    )
+    assert with_file.returncode == 2 and "--input-file -" in with_file.stderr.decode()
+    assert emu.predictions() == []
+
+
+def test_at_dev_stdin_is_read_as_a_stream(emu: Any, tmp_path: Path) -> None:
+    result = skytells(
+        emu,
+        "run",
+        "truefusion-pro",
+        "-i",
+        "prompt=x",
+        "-i",
+        "image=@/dev/stdin",
+        "-i",
+        "output_format=png",
+        "--json",
+        "--output-dir",
+        str(tmp_path / "out"),
+        stdin=red_png(),
+    )
+    check_output_is_the_red_image(result, tmp_path / "out")
+
+
+def test_at_a_directory_says_it_is_a_directory(emu: Any, tmp_path: Path) -> None:
+    result = skytells(emu, "run", "truefusion-pro", "-i", "prompt=x", "-i", f"image=@{tmp_path}")
+    assert result.returncode == 1
+    error = result.stderr.decode() + result.stdout.decode()
+    assert "is a directory" in error and "no such file" not in error
+    assert emu.predictions() == []

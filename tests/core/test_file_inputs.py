@@ -4,6 +4,7 @@ the data: URI writer and the body built around it. In memory, no I/O."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import random
 from pathlib import Path, PurePosixPath
@@ -213,3 +214,71 @@ def test_the_size_error_names_the_field_the_sizes_and_the_remedy() -> None:
     assert error.details == {"field": "image", "size": 12 * 1024 * 1024, "limit": 10485760}
     assert "12.0 MiB" in error.message and "10.0 MiB" in error.message
     assert "file_encoder" in error.message
+
+
+# ── what a queued create keeps; the body limit; a changed file's field ──────
+
+
+def _zeros(size: int, once: bool = False) -> InlineFile:
+    writer = DataUriWriter(size, "image/png", "f", once)
+    writer.feed(b"\0" * size)
+    return writer.finish()
+
+
+def drive_with(op: Op[Any], answers: dict[str, Any]) -> tuple[Any, list[str]]:
+    """Run ``op``, answering each `EncodeFile` with ``answers[field]``; the fields asked."""
+    asked: list[str] = []
+    try:
+        action = op.send(None)
+        while True:
+            assert isinstance(action, EncodeFile)
+            asked.append(action.field)
+            action = op.send(answers[action.field])
+    except StopIteration as done:
+        return done.value, asked
+
+
+def test_a_queued_create_keeps_urls_and_once_read_files_and_reuses_them_for_the_same_value() -> (
+    None
+):
+    pipe, path, data = io.BytesIO(), Path("a.png"), b"bytes"  # (values only: nothing is read)
+    body = {"model": "m", "input": {"pipe": pipe, "path": path, "data": data, "url": path}}
+    pipe_file, path_file, data_file = _zeros(3, once=True), _zeros(4), _zeros(5)
+    answers = {"pipe": pipe_file, "path": path_file, "data": data_file, "url": "https://x/a"}
+    kept: dict[str, tuple[Any, Any]] = {}
+    _, asked = drive_with(encode_files(body, None, 100, kept), answers)
+    assert asked == ["pipe", "path", "data", "url"]
+    assert kept == {"pipe": (pipe, pipe_file), "url": (path, "https://x/a")}  # not re-readable
+    again, asked = drive_with(encode_files(body, None, 100, kept), answers)
+    assert asked == ["path", "data"]  # the others are reused, not read (or uploaded) again
+    assert again["input"]["pipe"] is pipe_file and again["input"]["url"] == "https://x/a"
+    body["input"]["pipe"] = other = io.BytesIO()  # the field holds another value: encoded anew
+    _, asked = drive_with(encode_files(body, None, 100, kept), answers)
+    assert asked == ["pipe", "path", "data"] and kept["pipe"][0] is other
+
+
+def test_inline_files_that_together_overflow_the_body_limit_are_refused() -> None:
+    big = 9 * 1024 * 1024
+    body = {"model": "m", "input": {"image": b"a", "mask": b"b", "third": b"c"}}
+    answers = {"image": _zeros(big), "mask": _zeros(big), "third": _zeros(1)}
+    with pytest.raises(FileTooLargeError) as caught:
+        drive_with(encode_files(body, None, 10 * 1024 * 1024), answers)
+    details = caught.value.details
+    assert caught.value.error_id == "FILE_TOO_LARGE"
+    assert details["fields"] == {"image": len(answers["image"]), "mask": len(answers["mask"])}
+    assert details["size"] == 2 * len(answers["image"]) and details["limit"] == 16 * 1024 * 1024
+    assert details["field"] == "mask"  # stopped there: "third" was never asked for
+    assert "image: 12.0 MiB" in caught.value.message and "16.0 MiB" in caught.value.message
+
+
+def test_a_body_over_the_limit_with_inline_files_is_refused_when_built() -> None:
+    with pytest.raises(FileTooLargeError):
+        json_bytes({"prompt": "x" * (7 * 1024 * 1024), "image": _zeros(7 * 1024 * 1024)})
+
+
+def test_a_changed_file_names_its_field() -> None:
+    grew = DataUriWriter(3, "image/png", "images[1]")
+    with pytest.raises(Exception, match="images") as caught:
+        grew.feed(b"abcd")
+    assert caught.value.details == {"field": "images[1]"}  # type: ignore[attr-defined]
+    assert caught.value.error_id == "FILE_CHANGED"  # type: ignore[attr-defined]

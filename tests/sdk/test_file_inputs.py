@@ -20,6 +20,7 @@ from PIL import Image, ImageStat
 
 from skytells import (
     AsyncSkytellsClient,
+    DispatchError,
     FileToEncode,
     FileTooLargeError,
     SkytellsClient,
@@ -181,7 +182,7 @@ def test_a_missing_file_is_a_clear_error(client: SkytellsClient, tmp_path: Path)
             {"model": MODEL, "input": {"prompt": "x", "image": tmp_path / "nope.png"}}
         )
     assert caught.value.error_id == "FILE_NOT_READABLE"
-    with pytest.raises(ValidationError, match="is not a file"):
+    with pytest.raises(ValidationError, match="is a directory, not a file"):
         client.predictions.create({"model": MODEL, "input": {"prompt": "x", "image": tmp_path}})
 
 
@@ -554,3 +555,346 @@ def test_with_options_changes_the_encoder_and_the_limit_only_of_the_new_client(
     with pytest.raises(SkytellsError) as bad:
         client.with_options(max_inline_file_bytes=-1)
     assert bad.value.error_id == "INVALID_PARAMETER"
+
+
+# ── a bad file in a batch: that item fails, the batch accounts for every other ─
+
+
+def _closed_file(path: Path) -> io.BufferedReader:
+    file = path.open("rb")
+    file.close()
+    return file
+
+
+def test_dispatch_reports_a_bad_file_as_that_items_error_and_keeps_what_was_created(
+    emu: Any, client: SkytellsClient, red_png: Path
+) -> None:
+    for n in range(3):
+        client.queue({"model": "flux-pro", "input": {"prompt": f"ok{n}"}})
+    client.queue({"model": MODEL, "input": {"prompt": "x", "image": _closed_file(red_png)}})
+    client.queue({"model": "flux-pro", "input": {"prompt": "ok3"}})
+    with pytest.raises(DispatchError) as caught:
+        client.dispatch()
+    error = caught.value
+    assert len(error.created) == 4
+    [(payload, failure)] = error.failed
+    assert payload["model"] == MODEL
+    assert failure.error_id == "INVALID_FILE_INPUT" and failure.details == {"field": "image"}
+    assert "closed" in failure.message
+    assert len(client.queued_payloads()) == 1  # the created ones left the queue
+    with pytest.raises(DispatchError) as again:
+        client.dispatch()  # sends only the bad one again: nothing is created twice
+    assert again.value.created == [] and len(again.value.failed) == 1
+    assert emu.state()["predictions_created"] == 4
+
+
+def test_any_exception_of_one_create_in_a_batch_is_that_items_skytells_error(
+    emu: Any, client: SkytellsClient
+) -> None:
+    class Device(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            raise RuntimeError("device gone")
+
+    class Options(dict):  # type: ignore[type-arg]
+        """An input mapping that breaks when it is walked (a bug, not a file problem)."""
+
+        def values(self) -> Any:
+            raise LookupError("broken mapping")
+
+    client.queue({"model": "flux-pro", "input": {"prompt": "ok"}})
+    client.queue({"model": MODEL, "input": {"prompt": "x", "image": Device()}})
+    client.queue({"model": MODEL, "input": Options(prompt="x")})
+    with pytest.raises(DispatchError) as caught:
+        client.dispatch()
+    assert len(caught.value.created) == 1
+    (_, device), (_, mapping) = caught.value.failed
+    assert device.error_id == "INVALID_FILE_INPUT" and device.details == {"field": "image"}
+    assert isinstance(device.__cause__, RuntimeError) and "device gone" in device.message
+    assert mapping.error_id == "UNKNOWN_ERROR" and isinstance(mapping.__cause__, LookupError)
+    assert len(client.queued_payloads()) == 2
+    assert emu.state()["predictions_created"] == 1
+
+
+@pytest.mark.anyio
+async def test_async_dispatch_reports_a_bad_file_as_that_items_error(
+    emu: Any, aclient: AsyncSkytellsClient
+) -> None:
+    for n in range(3):
+        aclient.queue({"model": "flux-pro", "input": {"prompt": f"ok{n}"}})
+    aclient.queue({"model": MODEL, "input": {"prompt": "x", "image": Path("a\0b.png")}})
+    with pytest.raises(DispatchError) as caught:
+        await aclient.dispatch()
+    assert len(caught.value.created) == 3
+    [(_, failure)] = caught.value.failed
+    assert failure.error_id == "INVALID_FILE_INPUT" and "NUL" in failure.message
+    assert len(aclient.queued_payloads()) == 1
+    assert emu.state()["predictions_created"] == 3
+
+
+def test_run_many_reports_a_bad_file_in_that_items_result(
+    emu: Any, client: SkytellsClient, red_png: Path
+) -> None:
+    payloads: list[dict[str, Any]] = [
+        {"model": "flux-pro", "input": {"prompt": f"ok{n}"}} for n in range(3)
+    ]
+    payloads.append({"model": MODEL, "input": {"prompt": "x", "image": _closed_file(red_png)}})
+    results = sorted(client.run_many(payloads), key=lambda result: result.index)
+    assert [result.error is None for result in results] == [True, True, True, False]
+    failure = results[3].error
+    assert isinstance(failure, ValidationError) and failure.error_id == "INVALID_FILE_INPUT"
+    assert emu.state()["predictions_created"] == 3
+
+
+# ── bad file values: clear errors, sync and async ───────────────────────────
+
+
+class _Greedy:
+    """A seekable object whose read(n) returns everything left, whatever n."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._data.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._data.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+
+class _NotReady(io.RawIOBase):
+    """A non-blocking stream with no data ready."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> None:
+        return None
+
+
+class _BadPath:
+    def __fspath__(self) -> Any:
+        return 42
+
+
+def _bad_values(path: Path) -> dict[str, tuple[Any, str]]:
+    released = memoryview(b"abc")
+    released.release()
+    return {
+        "closed file": (_closed_file(path), "INVALID_FILE_INPUT"),
+        "path with a NUL byte": (Path("a\0b.png"), "INVALID_FILE_INPUT"),
+        "released memoryview": (released, "INVALID_FILE_INPUT"),
+        "__fspath__ returning an int": (_BadPath(), "INVALID_FILE_INPUT"),
+        "PIL image in mode La": (Image.new("LA", (4, 4)).convert("La"), "INVALID_FILE_INPUT"),
+        "non-blocking stream with no data": (_NotReady(), "FILE_NOT_READABLE"),
+    }
+
+
+def test_bad_file_values_are_clear_errors_and_nothing_is_sent(
+    emu: Any, client: SkytellsClient, red_png: Path
+) -> None:
+    before = emu.state()["requests"]
+    for label, (value, error_id) in _bad_values(red_png).items():
+        with pytest.raises(ValidationError) as caught:
+            client.predictions.create({"model": MODEL, "input": {"prompt": "x", "image": value}})
+        assert caught.value.error_id == error_id, label
+        assert caught.value.details == {"field": "image"}, label
+    deep: Any = "x"
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(ValidationError) as nested:
+        client.predictions.create({"model": MODEL, "input": {"prompt": "x", "deep": deep}})
+    assert nested.value.error_id == "INVALID_INPUT" and "nested too deeply" in nested.value.message
+    assert emu.state()["requests"] == before
+
+
+@pytest.mark.anyio
+async def test_async_bad_file_values_are_clear_errors(
+    emu: Any, aclient: AsyncSkytellsClient, red_png: Path
+) -> None:
+    before = emu.state()["requests"]
+    for label, (value, error_id) in _bad_values(red_png).items():
+        with pytest.raises(ValidationError) as caught:
+            await aclient.predictions.create(
+                {"model": MODEL, "input": {"prompt": "x", "image": value}}
+            )
+        assert caught.value.error_id == error_id, label
+        assert caught.value.details == {"field": "image"}, label
+    assert emu.state()["requests"] == before
+
+
+def test_a_read_that_ignores_its_size_still_sends_the_file_intact(
+    client: SkytellsClient,
+) -> None:
+    data = png((40, 30)) + b"\0" * 300_000
+    created = client.predictions.create(
+        {"model": MODEL, "input": {"prompt": "x", "image": _Greedy(data)}}
+    )
+    assert sent_file(created["input"]["image"]) == ("image/png", data)
+
+
+def test_compressed_and_archive_members_are_binary_files(
+    client: SkytellsClient, tmp_path: Path
+) -> None:
+    import gzip
+    import zipfile
+
+    data = png((6, 5))
+    packed = tmp_path / "a.png.gz"
+    packed.write_bytes(gzip.compress(data))
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as writer:
+        writer.writestr("a.png", data)
+    with gzip.open(packed, "rb") as unpacked, zipfile.ZipFile(archive) as reader:
+        with reader.open("a.png") as member:
+            for value in (unpacked, member):
+                created = client.predictions.create(
+                    {"model": MODEL, "input": {"prompt": "x", "image": value}}
+                )
+                assert sent_file(created["input"]["image"]) == ("image/png", data)
+
+
+def test_a_file_whose_size_is_not_known_by_stat_is_read_whole(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
+    status = Path("/proc/self/status")
+    if not status.exists() or status.stat().st_size != 0:
+        pytest.skip("needs a /proc file (its stat size is 0)")
+    scripted.script(Reply(body=prediction("pending")))
+    scripted_client.predictions.create({"model": "any", "input": {"status": status}})
+    _, data = sent_file(scripted.requests[0].json()["input"]["status"])
+    assert data.startswith(b"Name:") and b"\nPid:" in data
+
+
+def test_a_stream_that_grows_while_read_is_file_changed_naming_the_field(
+    emu: Any, client: SkytellsClient
+) -> None:
+    class Liar(io.BytesIO):
+        """Announces 10 bytes less than it holds."""
+
+        def seek(self, offset: int, whence: int = 0) -> int:
+            position = super().seek(offset, whence)
+            return position - 10 if whence == io.SEEK_END else position
+
+    with pytest.raises(SkytellsError) as caught:
+        client.predictions.create(
+            {"model": MODEL, "input": {"prompt": "x", "image": Liar(png() + b"\0" * 20)}}
+        )
+    assert caught.value.error_id == "FILE_CHANGED"
+    assert caught.value.details == {"field": "image"}
+
+
+def test_files_that_together_overflow_the_api_body_are_refused_before_sending(
+    emu: Any, client: SkytellsClient
+) -> None:
+    nine = png() + b"\0" * (9 * 1024 * 1024)
+    before = emu.state()["requests"]
+    with pytest.raises(FileTooLargeError) as caught:
+        client.predictions.create(
+            {"model": MODEL, "input": {"prompt": "x", "image": nine, "mask": nine}}
+        )
+    error = caught.value
+    assert error.details["limit"] == 16 * 1024 * 1024
+    assert set(error.details["fields"]) == {"image", "mask"}
+    assert error.details["size"] > 16 * 1024 * 1024
+    assert "file_encoder" in error.message and "16.0 MiB" in error.message
+    assert emu.state()["requests"] == before
+
+
+# ── a stream is read once ────────────────────────────────────────────────────
+
+
+def _pipe(data: bytes) -> io.BufferedReader:
+    read_end, write_end = os.pipe()
+    os.write(write_end, data)  # small: fits in the pipe's buffer
+    os.close(write_end)
+    return os.fdopen(read_end, "rb")
+
+
+def test_a_queued_pipe_is_sent_whole_by_the_dispatch_after_a_failed_one(
+    emu: Any, client: SkytellsClient
+) -> None:
+    data = png((16, 16))
+    pipe = _pipe(data)
+    client.queue({"model": MODEL, "input": {"prompt": "x", "image": pipe}})
+    emu.add_fault("status", path="/v1/predict", status=503, count=10)
+    with pytest.raises(DispatchError) as failed:
+        client.dispatch()
+    assert failed.value.failed[0][1].error_id == "SERVICE_UNAVAILABLE"
+    emu.clear_faults()
+    [created] = client.dispatch()
+    assert sent_file(created["input"]["image"]) == ("image/png", data)
+    pipe.close()
+
+
+def test_a_pipe_sent_again_is_file_already_read_not_an_empty_file(
+    emu: Any, client: SkytellsClient
+) -> None:
+    pipe = _pipe(png((8, 8)))
+    emu.add_fault("status", path="/v1/predict", status=503, count=10)
+    with pytest.raises(SkytellsError) as unavailable:
+        client.predictions.create({"model": MODEL, "input": {"prompt": "x", "image": pipe}})
+    assert unavailable.value.http_status == 503
+    emu.clear_faults()
+    with pytest.raises(ValidationError) as caught:
+        client.predictions.create({"model": MODEL, "input": {"prompt": "x", "image": pipe}})
+    assert caught.value.error_id == "FILE_ALREADY_READ"
+    assert caught.value.details == {"field": "image"} and "pass its bytes" in caught.value.message
+    pipe.close()
+
+
+def test_an_encoder_reads_a_pipe_once_and_a_seekable_file_as_often_as_it_likes(
+    client: SkytellsClient, red_png: Path
+) -> None:
+    reads: list[Any] = []
+
+    def twice(file: FileToEncode) -> str:
+        reads.append(file.read())
+        try:
+            reads.append(file.read())
+        except ValidationError as error:
+            reads.append(error.error_id)
+        try:
+            with file.open() as again:
+                reads.append(again.read())
+        except ValidationError as error:
+            reads.append(error.error_id)
+        return "https://cdn.example.com/x.png"
+
+    data = red_png.read_bytes()
+    client.predictions.create(
+        {"model": MODEL, "input": {"prompt": "x", "image": _pipe(data)}}, file_encoder=twice
+    )
+    assert reads == [data, "FILE_ALREADY_READ", "FILE_ALREADY_READ"]
+    reads.clear()
+    with red_png.open("rb") as file:
+        client.predictions.create(
+            {"model": MODEL, "input": {"prompt": "x", "image": file}}, file_encoder=twice
+        )
+    assert reads == [data, data, data]
+
+
+def test_a_dispatch_after_a_failed_one_reuses_the_encoders_url(emu: Any, red_png: Path) -> None:
+    calls: list[str] = []
+
+    def upload(file: FileToEncode) -> str:
+        calls.append(file.field)
+        return f"https://cdn.example.com/{len(calls)}.png"  # a new name at each upload
+
+    with SkytellsClient(emu.api_key, base_url=emu.base_url, file_encoder=upload) as client:
+        client.queue({"model": MODEL, "input": {"prompt": "x", "image": red_png}})
+        emu.add_fault("status", path="/v1/predict", status=503, count=10)
+        with pytest.raises(DispatchError):
+            client.dispatch()
+        emu.clear_faults()
+        [created] = client.dispatch()
+    assert calls == ["image"]  # uploaded once: the second dispatch sent the same body
+    assert created["input"]["image"] == "https://cdn.example.com/1.png"

@@ -77,6 +77,10 @@ def call(
             raise ValidationError(
                 f"The request body is not JSON-serialisable: {exc}", "INVALID_INPUT"
             ) from None
+        except RecursionError:
+            raise ValidationError(
+                "The request body is nested too deeply to be sent as JSON", "INVALID_INPUT"
+            ) from None
         headers["content-type"] = "application/json"
     if idempotency_key:
         headers["idempotency-key"] = idempotency_key

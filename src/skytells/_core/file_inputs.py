@@ -22,10 +22,12 @@ from .protocol import EncodeFile, Op
 
 __all__ = [
     "DEFAULT_MAX_INLINE_BYTES",
+    "MAX_BODY_BYTES",
     "EncodeFile",
     "FileEncoder",
     "FileToEncode",
     "InlineFile",
+    "body_too_large",
     "encode_files",
     "encoded_size",
     "file_too_large",
@@ -35,6 +37,8 @@ __all__ = [
     "sniff_content_type",
 ]
 
+MAX_BODY_BYTES = 16 * 1024 * 1024
+"""The API's largest request body: the ``data:`` URIs of one create must fit in it together."""
 DEFAULT_MAX_INLINE_BYTES = 10 * 1024 * 1024
 """The largest file sent inline as a ``data:`` URI by default: 10 MiB (about 13.3 MiB once
 base64-encoded), so that the request stays under the API's 16 MiB body limit, as other SDKs bound
@@ -82,13 +86,19 @@ your bucket or CDN, or a ``data:`` URI); the async client also awaits an async o
 class InlineFile:
     """A file as a ``data:`` URI: ASCII bytes in one buffer, handed to the body once (`take`)."""
 
-    __slots__ = ("_data", "_sent", "content_type", "size")
+    __slots__ = ("_data", "_sent", "content_type", "once", "size")
 
-    def __init__(self, data: bytearray, content_type: str, size: int) -> None:
+    def __init__(self, data: bytearray, content_type: str, size: int, once: bool = False) -> None:
         self._data: bytearray | None = data
         self._sent: tuple[bytearray, int, int] | None = None
         self.content_type = content_type
         self.size = size
+        self.once = once
+        """Read from a source that cannot be read again (a pipe): a queued create keeps it."""
+
+    def __len__(self) -> int:
+        """The length of the ``data:`` URI."""
+        return encoded_size(self.size, self.content_type)
 
     def take(self) -> bytearray:
         """The buffer, given up: a body is built in it (no second encoded copy). Once given,
@@ -156,35 +166,75 @@ def has_file_inputs(value: Any, depth: int = 0) -> bool:
 
 
 def encode_files(
-    body: dict[str, Any], encoder: FileEncoder | None, max_inline_bytes: int
+    body: dict[str, Any],
+    encoder: FileEncoder | None,
+    max_inline_bytes: int,
+    kept: dict[str, tuple[Any, Any]] | None = None,
 ) -> Op[dict[str, Any]]:
     """``body`` with every file input of its ``input`` replaced by the string sent for it (an
     `InlineFile` when no encoder is given). The body itself is returned when it has none; the
-    caller's dicts and lists are never changed."""
+    caller's dicts and lists are never changed.
+
+    ``kept`` (a queued create's) holds what was encoded for a field by an earlier send, reused
+    while the field holds the same value: an encoder's URL (no second upload, and the same body
+    for the listing to recognise) and the ``data:`` URI of a source that cannot be read twice
+    (a pipe). A file re-readable (a path, bytes) is read again instead: a queue of them costs
+    no memory while it waits."""
     input = body.get("input")
     if not isinstance(input, Mapping) or not has_file_inputs(input):
         return body
     encoded = dict(body)
-    encoded["input"] = yield from _encode(input, "", encoder, max_inline_bytes, 0)
+    inline: dict[str, int] = {}
+    encoded["input"] = yield from _encode(
+        input, "", _Encoding(encoder, max_inline_bytes, kept, inline), 0
+    )
     return encoded
 
 
-def _encode(value: Any, field: str, encoder: FileEncoder | None, limit: int, depth: int) -> Op[Any]:
+class _Encoding:
+    __slots__ = ("encoder", "inline", "kept", "limit")
+
+    def __init__(
+        self,
+        encoder: FileEncoder | None,
+        limit: int,
+        kept: dict[str, tuple[Any, Any]] | None,
+        inline: dict[str, int],
+    ) -> None:
+        self.encoder, self.limit, self.kept, self.inline = encoder, limit, kept, inline
+
+
+def _encode(value: Any, field: str, how: _Encoding, depth: int) -> Op[Any]:
     if is_file_input(value):
-        answer = yield EncodeFile(value, field or "input", encoder, limit)
-        return answer
+        return (yield from _encode_one(value, field or "input", how))
     if depth >= MAX_DEPTH or not has_file_inputs(value, depth):
         return value
     if isinstance(value, Mapping):
         out: dict[Any, Any] = {}
         for key, item in value.items():
             name = f"{field}.{key}" if field else str(key)
-            out[key] = yield from _encode(item, name, encoder, limit, depth + 1)
+            out[key] = yield from _encode(item, name, how, depth + 1)
         return out
     items = []
     for index, item in enumerate(value):
-        items.append((yield from _encode(item, f"{field}[{index}]", encoder, limit, depth + 1)))
+        items.append((yield from _encode(item, f"{field}[{index}]", how, depth + 1)))
     return items
+
+
+def _encode_one(value: Any, field: str, how: _Encoding) -> Op[Any]:
+    earlier = how.kept.get(field) if how.kept is not None else None
+    if earlier is not None and earlier[0] is value:
+        answer = earlier[1]
+    else:
+        answer = yield EncodeFile(value, field, how.encoder, how.limit)
+        if how.kept is not None and (isinstance(answer, str) or getattr(answer, "once", False)):
+            how.kept[field] = (value, answer)
+    if isinstance(answer, InlineFile):
+        how.inline[field] = len(answer)
+        total = sum(how.inline.values())
+        if total > MAX_BODY_BYTES:
+            raise body_too_large(how.inline, total)
+    return answer
 
 
 # ── the data: URI ──────────────────────────────────────────────────────────
@@ -213,8 +263,12 @@ class DataUriWriter:
     in pieces (any size; leftovers of base64's 3-byte groups are carried over), so the only
     large object is the URI itself."""
 
-    def __init__(self, size: int, content_type: str) -> None:
+    def __init__(
+        self, size: int, content_type: str, field: str = "input", once: bool = False
+    ) -> None:
         prefix = data_uri_prefix(content_type)
+        self.field = field
+        self.once = once
         self.content_type = content_type
         self.size = size
         self._buffer = bytearray(len(prefix) + 4 * ((size + 2) // 3))
@@ -228,8 +282,10 @@ class DataUriWriter:
         self._fed += len(chunk)
         if self._fed > self.size:
             raise SkytellsError(
-                f"The file grew while it was read (more than the {self.size} bytes announced)",
+                f"Input {self.field!r}: the file grew while it was read (more than the "
+                f"{self.size} bytes announced); send it once it no longer changes",
                 "FILE_CHANGED",
+                {"field": self.field},
             )
         data = self._carry + chunk if self._carry else chunk
         whole = len(data) - len(data) % 3
@@ -247,12 +303,14 @@ class DataUriWriter:
         """The `InlineFile` (an error if the file ended before its announced size)."""
         if self._fed != self.size:
             raise SkytellsError(
-                f"The file changed while it was read ({self._fed} bytes, {self.size} announced)",
+                f"Input {self.field!r}: the file changed while it was read ({self._fed} bytes, "
+                f"{self.size} announced); send it once it no longer changes",
                 "FILE_CHANGED",
+                {"field": self.field},
             )
         self._put(self._carry)
         self._carry = b""
-        return InlineFile(self._buffer, self.content_type, self.size)
+        return InlineFile(self._buffer, self.content_type, self.size, self.once)
 
 
 def file_too_large(field: str, size: int, limit: int) -> ValidationError:
@@ -264,6 +322,24 @@ def file_too_large(field: str, size: int, limit: int) -> ValidationError:
         "(see 'Files in' in the README); max_inline_file_bytes= raises the limit.",
         "FILE_TOO_LARGE",
         {"field": field, "size": size, "limit": limit},
+    )
+
+
+def body_too_large(fields: Mapping[str, int], total: int) -> ValidationError:
+    """The error for inline files that together overflow the API's request body."""
+    shown = ", ".join(f"{name}: {_mib(size)}" for name, size in fields.items())
+    return FileTooLargeError(
+        f"The files of this request take {_mib(total)} as data: URIs ({shown}): the API takes "
+        f"request bodies up to {_mib(MAX_BODY_BYTES)}. Upload the larger ones yourself and pass "
+        "their URLs, or give the client a file_encoder= that uploads files (to your bucket or "
+        "CDN) and returns their URL (see 'Files in' in the README).",
+        "FILE_TOO_LARGE",
+        {
+            "field": next(reversed(list(fields))),
+            "fields": dict(fields),
+            "size": total,
+            "limit": MAX_BODY_BYTES,
+        },
     )
 
 
@@ -290,6 +366,9 @@ def json_bytes(value: Any) -> bytes | bytearray:
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=placeholder)
     if not files:
         return text.encode()
+    total = len(text) + sum(len(file) for file in files)  # about: the text's non-ASCII aside
+    if total > MAX_BODY_BYTES:
+        raise body_too_large({"input": total}, total)
     pieces = text.split(token)
     body = files[0].take()
     size = len(body)

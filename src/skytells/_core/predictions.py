@@ -32,6 +32,7 @@ def create_prediction(
     since: dt.datetime | None = None,
     look_first: bool = False,
     on_sent: Callable[[dt.datetime], None] | None = None,
+    kept_files: dict[str, tuple[Any, Any]] | None = None,
 ) -> Op[PredictionResponse]:
     """``POST /predict``; ``background`` forces ``await: false`` (``predictions.create``).
 
@@ -39,7 +40,8 @@ def create_prediction(
     by looking for it in the listing before the create is sent again (`reconcile`); ``since``
     sets where that window starts when this create was sent before; with ``look_first``,
     that earlier send's outcome is unknown: it is looked for before anything is sent.
-    ``on_sent(since)`` is told the window's start just before the first send.
+    ``on_sent(since)`` is told the window's start just before the first send. ``kept_files``:
+    the files a queued create encoded before, reused (see `encode_files`).
 
     The payload is checked when this is called, not when the operation runs, so that a warning
     about it points at the application's line on its own thread. A create sent with
@@ -53,7 +55,7 @@ def create_prediction(
                 "use client.predict() or client.run() to wait for the result"
             )
         body["await"] = False
-    return _create(ctx, body, idempotency_key, deadline, since, look_first, on_sent)
+    return _create(ctx, body, idempotency_key, deadline, since, look_first, on_sent, kept_files)
 
 
 def _create(
@@ -64,11 +66,12 @@ def _create(
     since: dt.datetime | None = None,
     look_first: bool = False,
     on_sent: Callable[[dt.datetime], None] | None = None,
+    kept_files: dict[str, tuple[Any, Any]] | None = None,
 ) -> Op[PredictionResponse]:
     """Send the create; an attempt that may have created the prediction although no answer
     came is resolved by looking for it (`reconcile`) before it is sent again. ``since``: the
     start of the window to look in (a create sent before, whose outcome is unknown)."""
-    body = yield from encode_inputs(ctx, body)
+    body = yield from encode_inputs(ctx, body, kept_files)
     key = idempotency_key or str(uuid.uuid4())
     ledger = ctx.state.creates
     model, input = str(body.get("model")), body.get("input")
@@ -123,11 +126,13 @@ def _create(
             ledger.land(token)
 
 
-def encode_inputs(ctx: Context, body: dict[str, Any]) -> Op[dict[str, Any]]:
+def encode_inputs(
+    ctx: Context, body: dict[str, Any], kept: dict[str, tuple[Any, Any]] | None = None
+) -> Op[dict[str, Any]]:
     """``body`` with its local file inputs (paths, bytes, file objects, PIL images) replaced by
     the strings sent for them: the client's ``file_encoder``'s URLs, else ``data:`` URIs. Done
     once per create, before anything is sent; a body without files is returned as it is."""
-    return encode_files(body, ctx.config.file_encoder, ctx.config.max_inline_file_bytes)
+    return encode_files(body, ctx.config.file_encoder, ctx.config.max_inline_file_bytes, kept)
 
 
 def held_create_ms(ctx: Context) -> float:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, Union
 
+from .._exceptions import SkytellsError
+
 T = TypeVar("T")
 
 
@@ -251,3 +253,20 @@ STREAM_ACTIONS = (OpenStream, OpenFile, ReadStream, CloseStream)
 and output files being read)."""
 Op = Generator[Action, Any, T]
 """An operation: yields actions, receives their results, returns ``T``."""
+
+
+def failed_op(error: Exception) -> SkytellsError:
+    """What one operation of a batch (``run_all``) ended with, when it raised: a `SkytellsError`
+    as it is; any other exception (a value a file input chokes on, a bug) as an
+    ``UNKNOWN_ERROR`` with it as ``__cause__``, so that it is that item's failure and the
+    batch still accounts for every other item (what was created is never lost). Interrupts
+    (not an `Exception`) are not given here: they stop the batch."""
+    if isinstance(error, SkytellsError):
+        return error
+    wrapped = SkytellsError(
+        f"This request failed before an answer came: {type(error).__name__}: {str(error)[:300]}",
+        "UNKNOWN_ERROR",
+        {"exception": type(error).__name__},
+    )
+    wrapped.__cause__ = error
+    return wrapped

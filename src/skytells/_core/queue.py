@@ -119,6 +119,7 @@ def queued_create(ctx: Context, item: QueueItem) -> Op[PredictionResponse]:
         since=item.sent_since,
         look_first=item.sent_since is not None,
         on_sent=sent,
+        kept_files=item.encoded_files,
     )
 
 

@@ -28,6 +28,7 @@ from .._core.protocol import (
     RawResponse,
     Sleep,
     carries_a_file,
+    failed_op,
 )
 from .._exceptions import SkytellsError
 from . import effects
@@ -144,15 +145,16 @@ class AsyncDriver:
         return None
 
     async def run_all(self, ops: Sequence[Op[T]], limit: int) -> list[T | SkytellsError]:
-        """Run ``ops`` concurrently, at most ``limit`` at once; results (or errors) in order."""
+        """Run ``ops`` concurrently, at most ``limit`` at once; results (or errors) in order:
+        an operation that raised an `Exception` ends as a `SkytellsError` (`failed_op`)."""
         semaphore = asyncio.Semaphore(limit)
 
         async def one(op: Op[T]) -> T | SkytellsError:
             async with semaphore:
                 try:
                     return await self.run(op)
-                except SkytellsError as exc:
-                    return exc
+                except Exception as exc:  # that item's failure (interrupts stop the batch)
+                    return failed_op(exc)
 
         # create_task, not ensure_future: the latter looks the loop up again for every task,
         # which on Python 3.11 costs several times the task itself.

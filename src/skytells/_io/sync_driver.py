@@ -22,6 +22,7 @@ from .._core.protocol import (
     RawResponse,
     Sleep,
     carries_a_file,
+    failed_op,
 )
 from .._exceptions import SkytellsError
 from . import effects
@@ -137,6 +138,8 @@ class SyncDriver:
         """
         if not ops:
             return []
+        if self.http.is_closed:  # the whole batch's failure, not each item's (nothing is sent)
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
         if self.loop_batches and not self.http.is_closed and _aiohttp_can_serve():
             from .private_loop import run_coroutine
 
@@ -148,8 +151,8 @@ class SyncDriver:
         def one(op: Op[T]) -> T | SkytellsError:
             try:
                 return self.run(op, stop)
-            except SkytellsError as exc:
-                return exc
+            except Exception as exc:  # that item's failure (interrupts stop the batch)
+                return failed_op(exc)
 
         pool = ThreadPoolExecutor(
             max_workers=min(limit, len(ops)), thread_name_prefix="skytells-batch"

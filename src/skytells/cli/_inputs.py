@@ -4,10 +4,12 @@ merged with ``--input-json`` and ``--input-file``; a key given twice is a usage 
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .._exceptions import ValidationError
 from ._errors import UsageError
@@ -15,16 +17,23 @@ from ._errors import UsageError
 MAX_INPUT_FILE_BYTES = 16 * 1024 * 1024
 
 
-def parse_inputs(pairs: Sequence[str], schema: Mapping[str, Any] | None) -> dict[str, Any]:
+def parse_inputs(
+    pairs: Sequence[str], schema: Mapping[str, Any] | None, *, stdin_taken: str | None = None
+) -> dict[str, Any]:
     """``["num_outputs=2", "prompt=a fox"]`` -> ``{"num_outputs": 2, "prompt": "a fox"}``.
 
     Each value is converted to the type its property declares in ``schema`` (integer, number,
     boolean, array, object; strings stay as typed). Without a schema, JSON-looking values are
     parsed as JSON and everything else stays a string. ``@path`` and ``@-`` are files
-    (`file_value`); ``@@text`` is the text ``@text``.
+    (`file_value`); ``@@text`` is the text ``@text``. A stream (standard input, a pipe) can be
+    read once: naming it twice is a `UsageError` (``stdin_taken``: the option that already reads
+    standard input, e.g. ``--input-file -``).
     """
     properties = (schema or {}).get("properties") or {}
     result: dict[str, Any] = {}
+    streams: dict[tuple[int, int], str] = {}  # (device, inode) of a stream: the key reading it
+    if stdin_taken is not None:
+        streams[_identity(sys.stdin.buffer)] = stdin_taken
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         key = key.strip()
@@ -40,21 +49,31 @@ def parse_inputs(pairs: Sequence[str], schema: Mapping[str, Any] | None) -> dict
             )
         file = file_value(key, raw)
         if file is not None:
+            if not isinstance(file, Path):
+                identity = _identity(file)
+                if identity in streams:
+                    raise UsageError(
+                        f"-i {key}={raw} reads the stream {streams[identity]} already reads: a "
+                        "stream (standard input, a pipe) can be read only once; save it to a file "
+                        f"and give -i {key}=@path"
+                    )
+                streams[identity] = f"-i {key}={raw}"
             result[key] = file
             continue
         result[key] = convert(key, raw[1:] if raw.startswith("@@") else raw, properties.get(key))
     return result
 
 
-def file_value(key: str, raw: str) -> Path | bytes | None:
+def file_value(key: str, raw: str) -> Path | IO[bytes] | None:
     """``@path``: the file at ``path`` (sent as a file: a ``data:`` URI, or your encoder's URL);
-    ``@-``: the bytes of standard input; None for any other value. A value that starts with
-    ``@`` as text is written with two: ``@@me`` is the string ``@me``."""
+    ``@-``: standard input, streamed (read up to the size limit, never whole first); a pipe or a
+    device (``@/dev/stdin``) is opened and streamed likewise. None for any other value. A value
+    that starts with ``@`` as text is written with two: ``@@me`` is the string ``@me``."""
     if not raw.startswith("@") or raw.startswith("@@"):
         return None
     name = raw[1:]
     if name == "-":
-        return sys.stdin.buffer.read()
+        return sys.stdin.buffer
     if not name:
         raise ValidationError(
             f"Input {key}=@ names no file: write {key}=@path, {key}=@- for standard input, "
@@ -63,13 +82,46 @@ def file_value(key: str, raw: str) -> Path | bytes | None:
             {"field": key},
         )
     path = Path(name).expanduser()
-    if not path.is_file():
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError) as exc:
+        reason = "no such file" if isinstance(exc, FileNotFoundError) else _reason(exc)
         raise ValidationError(
-            f"Input {key}={raw!r}: no such file (write {key}=@@... for text that starts with @)",
+            f"Input {key}={raw!r}: {reason} (write {key}=@@... for text that starts with @)",
+            "INVALID_INPUT",
+            {"field": key},
+        ) from None
+    if stat.S_ISREG(mode):
+        return path
+    if stat.S_ISDIR(mode):
+        raise ValidationError(
+            f"Input {key}={raw!r} is a directory: give a file (write {key}=@@... for text "
+            "that starts with @)",
             "INVALID_INPUT",
             {"field": key},
         )
-    return path
+    try:  # a pipe or a device (/dev/stdin): streamed
+        return open(path, "rb")  # read, and closed with the process
+    except OSError as exc:
+        raise ValidationError(
+            f"Input {key}={raw!r}: cannot read it ({_reason(exc)})",
+            "FILE_NOT_READABLE",
+            {"field": key},
+        ) from None
+
+
+def _identity(stream: IO[bytes]) -> tuple[int, int]:
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation: both of the first
+        return (-1, id(stream))
+    return (info.st_dev, info.st_ino)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc)[:200]
 
 
 def read_json_inputs(input_json: str | None, input_file: str | None) -> dict[str, Any]:

@@ -109,6 +109,9 @@ def hint(error: errors.SkytellsError, command: Sequence[str] = ()) -> str:
         if isinstance(error, errors.WaitTimeoutError):
             return f"the prediction goes on: fetch it later with {get}"
         return f"see the prediction with {get}"
+    if error.error_id == "FILE_TOO_LARGE":
+        field = _detail(error, "field") or "KEY"
+        return f"upload the file (to your bucket or CDN) and pass its URL: -i {field}=https://..."
     if error.error_id == "FILE_WRITE_ERROR":
         return "check --output-dir: a folder you can write (the outputs' URLs are shown above)"
     if isinstance(error, errors.NotFoundError):
@@ -136,9 +139,35 @@ def hint(error: errors.SkytellsError, command: Sequence[str] = ()) -> str:
     return "run again with --debug for details"
 
 
+def _detail(error: errors.SkytellsError, key: str) -> Any:
+    return error.details.get(key) if isinstance(error.details, Mapping) else None
+
+
+def _too_large(error: errors.SkytellsError) -> str | None:
+    """FILE_TOO_LARGE said for the command line (the SDK's names Python options)."""
+    size, limit, field = (_detail(error, key) for key in ("size", "limit", "field"))
+    if error.error_id != "FILE_TOO_LARGE" or not isinstance(size, int):
+        return None
+    if not isinstance(limit, int) or not isinstance(field, str):
+        return None
+    if _detail(error, "fields"):
+        return (
+            f"the files of this request take {_mib(size)} as data: URIs, over the "
+            f"{_mib(limit)} the API takes in one request"
+        )
+    return (
+        f"input {field!r} is a {_mib(size)} file: files above {_mib(limit)} are not sent "
+        "inline (as a data: URI)"
+    )
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size} bytes"
+
+
 def error_line(error: errors.SkytellsError, command: Sequence[str] = ()) -> str:
     """``error: ID: message (details) -- what to do`` on one line, made `visible`."""
-    text = f"error: {error.error_id}: {error}"  # str(): a ValidationError names its fields
+    text = f"error: {error.error_id}: {_too_large(error) or error}"  # str(): names the fields
     if isinstance(error, errors.PredictionError) and error.prediction_id:
         text += f" [prediction {error.prediction_id}]"
     summarised = isinstance(error, errors.ValidationError) and errors.details_summary(

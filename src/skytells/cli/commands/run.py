@@ -85,7 +85,8 @@ def run(ctx: Context) -> int:
     from_json = read_json_inputs(args.input_json, args.input_file)
     client = ctx.client
     schema = _input_schema(client, args.model)
-    inputs = merge_inputs(parse_inputs(args.input, schema), from_json)
+    stdin_taken = "--input-file -" if args.input_file == "-" else None
+    inputs = merge_inputs(parse_inputs(args.input, schema, stdin_taken=stdin_taken), from_json)
     payload: dict[str, Any] = {"model": args.model, "input": inputs}
     if args.webhook:
         payload["webhook"] = {"url": args.webhook, "events": ["completed", "failed"]}
