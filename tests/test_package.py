@@ -159,7 +159,8 @@ def test_the_long_description_links_nothing_the_wheel_lacks(wheel: Path) -> None
     targets = re.findall(r"\]\(([^)\s]+)\)", description)
     assert targets
     for target in targets:  # PyPI shows the README without the repository around it
-        assert target.startswith(("#", f"{URL}/")), target
+        assert target.startswith(("#", "https://")), target  # an anchor or an absolute URL
+    assert [t for t in targets if t.startswith(f"{URL}/")]  # the repository's files by URL
 
 
 def test_the_core_sdk_works_without_any_extra(bare: Bare, emu: Any) -> None:
