@@ -211,6 +211,45 @@ def test_a_hostile_server_injects_nothing(
     assert "javascript:alert(1)" in text and HOSTILE in text
 
 
+def test_times_and_credits_past_what_python_holds_still_display(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
+    body = prediction(
+        "succeeded",
+        output=["https://cdn.example/fine.png"],
+        created_at="0001-01-01T00:00:00+01:00",
+        completed_at="9999-12-31T23:59:59-01:00",
+        metadata={"billing": {"credits_used": 10**400}},
+    )
+    scripted.script(Reply(body=body))
+    shown = scripted_client.run("flux-pro", input={"prompt": "x"})
+    data = formatted(shown)
+    assert "created    0001-01-01T00:00:00+01:00" in data["text/plain"]
+    assert "credits" not in data["text/plain"]
+    (image,) = assert_inert(data["text/html"]).elements("img")
+    assert image["src"] == "https://cdn.example/fine.png"
+
+
+class _Unreadable(dict):  # type: ignore[type-arg]
+    """A prediction dict a caller built: reading any key but the id and status fails."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in ("id", "status"):
+            return super().get(key, default)
+        raise RuntimeError("unreadable")
+
+
+def test_a_display_that_fails_falls_back_to_the_plain_repr(client: SkytellsClient) -> None:
+    shown = Prediction(client, _Unreadable(id="p1", status="succeeded"))  # type: ignore[arg-type]
+    assert shown._repr_mimebundle_() == {"text/plain": "Prediction(id='p1', status='succeeded')"}
+    assert formatted(shown) == {"text/plain": "Prediction(id='p1', status='succeeded')"}
+    unreadable = Prediction(client, _Unreadable(id=10**5000))  # type: ignore[arg-type]
+    assert unreadable._repr_mimebundle_() == {"text/plain": "<Prediction>"}  # no repr either
+    file = client.predictions.files({"id": "p1", "output": ["https://cdn.example/a.png"]})[0]
+    file._info = None  # type: ignore[assignment]  # broken beyond repair: still shows
+    assert file._repr_mimebundle_() == {"text/plain": "<OutputFile>"}
+
+
 # ── progress=True in a kernel ────────────────────────────────────────────
 
 
