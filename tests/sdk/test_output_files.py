@@ -581,6 +581,31 @@ def test_hostile_url_names_are_saved_as_safe_names_inside_the_target(
     assert sorted(p.name for p in target.iterdir()) == sorted(expected)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_a_prediction_with_tens_of_thousands_of_outputs_is_named_at_once(
+    mode: str, scripted: ScriptedServer
+) -> None:
+    # About 500 KB from a hostile server: naming its files once took minutes (quadratic).
+    count = 16_000
+    urls = [f"https://cdn.example/{'x' if i % 2 else i}.png" for i in range(count)]
+    scripted.script(Reply(body={"id": "p1", "status": "succeeded", "output": urls}))
+    if mode == "sync":
+        with SkytellsClient(API_KEY, base_url=scripted.base_url) as client:
+            files = client.predictions.files(client.predictions.get("p1"))
+            names = [file.name for file in files]
+    else:
+
+        async def listed() -> list[str]:
+            async with AsyncSkytellsClient(API_KEY, base_url=scripted.base_url) as client:
+                data = await client.predictions.get("p1")
+                return [file.name for file in client.predictions.files(data)]
+
+        names = asyncio.run(listed())
+    assert len(set(names)) == count
+    assert names[:4] == ["p1-0.png", "p1-x.png", "p1-2.png", "p1-x-1.png"]
+    assert names[-1] == f"p1-x-{count // 2 - 1}.png"
+
+
 @pytest.mark.parametrize("hostile_id", HOSTILE_IDS)
 def test_an_unsafe_prediction_id_is_refused_before_any_request(
     hostile_id: str, host: FileHost, tmp_path: Path

@@ -126,10 +126,11 @@ def save_outputs(
 def plan_names(layout: Layout, outputs: list[str], chosen: list[int]) -> dict[int, Path]:
     """The planned path of each ``chosen`` output. In a folder every output gets its name, in
     order, so that one output saved alone is named as saving them all names it."""
+    wanted = set(chosen)
     return {
         index: layout.plan(index, name_from_url(item, index) if is_url(item) else "output.txt")
         for index, item in enumerate(outputs)
-        if layout.folder_mode or index in chosen
+        if layout.folder_mode or index in wanted
     }
 
 
