@@ -90,7 +90,16 @@ def set_default_client(client: SkytellsClient | None) -> None:
         old, owned = _holder.client, _holder.owned
         _holder.client, _holder.owned = client, False
     if old is not None and owned and old is not client:
+        old._pool.close(_REPLACED)  # what its held predictions and files will be told
         old.close()
+
+
+_REPLACED = (
+    "it was the default client (skytells.run, skytells.predictions...), closed when "
+    "set_default_client() replaced it. skytells.run() and skytells.predictions use the current "
+    "default client; move a prediction to it with prediction.bind(skytells.default_client()) "
+    "(its files are then prediction.files())."
+)
 
 
 def _on_default(method: Callable[Concatenate[SkytellsClient, P], R]) -> Callable[P, R]:

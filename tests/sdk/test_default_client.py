@@ -19,7 +19,7 @@ from unittest import mock
 import pytest
 
 import skytells
-from skytells import AuthenticationError, SkytellsClient, _default
+from skytells import AuthenticationError, SkytellsClient, SkytellsError, _default
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork with threads (3.12+)
 
@@ -212,8 +212,9 @@ def test_replace_and_reset(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     skytells.set_default_client(mine)
     assert skytells.default_client() is mine
     assert skytells.predictions.create(IMAGE)["id"]
-    with pytest.raises(RuntimeError):  # the one built from the environment was closed
+    with pytest.raises(SkytellsError) as info:  # the one built from the environment was closed
         built.predictions.list()
+    assert info.value.error_id == "CLIENT_CLOSED" and "set_default_client()" in str(info.value)
     skytells.set_default_client(None)  # forgotten, not closed: it is the caller's
     assert mine.predictions.list().pagination.total == 1
     monkeypatch.setenv("SKYTELLS_BASE_URL", env.base_url.replace("127.0.0.1", "localhost"))

@@ -36,6 +36,7 @@ from .async_http import (
     RemoteProtocolError,
     UnsupportedProtocol,
 )
+from .errors import client_closed_error
 from .httpx_adapter import HttpxHttp, default_httpx_client
 from .proxies import bypasses, environment_proxies
 
@@ -376,6 +377,8 @@ class AiohttpHttp(AsyncHttp):
         idle_timeout: float | None = None,
         follow_redirects: bool = False,
     ) -> AsyncResponse:
+        if self._closed:  # closed: never a new session behind the caller's back
+            raise client_closed_error("connection pool")
         sessions = self._sessions
         session = sessions.get()
         proxy = None

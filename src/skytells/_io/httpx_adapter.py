@@ -20,6 +20,7 @@ from .async_http import (
     TransportError,
     UnsupportedProtocol,
 )
+from .errors import YOUR_HTTP_CLIENT_CLOSED, client_closed_error
 
 _ERRORS: tuple[tuple[type[Exception], type[TransportError]], ...] = (
     (httpx.ConnectError, ConnectError),
@@ -87,6 +88,8 @@ class HttpxHttp(AsyncHttp):
         idle_timeout: float | None = None,
         follow_redirects: bool = False,
     ) -> AsyncResponse:
+        if self.client.is_closed:  # httpx would raise a bare RuntimeError
+            raise client_closed_error("httpx.AsyncClient", YOUR_HTTP_CLIENT_CLOSED)
         limit = min(within, 1e9)
         deadline = time.monotonic() + limit
         try:

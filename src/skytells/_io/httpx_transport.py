@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 import httpx
 
+from .errors import YOUR_HTTP_CLIENT_CLOSED, client_closed_error
 from .sync_transport import SendFailure, SendTimeout
 
 _QUEUED_CHUNKS = 4
@@ -166,6 +167,8 @@ class HttpxTransport:
         idle: float,
         follow_redirects: bool = False,
     ) -> _HttpxResponse:
+        if self.client.is_closed:  # httpx would raise a bare RuntimeError
+            raise client_closed_error("httpx.Client", YOUR_HTTP_CLIENT_CLOSED)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise SendTimeout("the exchange's deadline passed")

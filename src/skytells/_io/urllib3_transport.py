@@ -35,6 +35,7 @@ from urllib3.exceptions import HTTPError, MaxRetryError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from .._exceptions import SkytellsError
+from .errors import client_closed_error
 from .proxies import bypasses, environment_proxies
 from .sync_transport import Headers, SendFailure, SendTimeout
 
@@ -237,7 +238,7 @@ class Urllib3Transport:
     ) -> _Urllib3Response:
         """Send the request; the response once its headers have arrived, body unread."""
         if self._closed:
-            raise RuntimeError("Cannot send a request, as the client has been closed.")
+            raise client_closed_error("connection pool")
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params)
         _local.budget = _Budget(deadline, idle)
