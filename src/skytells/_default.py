@@ -19,8 +19,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from ._clients.base import ClientBase
 from ._clients.sync import SkytellsClient
 from ._core.calls import missing_key_error
+from ._exceptions import SkytellsError
 from ._io.fork import track
 from .resources import Models, Predictions
 
@@ -85,7 +87,16 @@ def set_default_client(client: SkytellsClient | None) -> None:
     the current one so that the next use builds a new one from the environment. A default client
     built from the environment is closed when replaced."""
     if client is not None and not isinstance(client, SkytellsClient):
-        raise TypeError(f"expected a SkytellsClient or None, got {type(client).__name__}")
+        raise SkytellsError(
+            "set_default_client() takes a SkytellsClient or None, got "
+            f"{type(client).__name__}"
+            + (
+                " (an async client cannot be the default: the module's functions are synchronous)"
+                if isinstance(client, ClientBase)
+                else ""
+            ),
+            "INVALID_PARAMETER",
+        )
     with _holder.lock:
         old, owned = _holder.client, _holder.owned
         _holder.client, _holder.owned = client, False

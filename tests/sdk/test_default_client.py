@@ -221,8 +221,14 @@ def test_replace_and_reset(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     rebuilt = skytells.default_client()  # from the environment as it is now
     assert rebuilt is not built and rebuilt is not mine and "localhost" in rebuilt.base_url
     mine.close()
-    with pytest.raises(TypeError):
-        skytells.set_default_client("sk-a-key")  # type: ignore[arg-type]
+    for wrong in ("sk-a-key", skytells.AsyncSkytellsClient(env.api_key)):
+        with pytest.raises(SkytellsError) as info:
+            skytells.set_default_client(wrong)  # type: ignore[arg-type]
+        assert info.value.error_id == "INVALID_PARAMETER" and "SkytellsClient or None" in str(
+            info.value
+        )
+        assert "sk-a-key" not in str(info.value)  # (it may be a key: never shown)
+    assert skytells.default_client() is rebuilt  # unchanged
 
 
 def test_introspecting_the_module_builds_nothing_and_never_raises(
