@@ -464,8 +464,9 @@ def test_a_declared_size_past_the_cap_is_refused_before_reading(
 @pytest.mark.parametrize("method", METHODS)
 def test_timeout_bounds_every_read(mode: str, method: str, host: FileHost, tmp_path: Path) -> None:
     url = host.serve("/f/out-0.png", File(endless(b"\0" * 1024, pause=0.02)))
-    with pytest.raises(skytells.APITimeoutError):
+    with pytest.raises(skytells.APITimeoutError) as info:
         first_file(mode, done(url), method, tmp_path, timeout=400)
+    assert "timed out after 400 ms" in str(info.value)  # the timeout given, not the idle one
     assert len(host.requests) <= 1  # one deadline for the call: no attempt after it passed
     assert list(tmp_path.iterdir()) == []
 

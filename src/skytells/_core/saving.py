@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from .._exceptions import NotFoundError, SkytellsError
+from .._exceptions import APITimeoutError, NotFoundError, SkytellsError
 from .._types import PredictionResponse
 from .context import Context
 from .filenames import Layout, name_from_url, split_name
@@ -31,7 +31,7 @@ from .protocol import (
     WriteFile,
     now,
 )
-from .responses import build_error
+from .responses import build_error, timeout_error
 
 logger = logging.getLogger("skytells")
 T = TypeVar("T")
@@ -117,7 +117,7 @@ def save_outputs(
             overwrite=overwrite,
             on_progress=on_progress,
         )
-        path, size = yield from download(ctx, action)
+        path, size = yield from timed(item, deadline, budget_ms, download(ctx, action))
         written += size
         paths.append(path)
     return paths
@@ -194,6 +194,18 @@ def retrying(ctx: Context, url: str, deadline: float, attempt: Callable[[], Op[T
                 error.error_id,
             )
             yield Sleep(delay)
+
+
+def timed(url: str, deadline: float, budget_ms: float, op: Op[T]) -> Op[T]:
+    """``op``, whose timeout once ``deadline`` has passed names the timeout the caller gave
+    (``budget_ms``), not the wait for bytes that noticed it."""
+    try:
+        return (yield from op)
+    except APITimeoutError as error:
+        clock: Instant = yield Now()
+        if clock.monotonic < deadline:
+            raise
+        raise timeout_error("GET", loggable_url(url), budget_ms) from error
 
 
 def output_gone(
