@@ -203,9 +203,14 @@ def timed(url: str, deadline: float, budget_ms: float, op: Op[T]) -> Op[T]:
         return (yield from op)
     except APITimeoutError as error:
         clock: Instant = yield Now()
-        if clock.monotonic < deadline:
+        if clock.monotonic < deadline - _DEADLINE_SLACK:
             raise
         raise timeout_error("GET", loggable_url(url), budget_ms) from error
+
+
+_DEADLINE_SLACK = 0.05
+"""A timeout this close to the deadline is the deadline's (aiohttp's timer, set to the
+millisecond below it, may fire a little early)."""
 
 
 def output_gone(
