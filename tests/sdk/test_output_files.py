@@ -537,6 +537,33 @@ def test_a_redirect_to_another_host_is_followed_without_any_key(
     assert all("x-api-key" not in r.headers and "authorization" not in r.headers for r in seen)
 
 
+@pytest.mark.parametrize("transport", ["own", "httpx"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", METHODS)
+def test_a_redirect_loop_is_one_clear_error_never_retried(
+    mode: str,
+    method: str,
+    transport: str,
+    scripted: ScriptedServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = scripted.base_url.replace("/v1", "/files/p1/loop.png")
+    scripted.script(Reply(302, b"", headers={"location": url}))  # for ever
+    client: dict[str, Any] = {}
+    if transport == "httpx" and mode == "sync":
+        client["http_client"] = httpx.Client()
+    elif transport == "httpx":
+        monkeypatch.setenv("SKYTELLS_ASYNC_HTTP", "httpx")  # its own httpx.AsyncClient
+    with pytest.raises(skytells.SkytellsError) as info:
+        first_file(mode, done(url), method, tmp_path, client=client)
+    if "http_client" in client:
+        client["http_client"].close()
+    assert info.value.error_id == "TOO_MANY_REDIRECTS" and "/files/p1/loop.png" in str(info.value)
+    assert 10 <= len(scripted.requests) <= 21  # one attempt: a loop is not retried
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_content_type_is_learnt_from_the_response(scripted: ScriptedServer) -> None:
     scripted.script(Reply(200, PNG, content_type="image/webp; q=1"))
     url = scripted.base_url.replace("/v1", "/files/p1/render")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from .._core.logs import loggable_url
 from .._core.responses import timeout_error
 from .._exceptions import APIConnectionError, SkytellsError
 from .._logging import redact
+
+MAX_REDIRECTS = 20
+"""The most redirects a file download follows (httpx's default; aiohttp's is 10)."""
 
 __all__ = [
     "CLOSED_HINT",
@@ -12,6 +16,7 @@ __all__ = [
     "client_closed_error",
     "connection_error",
     "timeout_error",
+    "too_many_redirects_error",
 ]
 
 CLOSED_HINT = (
@@ -84,3 +89,13 @@ def _never_connected(exc: BaseException) -> bool:
 
 def _never_connected_shallow(exc: BaseException) -> bool:
     return any(kind.__name__ in _NOT_CONNECTED for kind in type(exc).__mro__)
+
+
+def too_many_redirects_error(url: str, limit: int = MAX_REDIRECTS) -> SkytellsError:
+    """A download redirected more than ``limit`` times (a redirect loop): not retried."""
+    return SkytellsError(
+        f"GET {loggable_url(url)} was redirected more than {limit} times (a redirect loop?): "
+        "the file host never answered with the file",
+        "TOO_MANY_REDIRECTS",
+        {"url": loggable_url(url), "max_redirects": limit},
+    )

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from .errors import YOUR_HTTP_CLIENT_CLOSED, client_closed_error
+from .errors import YOUR_HTTP_CLIENT_CLOSED, client_closed_error, too_many_redirects_error
 from .sync_transport import SendFailure, SendTimeout
 
 _QUEUED_CHUNKS = 4
@@ -93,6 +93,8 @@ class _Exchange:
             self.abandon()
             if isinstance(step, httpx.TimeoutException):
                 raise SendTimeout(str(step)) from None
+            if isinstance(step, httpx.TooManyRedirects):
+                raise too_many_redirects_error(str(self._request.url), self._client.max_redirects)
             if isinstance(step, (httpx.RequestError, httpx.InvalidURL, httpx.StreamError)):
                 raise SendFailure(step) from None
             raise step
