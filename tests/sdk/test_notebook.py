@@ -413,6 +413,37 @@ def test_a_timed_out_wait_ends_the_bar_saying_so(
     assert "timed out" in kernel.published[-1][0]["text/plain"]
 
 
+class FailingPublisher(RecordingPublisher):
+    """A kernel whose display fails (its comm closed, say): each publish raises."""
+
+    def publish(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        super().publish(*args, **kwargs)
+        raise RuntimeError("comm closed")
+
+
+def test_a_bar_that_cannot_be_shown_never_fails_the_run(
+    client: SkytellsClient, emu: Any, kernel: RecordingPublisher
+) -> None:
+    shell = InteractiveShell.instance()
+    shell.display_pub = failing = FailingPublisher(shell=shell)
+    emu.configure(time_scale=0.05)
+    with pytest.warns(RuntimeWarning, match="progress bar cannot be shown.*comm closed") as seen:
+        shown = client.run("flux-edge", input={"prompt": "x"}, progress=True)
+    assert shown.status == "succeeded" and len(emu.predictions()) == 1
+    assert len(failing.published) == 1 and len(seen) == 1  # tried once, warned once
+
+
+@pytest.mark.anyio
+async def test_async_a_bar_that_cannot_be_shown_never_fails_the_run(
+    aclient: AsyncSkytellsClient, emu: Any, kernel: RecordingPublisher
+) -> None:
+    shell = InteractiveShell.instance()
+    shell.display_pub = failing = FailingPublisher(shell=shell)
+    with pytest.warns(RuntimeWarning, match="progress bar cannot be shown") as seen:
+        shown = await aclient.run("flux-edge", input={"prompt": "x"}, progress=True)
+    assert shown.status == "succeeded" and len(failing.published) == 1 and len(seen) == 1
+
+
 def test_without_progress_nothing_is_displayed(
     client: SkytellsClient, kernel: RecordingPublisher
 ) -> None:
