@@ -4,6 +4,7 @@ against its OpenAPI document, reset for every test."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,13 @@ from tests.openapi_hook import response_validator_hooks
 from tests.openapi_server_check import ResponseChecker, install
 
 pytest_plugins = ["pytester"]
+
+# `pytester` (README blocks that are tests run through it) puts `sys.modules` back as it was after
+# each of its tests: a module first imported in such a test is imported anew by a later one, a
+# second copy beside objects made from the first (an aiohttp `ClientTimeout` cached by the
+# transport then fails aiohttp's own isinstance check). Loaded here once, before any test.
+for _lazy in ("aiohttp", "skytells._clients.async_", "skytells._io.aiohttp_transport"):
+    importlib.import_module(_lazy)
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 

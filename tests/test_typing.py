@@ -1,5 +1,6 @@
 """The SDK's types help users: the README's Python blocks and typical user code pass
-``mypy --strict`` and ``pyright`` (basic mode), and a deliberate type error is rejected by both.
+``mypy --strict`` and ``pyright`` (standard mode, its default), and a deliberate type error is
+rejected by both.
 
 Each README block is checked as a file of its own, as it runs in tests/test_readme.py (no globals
 but ``__name__``); tests/typing/typical_user_code.py is checked as kept, and also run against the
@@ -116,7 +117,7 @@ def _mypy(folder: Path, paths: list[Path]) -> _Run:
 def _pyright(folder: Path, paths: list[Path]) -> _Run:
     config = folder / "pyrightconfig.json"
     config.write_text(
-        json.dumps({"typeCheckingMode": "basic", "pythonVersion": "3.10"}), encoding="utf-8"
+        json.dumps({"typeCheckingMode": "standard", "pythonVersion": "3.10"}), encoding="utf-8"
     )
     env = {**os.environ, "PYRIGHT_PYTHON_IGNORE_WARNINGS": "1"}  # no version check on PyPI
     args = [

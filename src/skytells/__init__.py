@@ -113,10 +113,10 @@ def __getattr__(name: str) -> Any:
         value = getattr(_default, name)
         globals()[name] = value
         return value
-    if name in ("predictions", "models"):  # never cached: set_default_client() changes them
+    if name in ("predictions", "models"):  # stand-ins: each call uses the default client then
         from . import _default
 
-        return getattr(_default, name)()
+        return getattr(_default, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

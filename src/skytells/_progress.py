@@ -17,6 +17,7 @@ The state (percent, status, elapsed) is `skytells._core.progress`'s, the text an
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import time
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 
 from ._core.progress import ProgressTracker, ProgressView
 from ._exceptions import PredictionError, WaitTimeoutError
+from ._warnings import warn_caller
 
 __all__ = ["ProgressReporter", "kernel_shell"]
 
@@ -178,13 +180,29 @@ class ProgressReporter:
             self._show(view)
 
     def _show(self, view: ProgressView) -> None:
+        """Show ``view``; a bar that cannot be shown never fails the run: it goes on without
+        the bar (with one warning, unless stderr itself is what broke)."""
         self._last = view
-        if not self._started:
-            self._started = True
-            self._surface = _surface()
-        if self._surface is None:
-            return
         try:
-            self._surface.show(view)
+            if not self._started:
+                self._started = True
+                self._surface = _surface()
+            if self._surface is not None:
+                self._surface.show(view)
         except (OSError, ValueError):  # stderr closed or broken: the run goes on without a bar
             self._surface = None
+        except Exception as exc:  # a kernel's display() failing, say
+            self._surface = None
+            _warn_no_bar(exc)
+
+
+def _warn_no_bar(exc: Exception) -> None:
+    """One warning that the bar is gone (never an error: not even with warnings as errors)."""
+    from ._core.display import terminal_text
+
+    with contextlib.suppress(Exception):  # warnings as errors: the run still goes on
+        warn_caller(
+            f"progress=True: the progress bar cannot be shown ({type(exc).__name__}: "
+            f"{terminal_text(str(exc), 200)}); the run goes on without it",
+            RuntimeWarning,
+        )

@@ -7,10 +7,13 @@ name, status, error, output text or URL must add no element, no attribute and no
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from skytells._core.display import (
     MAX_OUTPUTS,
@@ -374,3 +377,93 @@ def test_the_final_bar_takes_the_status_colour() -> None:
     running = progress_mimebundle(view(status="failed", final=False))["text/html"]
     assert "width:40.0%;height:100%;background:#b91c1c" in done
     assert "width:40.0%;height:100%;background:#1d4ed8" in running
+
+
+# ── any server value displays (never an exception) ───────────────────────
+
+EXTREMES: dict[str, Any] = {
+    "created_at": "0001-01-01T00:00:00+01:00",  # before year 1 once in UTC
+    "completed_at": "9999-12-31T23:59:59-01:00",  # after year 9999 once in UTC
+    "metadata": {"billing": {"credits_used": 10**400}},  # no float holds it
+}
+
+
+@pytest.mark.parametrize(("field", "value"), EXTREMES.items())
+def test_times_and_credits_out_of_range_display_as_text_or_not_at_all(
+    field: str, value: Any
+) -> None:
+    bundle = prediction_mimebundle(prediction(**{field: value}))
+    assert_inert(bundle["text/html"])
+    plain = bundle["text/plain"]
+    if field == "metadata":
+        assert "credits" not in plain  # not a number we can show
+    else:
+        assert f"{field.split('_')[0]:<10} {value}" in plain  # the server's text, as it came
+        assert "took" not in plain
+
+
+def test_an_instant_at_the_edge_of_the_range_shows_in_utc() -> None:
+    plain = prediction_mimebundle(
+        prediction(created_at="9999-12-31T22:00:00-01:00", completed_at=None)
+    )["text/plain"]
+    assert "created    9999-12-31 23:00:00 UTC" in plain
+
+
+HUGE = st.sampled_from([400, 1024, 4000]).map(lambda digits: 10**digits)  # past any float
+JSON_LEAF = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | HUGE
+    | HUGE.map(lambda number: -number)
+    | st.floats()
+    | st.text(max_size=20)
+)
+ISO_TIME = st.builds(
+    lambda instant, offset: instant.isoformat() + offset,
+    st.datetimes() | st.sampled_from([dt.datetime.min, dt.datetime.max]),
+    st.sampled_from(["Z", "+01:00", "-01:00", "+23:59", "-23:59", "", "+00:00"]),
+)
+JSONISH = st.recursive(
+    JSON_LEAF | ISO_TIME,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=10,
+)
+FIELDS = {
+    "id": JSONISH,
+    "status": JSONISH | st.sampled_from(["succeeded", "failed", "cancelled", "processing"]),
+    "model": JSONISH | st.fixed_dictionaries({"name": JSONISH, "type": JSONISH}),
+    "created_at": JSONISH | ISO_TIME,
+    "completed_at": JSONISH | ISO_TIME,
+    "error": JSONISH,
+    "response": JSONISH,
+    "output": JSONISH | st.lists(JSONISH | st.just("https://f.example/a.png"), max_size=5),
+    "metadata": JSONISH
+    | st.fixed_dictionaries(
+        {
+            "billing": JSONISH | st.fixed_dictionaries({"credits_used": JSON_LEAF}),
+            "storage": JSONISH
+            | st.fixed_dictionaries(
+                {"files": st.lists(st.fixed_dictionaries({"url": JSONISH, "type": JSONISH}))}
+            ),
+        }
+    ),
+}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.fixed_dictionaries({}, optional=FIELDS))
+def test_any_json_in_any_field_displays(data: dict[str, Any]) -> None:
+    bundle = prediction_mimebundle(data)
+    assert bundle["text/plain"].startswith("Prediction")
+    assert_inert(bundle["text/html"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSONISH, JSONISH, JSONISH)
+def test_any_json_displays_as_a_file(url: Any, name: Any, content_type: Any) -> None:
+    bundle = file_mimebundle(url, name, content_type)
+    assert isinstance(bundle["text/plain"], str)
+    assert_inert(bundle["text/html"])

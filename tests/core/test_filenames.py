@@ -17,6 +17,7 @@ from skytells._core.filenames import (
     name_from_url,
     reduce_name,
 )
+from skytells._core.saving import plan_names
 
 
 @pytest.mark.parametrize(
@@ -86,6 +87,30 @@ def test_layout_names_are_unique_in_a_call_case_insensitively() -> None:
     # The extension from the content type may clash with a name taken already.
     assert layout.final(3, "image/png") == Path("/out/p-img-3.png")
     assert layout.final(3, "image/png") == Path("/out/p-img-3.png")  # a retry keeps its name
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one-name", "distinct-names"])
+def test_naming_many_outputs_tries_a_bounded_number_of_names_each(shared: bool) -> None:
+    # A hostile prediction may list tens of thousands of outputs: each reservation must cost
+    # about the same however many came before (it once rebuilt the set of names taken each
+    # time, and counted -1, -2... from 1 again: quadratic, a minute for 16,000 outputs).
+    count = 20_000
+    layout = Layout(Path("/out"), True, "p", count)
+    suggested = [("x.png" if shared else f"{i}.png") for i in range(count)]
+    plan_names(layout, [f"https://h/{name}" for name in suggested], list(range(count)))
+    names = [layout.final(i, "image/png").name for i in range(count)]
+    assert len({name.casefold() for name in names}) == count
+    assert names[:3] == (
+        ["p-x.png", "p-x-1.png", "p-x-2.png"] if shared else ["p-0.png", "p-1.png", "p-2.png"]
+    )
+    assert names[-1] == ("p-x-19999.png" if shared else "p-19999.png")
+    assert layout.probes <= 3 * 2 * count  # plan and final: a few names tried each
+
+
+def test_numbered_names_skip_names_taken_by_other_outputs() -> None:
+    layout = Layout(Path("/out"), True, "p", 5)
+    planned = [layout.plan(i, name).name for i, name in enumerate(["a-1", "a", "a", "A-2", "a"])]
+    assert planned == ["p-a-1", "p-a", "p-a-2", "p-A-2-1", "p-a-3"]
 
 
 def test_a_file_target_names_the_files() -> None:

@@ -59,3 +59,13 @@ def test_a_model_type_that_is_no_text_fails_before_sending(bad: object) -> None:
         driver.run(list_models(context(), type=bad))  # type: ignore[arg-type]
     assert info.value.error_id == "INVALID_PARAMETER"
     assert driver.requests == []
+
+
+@pytest.mark.parametrize("bad", [123, 1.5, object(), [1], ["input_schema", None]])
+def test_fields_that_are_no_names_fail_before_sending(bad: object) -> None:
+    driver = Driver()
+    for op in (list_models(context(), bad), get_model(context(), "flux", bad)):  # type: ignore[arg-type]
+        with pytest.raises(skytells.ValidationError) as info:
+            driver.run(op)
+        assert info.value.error_id == "INVALID_PARAMETER" and "field" in str(info.value)
+    assert driver.requests == []

@@ -62,7 +62,7 @@ import os
 
 import pytest
 
-from skytells import AsyncSkytellsClient, SkytellsClient
+from skytells import AsyncSkytellsClient, SkytellsClient, SkytellsError
 
 REAL_KEY = "sk-real-0123456789abcdef"
 CLIENTS = []
@@ -115,8 +115,9 @@ def test_both_clients_were_closed_after_their_tests():
 
     sync_client, async_client = CLIENTS
     CLIENTS.clear()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(SkytellsError) as info:
         sync_client.models.list()
+    assert info.value.error_id == "CLIENT_CLOSED"
     del sync_client, async_client
     gc.collect()  # an unclosed aiohttp session or socket warns here: an error under -W error
 """

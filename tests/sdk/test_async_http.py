@@ -46,8 +46,8 @@ def _client(backend: str, base_url: str, **options: Any) -> AsyncSkytellsClient:
 
 
 async def _close(client: AsyncSkytellsClient) -> None:
+    http = client._http  # (a closed client gives it no more)
     await client.aclose()
-    http = client._http
     if isinstance(http, HttpxHttp):
         await http.aclose()
 

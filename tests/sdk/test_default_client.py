@@ -5,18 +5,21 @@ Against the session's emulator, over real sockets."""
 
 from __future__ import annotations
 
+import inspect
 import multiprocessing
 import os
+import pydoc
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
 
 import skytells
-from skytells import AuthenticationError, SkytellsClient, _default
+from skytells import AuthenticationError, SkytellsClient, SkytellsError, _default
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork with threads (3.12+)
 
@@ -103,8 +106,9 @@ def test_missing_key_is_the_clients_error_and_is_read_again(
         by_client.value.http_status,
         str(by_client.value),
     )
+    held = skytells.predictions  # a stand-in: holding it builds nothing
     with pytest.raises(AuthenticationError):
-        skytells.predictions  # noqa: B018 (the attribute builds the client)
+        held.get("pred_1")  # a call builds the client: no key
     assert env.predictions() == []  # nothing was sent
     monkeypatch.setenv("SKYTELLS_API_KEY", env.api_key)  # set later: picked up, nothing kept
     assert skytells.run("flux-edge", input={"prompt": "x"}).status == "succeeded"
@@ -208,13 +212,68 @@ def test_replace_and_reset(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     skytells.set_default_client(mine)
     assert skytells.default_client() is mine
     assert skytells.predictions.create(IMAGE)["id"]
-    with pytest.raises(RuntimeError):  # the one built from the environment was closed
+    with pytest.raises(SkytellsError) as info:  # the one built from the environment was closed
         built.predictions.list()
+    assert info.value.error_id == "CLIENT_CLOSED" and "set_default_client()" in str(info.value)
     skytells.set_default_client(None)  # forgotten, not closed: it is the caller's
     assert mine.predictions.list().pagination.total == 1
     monkeypatch.setenv("SKYTELLS_BASE_URL", env.base_url.replace("127.0.0.1", "localhost"))
     rebuilt = skytells.default_client()  # from the environment as it is now
     assert rebuilt is not built and rebuilt is not mine and "localhost" in rebuilt.base_url
     mine.close()
-    with pytest.raises(TypeError):
-        skytells.set_default_client("sk-a-key")  # type: ignore[arg-type]
+    for wrong in ("sk-a-key", skytells.AsyncSkytellsClient(env.api_key)):
+        with pytest.raises(SkytellsError) as info:
+            skytells.set_default_client(wrong)  # type: ignore[arg-type]
+        assert info.value.error_id == "INVALID_PARAMETER" and "SkytellsClient or None" in str(
+            info.value
+        )
+        assert "sk-a-key" not in str(info.value)  # (it may be a key: never shown)
+    assert skytells.default_client() is rebuilt  # unchanged
+
+
+def test_introspecting_the_module_builds_nothing_and_never_raises(
+    env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``hasattr``, ``getattr(..., None)``, ``inspect.getmembers``, ``help()``/pydoc and
+    ``mock.patch`` read ``skytells.predictions`` and ``skytells.models``: with no key they
+    must not raise, and with a key they must not build the default client."""
+    for key in (None, env.api_key):
+        if key is None:
+            monkeypatch.delenv("SKYTELLS_API_KEY")
+        else:
+            monkeypatch.setenv("SKYTELLS_API_KEY", key)
+        assert hasattr(skytells, "predictions") and hasattr(skytells, "models")
+        assert isinstance(getattr(skytells, "predictions", None), skytells.Predictions)
+        assert isinstance(getattr(skytells, "models", None), skytells.Models)
+        members = dict(inspect.getmembers(skytells))
+        assert members["predictions"] is skytells.predictions
+        assert repr(members["models"]) == "<skytells.models: the default client's Models>"
+        assert "Predictions" in pydoc.render_doc(skytells, renderer=pydoc.plaintext)
+        assert "iter_all" in pydoc.render_doc(skytells.predictions, renderer=pydoc.plaintext)
+        assert callable(skytells.predictions.get) and "slug" in str(
+            inspect.signature(skytells.models.get)
+        )
+        inspect.getmembers(skytells.predictions)
+        with mock.patch("skytells.predictions") as patched:
+            patched.get.return_value = {"id": "p1"}
+            assert skytells.predictions.get("p1") == {"id": "p1"}
+        assert isinstance(skytells.predictions, skytells.Predictions)  # restored
+        assert _default._holder.client is None  # nothing built
+    assert env.predictions() == []  # nothing sent
+
+
+def test_held_resources_use_the_default_client_of_each_call(env: Any) -> None:
+    predictions, models, get = skytells.predictions, skytells.models, skytells.predictions.get
+    created = predictions.create(IMAGE)
+    first = skytells.default_client()
+    mine = SkytellsClient(env.api_key, base_url=env.base_url.replace("127.0.0.1", "localhost"))
+    try:
+        skytells.set_default_client(mine)  # the one built from the environment is closed
+        assert get(created["id"])["id"] == created["id"]  # through mine
+        assert predictions.list().pagination.total == 1
+        assert [m["namespace"] for m in models.list(type="video")] == ["mera"]
+        skytells.set_default_client(None)
+        assert predictions.get(created["id"])["id"] == created["id"]  # a new one, built now
+        assert skytells.default_client() not in (first, mine)
+    finally:
+        mine.close()

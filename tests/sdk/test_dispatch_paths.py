@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 import skytells
-from skytells import SkytellsClient
+from skytells import SkytellsClient, SkytellsError
 from skytells.emulator import Emulator
 
 
@@ -120,8 +120,9 @@ def test_a_closed_client_fails_and_keeps_the_queue(dispatcher: SkytellsClient) -
     dispatcher.close()
     for i in range(3):
         dispatcher.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(SkytellsError) as info:
         dispatcher.dispatch(concurrency=1)
+    assert info.value.error_id == "CLIENT_CLOSED"
     assert dispatcher.queued == 3
 
 

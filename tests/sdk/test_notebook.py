@@ -211,6 +211,45 @@ def test_a_hostile_server_injects_nothing(
     assert "javascript:alert(1)" in text and HOSTILE in text
 
 
+def test_times_and_credits_past_what_python_holds_still_display(
+    scripted: ScriptedServer, scripted_client: SkytellsClient
+) -> None:
+    body = prediction(
+        "succeeded",
+        output=["https://cdn.example/fine.png"],
+        created_at="0001-01-01T00:00:00+01:00",
+        completed_at="9999-12-31T23:59:59-01:00",
+        metadata={"billing": {"credits_used": 10**400}},
+    )
+    scripted.script(Reply(body=body))
+    shown = scripted_client.run("flux-pro", input={"prompt": "x"})
+    data = formatted(shown)
+    assert "created    0001-01-01T00:00:00+01:00" in data["text/plain"]
+    assert "credits" not in data["text/plain"]
+    (image,) = assert_inert(data["text/html"]).elements("img")
+    assert image["src"] == "https://cdn.example/fine.png"
+
+
+class _Unreadable(dict):  # type: ignore[type-arg]
+    """A prediction dict a caller built: reading any key but the id and status fails."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in ("id", "status"):
+            return super().get(key, default)
+        raise RuntimeError("unreadable")
+
+
+def test_a_display_that_fails_falls_back_to_the_plain_repr(client: SkytellsClient) -> None:
+    shown = Prediction(client, _Unreadable(id="p1", status="succeeded"))  # type: ignore[arg-type]
+    assert shown._repr_mimebundle_() == {"text/plain": "Prediction(id='p1', status='succeeded')"}
+    assert formatted(shown) == {"text/plain": "Prediction(id='p1', status='succeeded')"}
+    unreadable = Prediction(client, _Unreadable(id=10**5000))  # type: ignore[arg-type]
+    assert unreadable._repr_mimebundle_() == {"text/plain": "<Prediction>"}  # no repr either
+    file = client.predictions.files({"id": "p1", "output": ["https://cdn.example/a.png"]})[0]
+    file._info = None  # type: ignore[assignment]  # broken beyond repair: still shows
+    assert file._repr_mimebundle_() == {"text/plain": "<OutputFile>"}
+
+
 # ── progress=True in a kernel ────────────────────────────────────────────
 
 
@@ -372,6 +411,37 @@ def test_a_timed_out_wait_ends_the_bar_saying_so(
             client.wait("pred_abc123", {"interval": 10, "max_wait": 300}, progress=True)
     assert bar_states(kernel)[-1] == (40, "timed")  # "timed out"
     assert "timed out" in kernel.published[-1][0]["text/plain"]
+
+
+class FailingPublisher(RecordingPublisher):
+    """A kernel whose display fails (its comm closed, say): each publish raises."""
+
+    def publish(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        super().publish(*args, **kwargs)
+        raise RuntimeError("comm closed")
+
+
+def test_a_bar_that_cannot_be_shown_never_fails_the_run(
+    client: SkytellsClient, emu: Any, kernel: RecordingPublisher
+) -> None:
+    shell = InteractiveShell.instance()
+    shell.display_pub = failing = FailingPublisher(shell=shell)
+    emu.configure(time_scale=0.05)
+    with pytest.warns(RuntimeWarning, match="progress bar cannot be shown.*comm closed") as seen:
+        shown = client.run("flux-edge", input={"prompt": "x"}, progress=True)
+    assert shown.status == "succeeded" and len(emu.predictions()) == 1
+    assert len(failing.published) == 1 and len(seen) == 1  # tried once, warned once
+
+
+@pytest.mark.anyio
+async def test_async_a_bar_that_cannot_be_shown_never_fails_the_run(
+    aclient: AsyncSkytellsClient, emu: Any, kernel: RecordingPublisher
+) -> None:
+    shell = InteractiveShell.instance()
+    shell.display_pub = failing = FailingPublisher(shell=shell)
+    with pytest.warns(RuntimeWarning, match="progress bar cannot be shown") as seen:
+        shown = await aclient.run("flux-edge", input={"prompt": "x"}, progress=True)
+    assert shown.status == "succeeded" and len(failing.published) == 1 and len(seen) == 1
 
 
 def test_without_progress_nothing_is_displayed(

@@ -464,8 +464,9 @@ def test_a_declared_size_past_the_cap_is_refused_before_reading(
 @pytest.mark.parametrize("method", METHODS)
 def test_timeout_bounds_every_read(mode: str, method: str, host: FileHost, tmp_path: Path) -> None:
     url = host.serve("/f/out-0.png", File(endless(b"\0" * 1024, pause=0.02)))
-    with pytest.raises(skytells.APITimeoutError):
+    with pytest.raises(skytells.APITimeoutError) as info:
         first_file(mode, done(url), method, tmp_path, timeout=400)
+    assert "timed out after 400 ms" in str(info.value)  # the timeout given, not the idle one
     assert len(host.requests) <= 1  # one deadline for the call: no attempt after it passed
     assert list(tmp_path.iterdir()) == []
 
@@ -536,6 +537,33 @@ def test_a_redirect_to_another_host_is_followed_without_any_key(
     assert all("x-api-key" not in r.headers and "authorization" not in r.headers for r in seen)
 
 
+@pytest.mark.parametrize("transport", ["own", "httpx"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", METHODS)
+def test_a_redirect_loop_is_one_clear_error_never_retried(
+    mode: str,
+    method: str,
+    transport: str,
+    scripted: ScriptedServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = scripted.base_url.replace("/v1", "/files/p1/loop.png")
+    scripted.script(Reply(302, b"", headers={"location": url}))  # for ever
+    client: dict[str, Any] = {}
+    if transport == "httpx" and mode == "sync":
+        client["http_client"] = httpx.Client()
+    elif transport == "httpx":
+        monkeypatch.setenv("SKYTELLS_ASYNC_HTTP", "httpx")  # its own httpx.AsyncClient
+    with pytest.raises(skytells.SkytellsError) as info:
+        first_file(mode, done(url), method, tmp_path, client=client)
+    if "http_client" in client:
+        client["http_client"].close()
+    assert info.value.error_id == "TOO_MANY_REDIRECTS" and "/files/p1/loop.png" in str(info.value)
+    assert 10 <= len(scripted.requests) <= 21  # one attempt: a loop is not retried
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_content_type_is_learnt_from_the_response(scripted: ScriptedServer) -> None:
     scripted.script(Reply(200, PNG, content_type="image/webp; q=1"))
     url = scripted.base_url.replace("/v1", "/files/p1/render")
@@ -579,6 +607,31 @@ def test_hostile_url_names_are_saved_as_safe_names_inside_the_target(
         assert all(c.isascii() and (c.isalnum() or c in "._-") for c in path.name)
         assert path.read_bytes() == PNG + raw.encode()
     assert sorted(p.name for p in target.iterdir()) == sorted(expected)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_prediction_with_tens_of_thousands_of_outputs_is_named_at_once(
+    mode: str, scripted: ScriptedServer
+) -> None:
+    # About 500 KB from a hostile server: naming its files once took minutes (quadratic).
+    count = 16_000
+    urls = [f"https://cdn.example/{'x' if i % 2 else i}.png" for i in range(count)]
+    scripted.script(Reply(body={"id": "p1", "status": "succeeded", "output": urls}))
+    if mode == "sync":
+        with SkytellsClient(API_KEY, base_url=scripted.base_url) as client:
+            files = client.predictions.files(client.predictions.get("p1"))
+            names = [file.name for file in files]
+    else:
+
+        async def listed() -> list[str]:
+            async with AsyncSkytellsClient(API_KEY, base_url=scripted.base_url) as client:
+                data = await client.predictions.get("p1")
+                return [file.name for file in client.predictions.files(data)]
+
+        names = asyncio.run(listed())
+    assert len(set(names)) == count
+    assert names[:4] == ["p1-0.png", "p1-x.png", "p1-2.png", "p1-x-1.png"]
+    assert names[-1] == f"p1-x-{count // 2 - 1}.png"
 
 
 @pytest.mark.parametrize("hostile_id", HOSTILE_IDS)

@@ -270,10 +270,15 @@ class AsyncSkytellsClient(ClientBase[httpx.AsyncClient, AsyncDriver]):
         return await self.models.get(slug, fields, options)
 
     async def aclose(self) -> None:
-        """Close the connection pool (unless it was passed in as ``http_client``)."""
-        http = self._pool.current()
-        if self._owns_http and http is not None:
-            await http.aclose()
+        """Close the connection pool (unless it was passed in as ``http_client``); any request
+        after this (of this client, its `with_options` clients, its predictions and output
+        files) raises `SkytellsError` ``CLIENT_CLOSED``. Using it in another event loop (a new
+        ``asyncio.run()``) is no closing: it gets connections in that loop."""
+        if self._owns_http:
+            http = self._pool.current()
+            self._pool.close()
+            if http is not None:
+                await http.aclose()
 
     async def __aenter__(self) -> AsyncSkytellsClient:
         return self

@@ -65,11 +65,14 @@ class _OutputFileView:
     ) -> dict[str, str]:
         """How Jupyter shows it: the file inline (an image, a video or audio player, else a
         link), its name and type; everything from the server escaped."""
-        from .._core.display import file_mimebundle  # only where something displays
+        from .._core.display import fallback_bundle, file_mimebundle  # only to display
 
-        return file_mimebundle(
-            self.url, self.name, self.content_type, include=include, exclude=exclude
-        )
+        try:
+            return file_mimebundle(
+                self.url, self.name, self.content_type, include=include, exclude=exclude
+            )
+        except Exception:  # showing a value never fails: the plain repr instead
+            return fallback_bundle(self)
 
     # It holds its client (the API key, the connections): copies share it, pickles are refused.
 

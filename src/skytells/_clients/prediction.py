@@ -70,9 +70,12 @@ class _PredictionView:
     ) -> dict[str, str]:
         """How Jupyter shows it: id, model, status, times, credits, error, and the outputs
         inline (images, video and audio players, text); everything from the server escaped."""
-        from .._core.display import prediction_mimebundle  # only where something displays
+        from .._core.display import fallback_bundle, prediction_mimebundle  # only to display
 
-        return prediction_mimebundle(self._data, include=include, exclude=exclude)
+        try:
+            return prediction_mimebundle(self._data, include=include, exclude=exclude)
+        except Exception:  # showing a value never fails: the plain repr instead
+            return fallback_bundle(self)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):

@@ -377,10 +377,14 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
     # ── lifecycle ────────────────────────────────────────────────────────
 
     def close(self) -> None:
-        """Close the connection pool (unless it was passed in as ``http_client``); requests made
-        after this fail (`RuntimeError`)."""
+        """Close the connection pool (unless it was passed in as ``http_client``); any request
+        after this (of this client, its `with_options` clients, its predictions and output
+        files) raises `SkytellsError` ``CLIENT_CLOSED``."""
         if self._owns_http:
-            self._pool.get().close()  # made first if no request was sent: closed all the same
+            http = self._pool.current()
+            self._pool.close()
+            if http is not None:
+                http.close()
 
     def __enter__(self) -> SkytellsClient:
         return self

@@ -25,6 +25,7 @@ from .progress import ProgressView
 __all__ = [
     "MAX_OUTPUTS",
     "MAX_TEXT_CHARS",
+    "fallback_bundle",
     "file_mimebundle",
     "media_kind",
     "prediction_mimebundle",
@@ -225,6 +226,16 @@ def file_mimebundle(
     return _select(bundle, include, exclude)
 
 
+def fallback_bundle(value: object) -> dict[str, str]:
+    """The bundle shown when building the real one failed: ``repr(value)`` as plain text
+    (made terminal-safe), or the type's name if even the repr fails."""
+    try:
+        text = terminal_text(repr(value), MAX_ERROR_CHARS)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return {"text/plain": text}
+
+
 # ── a prediction ─────────────────────────────────────────────────────────
 
 
@@ -268,20 +279,28 @@ class _Facts:
         metadata = prediction.get("metadata")
         billing = metadata.get("billing") if isinstance(metadata, Mapping) else None
         credits = billing.get("credits_used") if isinstance(billing, Mapping) else None
-        self.credits = (
-            f"{credits:g}"
-            if isinstance(credits, (int, float))
-            and not isinstance(credits, bool)
-            and math.isfinite(credits)
-            else None
-        )
+        self.credits = _number_text(credits)
         error = prediction.get("error")
         if not error and self.status == "failed":
             error = prediction.get("response") or "failed (no error text)"
         self.error = error if error else None
 
 
+def _number_text(value: object) -> str | None:
+    """A finite number as ``12.5`` or ``1e+30``; None for anything else (a bool, NaN, an
+    infinity, an integer too large for a float)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # an int past 1e308 overflows
+    except OverflowError:
+        return None
+    return f"{number:g}" if math.isfinite(number) else None
+
+
 def _instant(value: object) -> dt.datetime | None:
+    """A server's ISO 8601 time as an aware UTC datetime, or None if it is none (or lies
+    outside what a datetime holds once moved to UTC: year 1 at +01:00, year 9999 at -01:00)."""
     if not isinstance(value, str) or len(value) > 64:
         return None
     text = value.strip()
@@ -293,14 +312,16 @@ def _instant(value: object) -> dt.datetime | None:
         text = f"{match.group(1)}.{fraction}{match.group(3)}"
     try:
         instant = dt.datetime.fromisoformat(text)
-    except ValueError:
+        if instant.tzinfo is None:
+            return instant.replace(tzinfo=dt.timezone.utc)
+        return instant.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):
         return None
-    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.timezone.utc)
 
 
 def _time_text(instant: dt.datetime | None, raw: object) -> str | None:
     if instant is not None:
-        return instant.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return instant.strftime("%Y-%m-%d %H:%M:%S UTC")
     return terminal_text(raw) if raw else None
 
 

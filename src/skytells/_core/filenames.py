@@ -145,6 +145,12 @@ class Layout:
 
     ``folder_mode``: ``target`` is a folder, and files are named ``<id>-<name>``; otherwise
     ``target`` is the file to write (one output) or names the files (``stem-<index>.ext``).
+
+    Reserving a name costs amortised constant time, however many outputs share it: the names
+    taken are kept in a dict (by their case-folded form), and each ``stem``/``suffix`` pair
+    remembers the last number it tried, so the ``-1``, ``-2``... of a name are each tried once
+    per call. ``probes`` counts the names tried (at most two per reservation plus one per name
+    taken, whatever the outputs).
     """
 
     target: Path
@@ -152,6 +158,9 @@ class Layout:
     prediction_id: object
     count: int
     _names: dict[int, str] = field(default_factory=dict)
+    _taken: dict[str, int] = field(default_factory=dict)  # case-folded name -> its output
+    _numbered: dict[tuple[str, str], int] = field(default_factory=dict)  # last number tried
+    probes: int = 0
 
     @property
     def folder(self) -> Path:
@@ -177,14 +186,26 @@ class Layout:
         return self._reserve(index, name)
 
     def _reserve(self, index: int, name: str) -> Path:
-        taken = {other.casefold() for i, other in self._names.items() if i != index}
+        previous = self._names.get(index)
+        if previous is not None and self._taken.get(previous.casefold()) == index:
+            del self._taken[previous.casefold()]  # its own name is free for it again
         if self.folder_mode:  # names the caller chose are theirs; ours must stay unique
-            stem, suffix = split_name(name)
-            number = 0
-            while name.casefold() in taken:
-                number += 1
-                name = f"{stem}-{number}{suffix}"
+            if self._is_taken(name):
+                stem, suffix = split_name(name)
+                key = (stem.casefold(), suffix.casefold())
+                number = self._numbered.get(key, 0)
+                while True:
+                    number += 1
+                    name = f"{stem}-{number}{suffix}"
+                    if not self._is_taken(name):
+                        break
+                self._numbered[key] = number
             if not is_safe_name(name):  # cannot happen with the reductions above: refuse
                 raise unsafe_name_error("output name", name)
+            self._taken[name.casefold()] = index
         self._names[index] = name
         return self.folder / name
+
+    def _is_taken(self, name: str) -> bool:
+        self.probes += 1
+        return name.casefold() in self._taken

@@ -28,6 +28,7 @@ from .saving import (
     positive_setting,
     refuse_purged,
     retrying,
+    timed,
 )
 
 MAX_LISTED_FILES = 1000
@@ -92,7 +93,7 @@ def read_file(
 ) -> Op[bytes]:
     """The whole file (decoded), at most ``max_bytes``; an attempt that fails in a way the
     client retries starts again from the first byte, within ``timeout_ms`` for the call."""
-    limit, deadline = yield from _limits(ctx, info, max_bytes, timeout_ms)
+    limit, deadline, budget_ms = yield from _limits(ctx, info, max_bytes, timeout_ms)
 
     def attempt() -> Op[bytes]:
         stream = yield from _open(ctx, info, seen, limit, deadline)
@@ -101,7 +102,9 @@ def read_file(
             body += chunk
         return bytes(body)
 
-    return (yield from retrying(ctx, info.url, deadline, attempt))
+    return (
+        yield from timed(info.url, deadline, budget_ms, retrying(ctx, info.url, deadline, attempt))
+    )
 
 
 def file_chunks(
@@ -114,25 +117,30 @@ def file_chunks(
 ) -> Op[None]:
     """Emits ``b""`` once the file is open (opening retried as a download is), then each decoded
     piece as it arrives; a failure after that ends the reading (bytes were handed out)."""
-    limit, deadline = yield from _limits(ctx, info, max_bytes, timeout_ms)
-    stream = yield from retrying(
-        ctx, info.url, deadline, lambda: _open(ctx, info, seen, limit, deadline)
-    )
-    yield Emit(b"")
-    while chunk := (yield ReadStream(stream)):
-        yield Emit(chunk)
+    limit, deadline, budget_ms = yield from _limits(ctx, info, max_bytes, timeout_ms)
+
+    def chunks() -> Op[None]:
+        stream = yield from retrying(
+            ctx, info.url, deadline, lambda: _open(ctx, info, seen, limit, deadline)
+        )
+        yield Emit(b"")
+        while chunk := (yield ReadStream(stream)):
+            yield Emit(chunk)
+
+    yield from timed(info.url, deadline, budget_ms, chunks())
 
 
 def _limits(
     ctx: Context, info: FileInfo, max_bytes: int | None, timeout_ms: float | None
-) -> Op[tuple[int, float]]:
-    """The size cap and the deadline of one read (a save's defaults), purged outputs refused."""
+) -> Op[tuple[int, float, float]]:
+    """The size cap, the deadline and the timeout (ms) of one read (a save's defaults),
+    purged outputs refused."""
     budget_ms = positive_setting(
         "timeout", timeout_ms, max(ctx.config.timeout_ms, DEFAULT_SAVE_TIMEOUT_MS)
     )
     limit = int(positive_setting("max_bytes", max_bytes, DEFAULT_MAX_BYTES))
     refuse_purged(info.prediction, info.url)
-    return limit, (yield from now()) + budget_ms / 1000
+    return limit, (yield from now()) + budget_ms / 1000, budget_ms
 
 
 def _open(ctx: Context, info: FileInfo, seen: Seen, limit: int, deadline: float) -> Op[Any]:

@@ -97,7 +97,18 @@ def fields_params(
         )
     if not fields:
         return None
-    names = [f.strip() for f in fields.split(",")] if isinstance(fields, str) else list(fields)
+    if isinstance(fields, str):
+        names = [f.strip() for f in fields.split(",")]
+    else:
+        try:
+            names = list(fields)
+        except TypeError:
+            raise ValidationError(
+                "fields must be a field name, a comma-separated string or a list of them "
+                f"(some of {list(MODEL_FIELDS)}), got {type(fields).__name__}",
+                "INVALID_PARAMETER",
+                {"fields": type(fields).__name__},
+            ) from None
     unknown = [name for name in names if name not in MODEL_FIELDS]
     if unknown:
         raise ValidationError(

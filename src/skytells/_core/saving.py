@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from .._exceptions import NotFoundError, SkytellsError
+from .._exceptions import APITimeoutError, NotFoundError, SkytellsError
 from .._types import PredictionResponse
 from .context import Context
 from .filenames import Layout, name_from_url, split_name
@@ -31,7 +31,7 @@ from .protocol import (
     WriteFile,
     now,
 )
-from .responses import build_error
+from .responses import build_error, timeout_error
 
 logger = logging.getLogger("skytells")
 T = TypeVar("T")
@@ -117,7 +117,7 @@ def save_outputs(
             overwrite=overwrite,
             on_progress=on_progress,
         )
-        path, size = yield from download(ctx, action)
+        path, size = yield from timed(item, deadline, budget_ms, download(ctx, action))
         written += size
         paths.append(path)
     return paths
@@ -126,10 +126,11 @@ def save_outputs(
 def plan_names(layout: Layout, outputs: list[str], chosen: list[int]) -> dict[int, Path]:
     """The planned path of each ``chosen`` output. In a folder every output gets its name, in
     order, so that one output saved alone is named as saving them all names it."""
+    wanted = set(chosen)
     return {
         index: layout.plan(index, name_from_url(item, index) if is_url(item) else "output.txt")
         for index, item in enumerate(outputs)
-        if layout.folder_mode or index in chosen
+        if layout.folder_mode or index in wanted
     }
 
 
@@ -193,6 +194,23 @@ def retrying(ctx: Context, url: str, deadline: float, attempt: Callable[[], Op[T
                 error.error_id,
             )
             yield Sleep(delay)
+
+
+def timed(url: str, deadline: float, budget_ms: float, op: Op[T]) -> Op[T]:
+    """``op``, whose timeout once ``deadline`` has passed names the timeout the caller gave
+    (``budget_ms``), not the wait for bytes that noticed it."""
+    try:
+        return (yield from op)
+    except APITimeoutError as error:
+        clock: Instant = yield Now()
+        if clock.monotonic < deadline - _DEADLINE_SLACK:
+            raise
+        raise timeout_error("GET", loggable_url(url), budget_ms) from error
+
+
+_DEADLINE_SLACK = 0.05
+"""A timeout this close to the deadline is the deadline's (aiohttp's timer, set to the
+millisecond below it, may fire a little early)."""
 
 
 def output_gone(

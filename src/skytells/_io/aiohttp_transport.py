@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from .._exceptions import SkytellsError
 from .async_http import (
     AsyncHttp,
     AsyncResponse,
@@ -36,6 +37,7 @@ from .async_http import (
     RemoteProtocolError,
     UnsupportedProtocol,
 )
+from .errors import MAX_REDIRECTS, client_closed_error, too_many_redirects_error
 from .httpx_adapter import HttpxHttp, default_httpx_client
 from .proxies import bypasses, environment_proxies
 
@@ -156,7 +158,7 @@ def _mapped(exc: BaseException) -> BaseException | None:
     if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
         return RemoteProtocolError(message)
     if isinstance(exc, aiohttp.TooManyRedirects):
-        return RemoteProtocolError(message)
+        return too_many_redirects_error(str(exc.request_info.real_url), MAX_REDIRECTS)
     if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
         return UnsupportedProtocol(message)
     if isinstance(exc, (aiohttp.ClientResponseError, aiohttp.ClientConnectionError, OSError)):
@@ -376,6 +378,8 @@ class AiohttpHttp(AsyncHttp):
         idle_timeout: float | None = None,
         follow_redirects: bool = False,
     ) -> AsyncResponse:
+        if self._closed:  # closed: never a new session behind the caller's back
+            raise client_closed_error("connection pool")
         sessions = self._sessions
         session = sessions.get()
         proxy = None
@@ -390,11 +394,14 @@ class AiohttpHttp(AsyncHttp):
                 headers=headers,
                 data=body,
                 allow_redirects=follow_redirects,
+                max_redirects=MAX_REDIRECTS,
                 timeout=_timeout(within, idle_timeout),
                 proxy=proxy,
             )
         except Exception as exc:
             mapped = _mapped(exc)
+            if isinstance(mapped, SkytellsError):  # too many redirects: name the URL asked for
+                mapped = too_many_redirects_error(url, MAX_REDIRECTS)
             if mapped is None:
                 raise
             raise mapped from None

@@ -62,7 +62,9 @@ class AsyncDriver:
 
     @property
     def http(self) -> AsyncHttp:
-        """This process's HTTP client (never one of a process this one was forked from)."""
+        """This process's HTTP client (never one of a process this one was forked from);
+        `SkytellsError` ``CLIENT_CLOSED`` once the client was closed."""
+        self._http.ensure_open()
         return self._http.get()
 
     async def run(self, op: Op[T]) -> T:
@@ -70,6 +72,7 @@ class AsyncDriver:
 
         The loop of `iterate` without an async generator around it: this is every call's path,
         and a generator's machinery costs as much as the rest of the driver's work."""
+        self._http.ensure_open()  # a closed client: at once, before the operation starts
         value: Any = None
         error: BaseException | None = None
         streams = _OpStreams(self)  # the operation's event streams, made by the first one
@@ -96,6 +99,7 @@ class AsyncDriver:
 
     async def iterate(self, op: Op[Any]) -> AsyncGenerator[Any, None]:
         """Drive ``op``, yielding each value it emits; closing this generator closes ``op``."""
+        self._http.ensure_open()  # a closed client: at once, before the operation starts
         value: Any = None
         error: BaseException | None = None
         streams = _OpStreams(self)  # the operation's event streams, made by the first one

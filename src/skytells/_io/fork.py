@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
 from .._exceptions import SkytellsError
+from .errors import CLOSED_HINT, client_closed_error
 
 H = TypeVar("H")
 
@@ -80,10 +81,29 @@ class HttpPool(Generic[H]):
         self._kind = kind
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._closed: str | None = None
         track(self)
 
+    def close(self, hint: str | None = None) -> None:
+        """Refuse every later request with `SkytellsError` ``CLIENT_CLOSED`` (``hint``: why it
+        is closed and what to do instead; the first one given stays); the caller closes the
+        HTTP client itself."""
+        if self._closed is None:
+            self._closed = CLOSED_HINT if hint is None else hint
+
+    @property
+    def closed(self) -> bool:
+        """True once `close` was called."""
+        return self._closed is not None
+
+    def ensure_open(self) -> None:
+        """Raise `SkytellsError` ``CLIENT_CLOSED`` if `close` was called."""
+        if self._closed is not None:
+            raise client_closed_error(self._kind, self._closed)
+
     def get(self) -> H:
-        """This process's HTTP client: the parent's is never returned in a forked child."""
+        """This process's HTTP client: the parent's is never returned in a forked child.
+        (Closed or not: a driver asks `ensure_open` before each request.)"""
         if self._pid != os.getpid():  # a fork the hook did not see
             self._after_fork_in_child()
         http = self._http

@@ -20,6 +20,7 @@ from .async_http import (
     TransportError,
     UnsupportedProtocol,
 )
+from .errors import YOUR_HTTP_CLIENT_CLOSED, client_closed_error, too_many_redirects_error
 
 _ERRORS: tuple[tuple[type[Exception], type[TransportError]], ...] = (
     (httpx.ConnectError, ConnectError),
@@ -39,7 +40,7 @@ def _mapped(exc: Exception) -> BaseException:
         if isinstance(exc, httpx_error):
             return error(str(exc))
     if isinstance(exc, httpx.TooManyRedirects):
-        return RemoteProtocolError(str(exc))
+        return too_many_redirects_error(str(exc.request.url))
     return NetworkError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
 
 
@@ -87,6 +88,8 @@ class HttpxHttp(AsyncHttp):
         idle_timeout: float | None = None,
         follow_redirects: bool = False,
     ) -> AsyncResponse:
+        if self.client.is_closed:  # httpx would raise a bare RuntimeError
+            raise client_closed_error("httpx.AsyncClient", YOUR_HTTP_CLIENT_CLOSED)
         limit = min(within, 1e9)
         deadline = time.monotonic() + limit
         try:
@@ -102,6 +105,8 @@ class HttpxHttp(AsyncHttp):
                     stream=True,
                     follow_redirects=follow_redirects,
                 )
+        except httpx.TooManyRedirects:  # the URL asked for, not the last
+            raise too_many_redirects_error(url, self.client.max_redirects) from None
         except (httpx.RequestError, httpx.InvalidURL) as exc:
             raise _mapped(exc) from None
         return _HttpxResponse(response, deadline)

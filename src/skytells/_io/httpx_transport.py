@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 import httpx
 
+from .errors import YOUR_HTTP_CLIENT_CLOSED, client_closed_error, too_many_redirects_error
 from .sync_transport import SendFailure, SendTimeout
 
 _QUEUED_CHUNKS = 4
@@ -92,6 +93,8 @@ class _Exchange:
             self.abandon()
             if isinstance(step, httpx.TimeoutException):
                 raise SendTimeout(str(step)) from None
+            if isinstance(step, httpx.TooManyRedirects):
+                raise too_many_redirects_error(str(self._request.url), self._client.max_redirects)
             if isinstance(step, (httpx.RequestError, httpx.InvalidURL, httpx.StreamError)):
                 raise SendFailure(step) from None
             raise step
@@ -166,6 +169,8 @@ class HttpxTransport:
         idle: float,
         follow_redirects: bool = False,
     ) -> _HttpxResponse:
+        if self.client.is_closed:  # httpx would raise a bare RuntimeError
+            raise client_closed_error("httpx.Client", YOUR_HTTP_CLIENT_CLOSED)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise SendTimeout("the exchange's deadline passed")

@@ -61,7 +61,9 @@ class SyncDriver:
 
     @property
     def http(self) -> SyncTransport:
-        """This process's transport (never the one of a process this one was forked from)."""
+        """This process's transport (never the one of a process this one was forked from);
+        `SkytellsError` ``CLIENT_CLOSED`` once the client was closed."""
+        self._http.ensure_open()
         return self._http.get()
 
     def run(self, op: Op[T], stop: threading.Event | None = None) -> T:

@@ -35,13 +35,13 @@ from urllib3.exceptions import HTTPError, MaxRetryError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from .._exceptions import SkytellsError
+from .errors import MAX_REDIRECTS, client_closed_error, too_many_redirects_error
 from .proxies import bypasses, environment_proxies
 from .sync_transport import Headers, SendFailure, SendTimeout
 
 POOL_SIZE = 64
 """Keep-alive connections kept per origin (more may open at once; the extra ones are closed)."""
 _CHUNK = 64 * 1024
-MAX_REDIRECTS = 20
 """Redirects a download follows (as httpx); API calls follow none."""
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -237,10 +237,11 @@ class Urllib3Transport:
     ) -> _Urllib3Response:
         """Send the request; the response once its headers have arrived, body unread."""
         if self._closed:
-            raise RuntimeError("Cannot send a request, as the client has been closed.")
+            raise client_closed_error("connection pool")
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params)
         _local.budget = _Budget(deadline, idle)
+        asked = url
         try:
             for _ in range(MAX_REDIRECTS + 1):
                 response = self._send(method, url, headers, body, deadline, idle)
@@ -252,7 +253,7 @@ class Urllib3Transport:
                 url = urljoin(url, location)
                 if response.status == 303:
                     method, body = "GET", None
-            raise SendFailure(RuntimeError(f"more than {MAX_REDIRECTS} redirects"))
+            raise too_many_redirects_error(asked, MAX_REDIRECTS)
         finally:
             _local.budget = None
 
