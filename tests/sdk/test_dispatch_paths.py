@@ -126,6 +126,22 @@ def test_a_closed_client_fails_and_keeps_the_queue(dispatcher: SkytellsClient) -
     assert dispatcher.queued == 3
 
 
+def test_your_closed_http_client_fails_the_dispatch_once_and_keeps_the_queue(
+    emu: Emulator,
+) -> None:
+    import httpx
+
+    http = httpx.Client()
+    client = SkytellsClient(emu.api_key, base_url=emu.base_url, http_client=http)
+    for i in range(3):
+        client.queue({"model": "flux-edge", "input": {"prompt": f"n{i}"}})
+    http.close()
+    with pytest.raises(SkytellsError) as info:
+        client.dispatch(concurrency=2)
+    assert info.value.error_id == "CLIENT_CLOSED" and "http_client" in info.value.message
+    assert client.queued == 3 and emu.predictions() == []
+
+
 # Keys honoured: the creates Ctrl-C abandoned are still being processed by the server (250 ms
 # of latency) when the second dispatch looks for them; no listing can show a prediction the
 # server has not made yet (a limit the README states), a server that honours the key covers it.

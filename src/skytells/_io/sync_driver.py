@@ -27,7 +27,7 @@ from .._core.protocol import (
 from .._exceptions import SkytellsError
 from . import effects
 from .bodies import BodyDecoder
-from .errors import connection_error, timeout_error
+from .errors import YOUR_HTTP_CLIENT_CLOSED, client_closed_error, connection_error, timeout_error
 from .files import DOWNLOAD_HEADERS, FileSink
 from .fork import HttpPool
 from .sync_streams import SyncStreams
@@ -141,7 +141,7 @@ class SyncDriver:
         if not ops:
             return []
         if self.http.is_closed:  # the whole batch's failure, not each item's (nothing is sent)
-            raise RuntimeError("Cannot send a request, as the client has been closed.")
+            raise client_closed_error("client", YOUR_HTTP_CLIENT_CLOSED)
         if self.loop_batches and not self.http.is_closed and _aiohttp_can_serve():
             from .private_loop import run_coroutine
 
