@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import SKYTELLS, Runner, base_env
+from tests.cli.conftest import SKYTELLS, Runner, base_env, run_in_terminal
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 SLUGS = ["truefusion-ultra", "truefusion-pro", "beatfusion-2.0", "skytells-chat", "FLUX.2-pro"]
@@ -162,3 +162,42 @@ def test_a_full_disk_or_a_closed_stdout_is_one_line(
         errors = [line for line in done.stderr.splitlines() if "error" in line]
         assert len(errors) == 1 and errors[0].startswith(f"skytells: error: {says}"), done.stderr
         assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+def test_wide_characters_are_measured_in_cells() -> None:
+    from rich.cells import cell_len
+
+    from tests.scripted_server import Reply, ScriptedServer
+
+    model = {
+        "namespace": "画" * 30,  # 30 characters, 60 cells
+        "name": "n",
+        "type": "image",
+        "status": "operational",
+        "pricing": {"amount": 1, "currency": "USD", "unit": "image"},
+        "capabilities": ["text-to-image"],
+    }
+    with ScriptedServer().running() as server:
+        server.script(Reply(200, [model]))
+        env = base_env(SKYTELLS_API_KEY="sk-test-0000000000", SKYTELLS_BASE_URL=server.base_url)
+        done = run_in_terminal(["models", "list"], env, columns=100)
+    assert done.code == 0, done.out
+    assert "画" * 30 in done.out  # whole
+    assert all(cell_len(line) <= 100 for line in done.out.splitlines()), done.out
+
+
+def test_the_bar_never_cuts_the_id(skytells: Runner, emu: Any, tmp_path: Any) -> None:
+    done = skytells(
+        "run",
+        "flux-edge",
+        "-i",
+        "prompt=x",
+        "--output-dir",
+        str(tmp_path),
+        terminal=True,
+        columns=40,
+    )
+    assert done.code == 0, done.out
+    (prediction,) = emu.predictions()
+    assert f"flux-edge {prediction['id']}" in done.out.splitlines()  # in full, above the bar
+    assert "…" not in done.out

@@ -15,7 +15,7 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .._exceptions import SkytellsError
@@ -96,14 +96,19 @@ def _global_option_problem(args: Any) -> str | None:
     return None
 
 
-def _one_line_warnings(out: Any) -> None:
-    """Warnings as one stderr line each: a command line has no caller's line to point at."""
+@contextlib.contextmanager
+def _one_line_warnings(out: Any, debug: bool) -> Iterator[None]:
+    """Warnings as one stderr line each while the command runs (a command line has no caller's
+    line to point at); with ``--debug``, as Python shows them."""
     from ._render import visible
 
     def show(message: Warning | str, category: type[Warning], *rest: Any, **kwargs: Any) -> None:
         out.line(visible(f"skytells: warning: {message}"), err=True)
 
-    warnings.showwarning = show
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.showwarning = show
+        yield
 
 
 def _main(argv: list[str]) -> int:
@@ -133,11 +138,10 @@ def _main(argv: list[str]) -> int:
     out = Output()
     if args.debug:
         _debug_logging()
-    else:
-        _one_line_warnings(out)
     ctx_words: tuple[str, ...] = ()
     try:
         with contextlib.ExitStack() as stack:
+            stack.enter_context(_one_line_warnings(out, args.debug))
             ctx = Context(args, out, stack)
             ctx_words = ctx.words
             code: int = args.handler(ctx)

@@ -71,8 +71,10 @@ def open_client(args: argparse.Namespace, out: Output) -> Iterator[SkytellsClien
     unanswered: list[str] = []
     running = find_running(unanswered)
     if running is not None:
-        _bypass_proxies(running.base_url)
-        with SkytellsClient(running.api_key, base_url=running.base_url) as client:
+        with (
+            _bypassing_proxies(running.base_url),
+            SkytellsClient(running.api_key, base_url=running.base_url) as client,
+        ):
             yield client
         return
     scale = time_scale()
@@ -87,8 +89,7 @@ def open_client(args: argparse.Namespace, out: Output) -> Iterator[SkytellsClien
     out.line(TEMPORARY_EMULATOR_NOTE, err=True)
     from ..emulator import Emulator
 
-    with Emulator(time_scale=scale) as emu:
-        _bypass_proxies(emu.base_url)
+    with Emulator(time_scale=scale) as emu, _bypassing_proxies(emu.base_url):
         args.temporary_emulator = True
         with SkytellsClient(emu.api_key, base_url=emu.base_url) as client:
             yield client
@@ -112,8 +113,20 @@ def time_scale() -> float:
     return value
 
 
-def _bypass_proxies(base_url: str) -> None:
+@contextlib.contextmanager
+def _bypassing_proxies(base_url: str) -> Iterator[None]:
+    """``base_url``'s host in ``NO_PROXY``/``no_proxy`` while the client lives (the SDK reads
+    them when it connects, as httpx does), then the environment as it was."""
     from ..emulator._discovery import NO_PROXY_VARIABLES, without_proxy
 
+    before = {name: os.environ.get(name) for name in NO_PROXY_VARIABLES}
     for name in NO_PROXY_VARIABLES:
-        os.environ[name] = without_proxy(base_url, os.environ.get(name))
+        os.environ[name] = without_proxy(base_url, before[name])
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
