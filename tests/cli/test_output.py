@@ -180,10 +180,17 @@ def test_wide_characters_are_measured_in_cells() -> None:
     with ScriptedServer().running() as server:
         server.script(Reply(200, [model]))
         env = base_env(SKYTELLS_API_KEY="sk-test-0000000000", SKYTELLS_BASE_URL=server.base_url)
-        done = run_in_terminal(["models", "list"], env, columns=100)
-    assert done.code == 0, done.out
-    assert "画" * 30 in done.out  # whole
-    assert all(cell_len(line) <= 100 for line in done.out.splitlines()), done.out
+        narrow = run_in_terminal(["models", "list"], env, columns=90)
+        server.script(Reply(200, [model]))
+        wide = run_in_terminal(["models", "list"], env, columns=140)
+    # 90 cells hold the table's characters (76 with the other columns at their narrowest) but
+    # not its cells (106): one block of lines per record, never columns squeezed unreadable
+    assert narrow.code == 0, narrow.out
+    assert f"model: {'画' * 30}" in narrow.out.splitlines()
+    assert all(cell_len(line) <= 90 for line in narrow.out.splitlines()), narrow.out
+    assert wide.code == 0 and "model: " not in wide.out, wide.out  # room for the table
+    (row,) = [line for line in wide.out.splitlines() if "画" * 30 in line]
+    assert "text-to-image" in row and cell_len(row) <= 140
 
 
 def test_the_bar_never_cuts_the_id(skytells: Runner, emu: Any, tmp_path: Any) -> None:

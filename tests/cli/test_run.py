@@ -30,7 +30,16 @@ def test_a_bad_output_dir_is_refused_before_the_prediction_is_created(
         "read-only": str(read_only / "sub") if os.geteuid() else str(blocker),
         "empty": "",
     }[bad]
-    done = skytells("run", "flux-edge", "-i", "prompt=x", "--output-dir", folder, terminal=terminal)
+    done = skytells(
+        "run",
+        "flux-edge",
+        "-i",
+        "prompt=x",
+        "--output-dir",
+        folder,
+        terminal=terminal,
+        cwd=tmp_path,
+    )
     assert emu.predictions() == []  # nothing created, nothing paid
     assert "Traceback" not in done.text and blocker.read_text() == "not a folder"
     lines = (done.err or done.out).strip().splitlines()
