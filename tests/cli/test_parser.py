@@ -93,7 +93,6 @@ DEAD = "http://127.0.0.1:9/v1"  # nothing listens: a request would be an error (
         (["run", "truefusion", "-i", "=x"], "skytells run", "is not key=value"),
         (["run", "truefusion", "-i", "a=1", "-i", "a=2"], "skytells run", "given twice"),
         (["--base-url", "not a url", "models", "list"], "skytells", "--base-url: Invalid base"),
-        (["models", "list", "--api-key", "my key"], "skytells", "--api-key: The API key"),
         (["--emulator", "--api-key", "sk-x", "models", "list"], "skytells", "drop --api-key"),
         (["--emulator", "models", "list", "--base-url", DEAD], "skytells", "drop --base-url"),
     ],

@@ -75,19 +75,14 @@ def _output_failed(error: OutputError) -> int:
 
 
 def _global_option_problem(args: Any) -> str | None:
-    """What is wrong with ``--api-key``/``--base-url``/``--emulator`` together, or None: checked
-    before any request, as the client would check them."""
-    from .._core.config import api_key_problem, check_base_url
+    """What is wrong with ``--base-url`` or ``--emulator`` with ``--api-key``/``--base-url``, or
+    None: checked before any request, as the client would check them. (A key the client refuses
+    stays the client's `AuthenticationError`: exit code 1, with its hint.)"""
+    from .._core.config import check_base_url
 
     if args.emulator and (args.api_key is not None or args.base_url is not None):
         given = "--api-key" if args.api_key is not None else "--base-url"
         return f"--emulator brings its own key and URL: drop {given}, or drop --emulator"
-    if args.api_key is not None:
-        if not args.api_key:
-            return "--api-key is empty"
-        problem = api_key_problem(args.api_key)
-        if problem is not None:
-            return f"--api-key: {problem}"
     if args.base_url is not None:
         try:
             check_base_url(args.base_url)
