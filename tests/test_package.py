@@ -14,6 +14,7 @@ import email
 import importlib.metadata
 import os
 import re
+import signal
 import subprocess
 import sys
 import zipfile
@@ -85,6 +86,7 @@ class Bare:
     home: Path
     cli_path: Path
     pytest_path: Path
+    emulator_path: Path
 
     def run(self, *args: str, path: Path | None = None, cwd: Path | None = None) -> Any:
         env = {"PATH": f"{self.venv / 'bin'}:{os.environ['PATH']}", "HOME": str(self.home)}
@@ -116,7 +118,19 @@ def bare(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Bare:
         home,
         cli_path=_expose(_closure(["rich"]) - core, root / "cli"),
         pytest_path=_expose(_closure(["pytest"]) - core, root / "pytest"),
+        emulator_path=_expose(_closure(_extra(wheel, "emulator")) - core, root / "emulator"),
     )
+
+
+def _extra(wheel: Path, extra: str) -> list[str]:
+    """The requirements of ``extra`` in the wheel's metadata, without their marker."""
+    found = []
+    for line in _metadata(wheel).get_all("Requires-Dist") or []:
+        requirement = Requirement(line)
+        marker = requirement.marker
+        if marker is not None and marker.evaluate({"extra": extra}) and not marker.evaluate({}):
+            found.append(f"{requirement.name}{requirement.specifier}")
+    return found
 
 
 def _one_line(result: Any, extra: str) -> str:
@@ -249,3 +263,57 @@ def test_the_pytest_fixture_without_the_emulator_extra(bare: Bare) -> None:
     )
     assert result.stdout.count(line) == 2
     assert "Traceback" not in result.stdout
+
+
+def test_the_banner_of_an_emulator_only_install_names_the_cli_extra(bare: Bare) -> None:
+    assert "rich" not in {p.name for p in bare.emulator_path.iterdir()}
+    env = {
+        "PATH": f"{bare.venv / 'bin'}:{os.environ['PATH']}",
+        "HOME": str(bare.home),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": str(bare.emulator_path),
+        "XDG_RUNTIME_DIR": str(bare.home / "runtime"),
+    }
+    (bare.home / "runtime").mkdir(mode=0o700, exist_ok=True)
+    process = subprocess.Popen(
+        ["python", "-m", "skytells.emulator", "--port", "0"],
+        env=env,
+        cwd=bare.home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner: list[str] = []
+        while not banner or "Ctrl-C" not in banner[-1]:
+            line = process.stdout.readline()
+            assert line, process.communicate(timeout=30)
+            banner.append(line)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+        process.communicate()
+    (uses,) = [line for line in banner if "skytells --emulator" in line]
+    assert "pip install 'skytells[cli]'" in uses
+
+
+def test_the_readme_fixture_example_collects_without_the_emulator_extra(bare: Bare) -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    (example,) = [block for block in blocks if "def test_my_thumbnailer" in block]
+    (bare.home / "test_readme_example.py").write_text(example)
+    result = bare.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "test_readme_example.py",
+        path=bare.pytest_path,
+    )
+    # collected (no ImportError): each test that asks for the fixture says what to install
+    assert "2 errors" in result.stdout, result.stdout + result.stderr
+    assert "ImportError" not in result.stdout and "needs the 'emulator' extra" in result.stdout

@@ -11,9 +11,10 @@ Every client calls `setup_logging(api_key)` when it is constructed (never at imp
   contain a key are left untouched);
 - if the environment variable ``SKYTELLS_LOG`` names a level (``debug``, ``info``, ``warning``
   or ``warn``, ``error``, ``critical``, in any case, or a number such as ``10``), a stderr
-  handler is attached to the ``skytells`` logger at that level (once per process; a later value
-  changes the level). ``off`` (or ``none``, ``0``, empty) attaches none; any other value is
-  ignored with a `RuntimeWarning` that says so (once per value).
+  handler is attached to the ``skytells`` logger at that level (once per process; a later
+  client's value changes the level). ``off`` (or ``none``, ``0``, empty) attaches none, and
+  removes the one an earlier client attached: the latest client's setting applies (unset leaves
+  it as it is); any other value is ignored with a `RuntimeWarning` that says so (once per value).
 
 The SDK logs each request at debug level (method, path, status, elapsed time, attempt), each
 retry, and the long requests (event streams, downloads: start, then end with status, bytes and
@@ -178,11 +179,16 @@ def setup_logging(api_key: str | None) -> None:
     global _handler
     register_key(api_key)
     logger = logging.getLogger(LOGGER_NAME)
-    level = log_level(os.environ.get(ENV_VAR, ""))
+    raw = os.environ.get(ENV_VAR)
+    level = log_level(raw or "")
     with _lock:
         if _filter not in logger.filters:
             logger.addFilter(_filter)
         if level is None:
+            if raw is not None and raw.strip().lower() in _OFF and _handler is not None:
+                logger.removeHandler(_handler)  # off now: what an earlier client turned on
+                _handler = None
+                logger.setLevel(logging.NOTSET)
             return
         if _handler is None:
             _handler = _StderrHandler()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -115,3 +116,93 @@ def test_a_killed_emulator_is_forgotten(served: Served, private_state: Path) -> 
     done = run_in_pipe(["--emulator", "models", "list"], base_env())
     assert done.code == 0 and "note:" in done.err and "truefusion" in done.out
     assert not state.exists()
+
+
+def _served_url(served: Served) -> tuple[str, str]:
+    line = served.export  # export SKYTELLS_BASE_URL=... SKYTELLS_API_KEY=...
+    fields = dict(word.split("=", 1) for word in line.split()[1:])
+    return fields["SKYTELLS_BASE_URL"], fields["SKYTELLS_API_KEY"]
+
+
+@pytest.mark.parametrize("running", [True, False])
+def test_a_proxy_of_the_environment_never_gets_emulator_traffic(
+    running: bool, request: pytest.FixtureRequest
+) -> None:
+    if running:
+        request.getfixturevalue("served")
+    with socket.socket() as proxy:  # a proxy that would see any request (and the key)
+        proxy.bind(("127.0.0.1", 0))
+        proxy.listen(16)
+        proxy.setblocking(False)
+        address = f"http://127.0.0.1:{proxy.getsockname()[1]}"
+        env = base_env(HTTP_PROXY=address, ALL_PROXY=address, NO_PROXY="localhost")
+        env.pop("no_proxy", None)
+        done = run_in_pipe(["--emulator", "run", "flux-edge", "-i", "prompt=x", "--json"], env)
+        assert done.code == 0, done.err
+        assert ("note:" in done.err) is not running  # the running one was found, directly
+        with pytest.raises(BlockingIOError):
+            proxy.accept()  # nothing ever connected to the proxy
+
+
+def test_a_fault_on_the_api_is_not_consumed_by_the_probe(served: Served) -> None:
+    base_url, key = _served_url(served)
+    root = base_url.removesuffix("/v1")
+    control = httpx.Client(base_url=root, headers={"x-api-key": key})
+    control.post("/_emulator/faults", json={"kind": "status", "status": 503, "count": 1})
+    done = run_in_pipe(["--emulator", "predictions", "list", "--json"], base_env())
+    assert "note:" not in done.err, done.err  # the running emulator was used
+    (fault,) = control.get("/_emulator/faults").json()
+    assert fault["fired"] == 1  # by the command's own request, which the SDK retried
+    assert done.code == 0, done.err
+    control.close()
+
+
+def test_a_running_emulator_that_does_not_answer_is_named(served: Served) -> None:
+    base_url, _ = _served_url(served)
+    os.kill(served.process.pid, signal.SIGSTOP)  # alive, but answers nothing
+    try:
+        done = run_in_pipe(["--emulator", "models", "list"], base_env())
+    finally:
+        os.kill(served.process.pid, signal.SIGCONT)
+    assert done.code == 0 and "truefusion" in done.out, done.err
+    notes = [line for line in done.err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 2, done.err
+    assert notes[0].startswith("note: found a running emulator but it did not answer: ")
+    assert f"{base_url} (no answer within 1 s); using a temporary one" in notes[0]
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "nan", "inf"])
+def test_a_bad_time_scale_is_one_line(value: str) -> None:
+    done = run_in_pipe(
+        ["--emulator", "models", "list"], base_env(SKYTELLS_EMULATOR_TIME_SCALE=value)
+    )
+    assert done.code == 2, done.err
+    (line,) = done.err.strip().splitlines()
+    assert line.startswith("skytells models list: error: SKYTELLS_EMULATOR_TIME_SCALE=")
+    assert "Traceback" not in done.err
+
+
+def test_ctrl_c_with_a_temporary_emulator_says_the_prediction_ended() -> None:
+    process = subprocess.Popen(
+        [SKYTELLS, "--emulator", "run", "mera", "-i", "prompt=x"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=base_env(SKYTELLS_EMULATOR_TIME_SCALE="1"),  # mera runs for about a minute
+    )
+    try:
+        assert process.stderr is not None
+        seen: list[str] = []
+        deadline = time.monotonic() + 60
+        while not any(line.startswith("mera ") for line in seen):  # its status line: following
+            assert time.monotonic() < deadline and process.poll() is None, seen
+            seen.append(process.stderr.readline())
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    (line,) = [line for line in err.splitlines() if line.startswith("Interrupted.")]
+    assert "ended with this command's temporary emulator" in line
+    assert "goes on" not in line and "predictions get" not in line
+    assert "Traceback" not in out + err

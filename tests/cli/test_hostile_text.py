@@ -201,3 +201,50 @@ def test_debug_tracebacks_and_logs_show_server_text_visible_too(
         assert raw not in output, (raw, output)
     for shown in SHOWN:
         assert shown in output, (shown, output)
+
+
+SPLITTING = {
+    "id": "p1",
+    "status": "succeeded",
+    "error": "one\nerror: forged\ttab",
+    "output": ["https://files.example/x\r\n\tstatus: forged.png", "literal \\x1b and \\u202e"],
+}
+
+
+def test_plain_output_keeps_one_field_a_line(hostile: ScriptedServer) -> None:
+    hostile.script(Reply(200, SPLITTING))
+    code, output = _run_in_pipe(["predictions", "get", "p1"], _env(hostile))
+    assert code == 0, output
+    lines = output.splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == [
+        "id",
+        "status",
+        "error",
+        "output",
+        "output",
+    ]
+    assert "error: one\\nerror: forged\\ttab" in lines
+    assert "output: https://files.example/x\\r\\n\\tstatus: forged.png" in lines
+    # a server's backslash is escaped too: its text cannot pass for an escaped character
+    assert "output: literal \\\\x1b and \\\\u202e" in lines
+
+
+def test_debug_logs_of_any_library_hide_url_queries_and_keys(
+    hostile: ScriptedServer, tmp_path: Any
+) -> None:
+    signed = f"{hostile.base_url.removesuffix('/v1')}/files/a.png?X-Amz-Signature=SECRETSIG&token=sk-abcdefghijkl"
+    done = {"id": "p1", "status": "succeeded", "output": [signed]}
+    hostile.script(
+        Reply(200, {"namespace": "m", "input_schema": {"type": "object", "properties": {}}}),
+        Reply(200, done),
+        Reply(200, done),
+        Reply(200, b"\x89PNG\r\n\x1a\n" + b"0" * 100, content_type="image/png"),
+    )
+    argv = ["--debug", "run", "m", "-i", "prompt=x", "--output-dir", str(tmp_path)]
+    code, output = _run_in_pipe(argv, _env(hostile))
+    assert code == 0, output
+    logged = [line for line in output.splitlines() if line.startswith("DEBUG:urllib3")]
+    assert any("/files/a.png?..." in line for line in logged), output  # urllib3's own line
+    assert "SECRETSIG" not in "\n".join(logged) and "sk-abcdefghijkl" not in output.replace(
+        f"output: {signed}", ""
+    )

@@ -5,12 +5,15 @@ a pipe and in a pseudo-terminal against the emulator)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import subprocess
 from typing import Any
 
 import pytest
 
-from tests.cli.conftest import Runner
+from tests.cli.conftest import SKYTELLS, Runner, base_env, run_in_terminal
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 SLUGS = ["truefusion-ultra", "truefusion-pro", "beatfusion-2.0", "skytells-chat", "FLUX.2-pro"]
@@ -94,3 +97,114 @@ def test_json_stays_for_scripts(skytells: Runner) -> None:
     assert done.code == 0 and json.loads(done.out)["id"] == prediction_id
     listing = skytells("predictions", "list", "--json")
     assert json.loads(listing.out)["data"][0]["id"] == prediction_id
+
+
+def _closed_pipe(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``skytells ARGV`` whose stdout is a pipe whose reader has already gone (``| head``
+    after its line, deterministically: the first write fails)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [SKYTELLS, *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+OUTPUTS = [
+    ["predictions", "list"],
+    ["predictions", "list", "--json"],
+    ["models", "list"],
+    ["completion", "bash"],
+    ["run", "skytells-chat", "-i", "prompt=hi", "--stream"],
+]
+
+
+@pytest.mark.parametrize("argv", OUTPUTS)
+def test_a_closed_pipe_ends_the_command_quietly(
+    skytells: Runner, emu: Any, argv: list[str]
+) -> None:
+    _create(skytells)
+    env = base_env(SKYTELLS_API_KEY=emu.api_key, SKYTELLS_BASE_URL=emu.base_url)
+    done = _closed_pipe(argv, env)
+    assert done.returncode == 141, done.stderr  # as a command killed by SIGPIPE
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    assert "error" not in done.stderr.lower()
+
+
+@pytest.mark.parametrize("argv", OUTPUTS)
+def test_a_full_disk_or_a_closed_stdout_is_one_line(
+    skytells: Runner, emu: Any, argv: list[str]
+) -> None:
+    _create(skytells)
+    env = base_env(SKYTELLS_API_KEY=emu.api_key, SKYTELLS_BASE_URL=emu.base_url)
+    command = " ".join(shlex.quote(word) for word in [SKYTELLS, *argv])
+    for redirect, says in (
+        ("> /dev/full", "cannot write to standard output: No space left on device"),
+        (">&-", "standard output is closed"),
+    ):
+        done = subprocess.run(
+            ["sh", "-c", f"{command} {redirect}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 1, done.stderr
+        errors = [line for line in done.stderr.splitlines() if "error" in line]
+        assert len(errors) == 1 and errors[0].startswith(f"skytells: error: {says}"), done.stderr
+        assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+def test_wide_characters_are_measured_in_cells() -> None:
+    from rich.cells import cell_len
+
+    from tests.scripted_server import Reply, ScriptedServer
+
+    model = {
+        "namespace": "画" * 30,  # 30 characters, 60 cells
+        "name": "n",
+        "type": "image",
+        "status": "operational",
+        "pricing": {"amount": 1, "currency": "USD", "unit": "image"},
+        "capabilities": ["text-to-image"],
+    }
+    with ScriptedServer().running() as server:
+        server.script(Reply(200, [model]))
+        env = base_env(SKYTELLS_API_KEY="sk-test-0000000000", SKYTELLS_BASE_URL=server.base_url)
+        narrow = run_in_terminal(["models", "list"], env, columns=90)
+        server.script(Reply(200, [model]))
+        wide = run_in_terminal(["models", "list"], env, columns=140)
+    # 90 cells hold the table's characters (76 with the other columns at their narrowest) but
+    # not its cells (106): one block of lines per record, never columns squeezed unreadable
+    assert narrow.code == 0, narrow.out
+    assert f"model: {'画' * 30}" in narrow.out.splitlines()
+    assert all(cell_len(line) <= 90 for line in narrow.out.splitlines()), narrow.out
+    assert wide.code == 0 and "model: " not in wide.out, wide.out  # room for the table
+    (row,) = [line for line in wide.out.splitlines() if "画" * 30 in line]
+    assert "text-to-image" in row and cell_len(row) <= 140
+
+
+def test_the_bar_never_cuts_the_id(skytells: Runner, emu: Any, tmp_path: Any) -> None:
+    done = skytells(
+        "run",
+        "flux-edge",
+        "-i",
+        "prompt=x",
+        "--output-dir",
+        str(tmp_path),
+        terminal=True,
+        columns=40,
+    )
+    assert done.code == 0, done.out
+    (prediction,) = emu.predictions()
+    assert f"flux-edge {prediction['id']}" in done.out.splitlines()  # in full, above the bar
+    assert "…" not in done.out

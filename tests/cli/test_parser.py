@@ -81,3 +81,38 @@ def test_prices_are_plain_decimals(skytells: Runner) -> None:
     assert not re.search(r"\de-\d", done.out)
     one = skytells("models", "get", "skytells-chat")
     assert "price: 0.000002 USD/token" in one.out
+
+
+DEAD = "http://127.0.0.1:9/v1"  # nothing listens: a request would be an error (1), not usage
+
+
+@pytest.mark.parametrize(
+    ("argv", "prog", "says"),
+    [
+        (["run", "truefusion", "-i", "prompt"], "skytells run", "is not key=value"),
+        (["run", "truefusion", "-i", "=x"], "skytells run", "is not key=value"),
+        (["run", "truefusion", "-i", "a=1", "-i", "a=2"], "skytells run", "given twice"),
+        (["--base-url", "not a url", "models", "list"], "skytells", "--base-url: Invalid base"),
+        (["--emulator", "--api-key", "sk-x", "models", "list"], "skytells", "drop --api-key"),
+        (["--emulator", "models", "list", "--base-url", DEAD], "skytells", "drop --base-url"),
+    ],
+)
+def test_usage_errors_are_said_before_any_request(
+    argv: list[str], prog: str, says: str, private_state: Any
+) -> None:
+    done = run_in_pipe(
+        argv, base_env(SKYTELLS_API_KEY="sk-test-0000000000", SKYTELLS_BASE_URL=DEAD)
+    )
+    line = _one_usage_line(done, prog)
+    assert says in line and "--debug" not in line
+    assert "note:" not in done.err  # no emulator was started either
+
+
+def test_global_options_between_a_command_and_its_action(emu: Any) -> None:
+    env = base_env(SKYTELLS_BASE_URL=DEAD, SKYTELLS_API_KEY="sk-wrong-000000")
+    done = run_in_pipe(
+        ["models", "--base-url", emu.base_url, "--api-key", emu.api_key, "list"], env
+    )
+    assert done.code == 0 and "truefusion" in done.out, done.err
+    listed = run_in_pipe(["predictions", "--emulator", "list", "--json"], base_env())
+    assert listed.code == 0 and json.loads(listed.out)["data"] == [], listed.err

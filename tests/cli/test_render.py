@@ -88,3 +88,17 @@ def test_a_list_parameter_refused_by_a_server_is_named_as_its_option(
         done = run(["predictions", "list", "--page", "3", "--since", "2026-01-01"], env)
         assert done.code == 1, done.text
         assert _hint(done.text).startswith(expected), done.text
+
+
+def test_errors_while_using_the_emulator_do_not_suggest_it() -> None:
+    from skytells._exceptions import APIConnectionError, AuthenticationError
+    from skytells.cli._render import hint
+
+    for error in (
+        APIConnectionError("Connection refused", "NETWORK_ERROR"),
+        AuthenticationError("Invalid API key", "UNAUTHORIZED"),
+    ):
+        assert "try --emulator" in hint(error)
+        with_emulator = hint(error, emulator=True)
+        assert "--emulator" not in with_emulator.replace("--emulator then", "")
+        assert "'skytells emulator'" in with_emulator

@@ -16,27 +16,39 @@ from tests.cli.conftest import SKYTELLS, Runner, base_env
 
 
 @pytest.mark.parametrize("terminal", [False, True])
-@pytest.mark.parametrize("bad", ["a file in the way", "under a file"])
-def test_a_bad_output_dir_keeps_the_id_and_urls_and_says_one_line(
+@pytest.mark.parametrize("bad", ["a file in the way", "under a file", "read-only", "empty"])
+def test_a_bad_output_dir_is_refused_before_the_prediction_is_created(
     skytells: Runner, emu: Any, tmp_path: Path, terminal: bool, bad: str
 ) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("not a folder")
-    folder = blocker if bad == "a file in the way" else blocker / "sub"
+    read_only = tmp_path / "read-only"
+    read_only.mkdir(mode=0o500)
+    folder = {
+        "a file in the way": str(blocker),
+        "under a file": str(blocker / "sub"),
+        "read-only": str(read_only / "sub") if os.geteuid() else str(blocker),
+        "empty": "",
+    }[bad]
     done = skytells(
-        "run", "flux-edge", "-i", "prompt=x", "--output-dir", str(folder), terminal=terminal
+        "run",
+        "flux-edge",
+        "-i",
+        "prompt=x",
+        "--output-dir",
+        folder,
+        terminal=terminal,
+        cwd=tmp_path,
     )
-    assert done.code == 1, done.text
-    (prediction,) = emu.predictions()
-    (url,) = prediction["output"]
-    assert f"id: {prediction['id']}" in done.out and f"output: {url}" in done.out
-    assert done.text.index(f"output: {url}") < done.text.index("FILE_WRITE_ERROR")
+    assert emu.predictions() == []  # nothing created, nothing paid
     assert "Traceback" not in done.text and blocker.read_text() == "not a folder"
-    if not terminal:
-        errors = [line for line in done.err.splitlines() if ": processing" not in line]
-        errors = [line for line in errors if not line.startswith("flux-edge ")]  # status lines
-        assert len(errors) == 1 and errors[0].startswith("error: FILE_WRITE_ERROR")
-        assert "--output-dir" in errors[0]
+    lines = (done.err or done.out).strip().splitlines()
+    assert len(lines) == 1, done.text
+    if bad == "empty":
+        assert done.code == 2 and lines[0].startswith("skytells run: error: --output-dir")
+    else:
+        assert done.code == 1 and lines[0].startswith("error: FILE_WRITE_ERROR")
+        assert "--output-dir" in lines[0]
 
 
 def test_run_json_prints_the_prediction_only_and_saves_nothing(
@@ -55,13 +67,13 @@ def test_run_json_prints_the_prediction_only_and_saves_nothing(
     assert len(list((tmp_path / "got").iterdir())) == 1 and "saved: " in saved.err
 
 
-def test_no_wait_says_nothing_about_credits(skytells: Runner, emu: Any) -> None:
+def test_no_wait_says_nothing_about_credits(skytells: Runner, emu: Any, tmp_path: Path) -> None:
     emu.configure(time_scale=1.0)
     for terminal in (False, True):
         done = skytells("run", "mera", "-i", "prompt=x", "--no-wait", terminal=terminal)
         assert done.code == 0 and "status: pending" in done.out
         assert "credits" not in done.text
-    finished = skytells("run", "flux-edge", "-i", "prompt=x", "--output-dir", "/dev/null/x")
+    finished = skytells("run", "flux-edge", "-i", "prompt=x", "--output-dir", str(tmp_path))
     assert "credits used: 0.003" in finished.out  # known once it finished: 0.003 USD/image
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
+import pytest
 
+from skytells.emulator import Emulator
 from tests.openapi_hook import response_validator_hooks
 
 DEFAULT_KEY = "sk-emulator-0000000000000000"
@@ -97,3 +101,36 @@ def test_an_unknown_variant_is_refused() -> None:
         timeout=60,
     )
     assert result.returncode == 2 and "canceled" in result.stderr  # argparse lists the choices
+
+
+def test_a_port_in_use_is_one_runtime_error_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("skytells")), "emulator", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1, result.stderr  # the command is right: the port is not free
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"skytells emulator: error: port {port} is in use (")
+    assert "--port 0" in line
+
+
+@pytest.mark.parametrize("key", ["my key;x", "sk-caf\u00e9", "sk-\x1bx"])
+def test_a_key_no_client_can_send_is_refused_at_start(key: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "skytells.emulator", "--port", "0", "--api-key", key],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("python -m skytells.emulator: error: api key 1 cannot be used: ")
+    assert key not in line  # named by position, never echoed
+    with pytest.raises(ValueError, match="api key 2 cannot be used"):
+        Emulator(api_keys=["sk-good-key-0000", key])

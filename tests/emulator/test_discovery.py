@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from skytells.emulator import Emulator
-from skytells.emulator._discovery import find_running, publish, state_dir, withdraw
+from skytells.emulator._discovery import (
+    find_running,
+    publish,
+    reachable_url,
+    state_dir,
+    withdraw,
+)
 
 
 def _mode(path: Path) -> int:
@@ -82,3 +88,57 @@ def test_a_folder_others_can_open_or_a_link_is_not_trusted(
 def test_a_file_that_names_another_host_is_ignored(private_state: Path, base_url: str) -> None:
     _write(private_state / "skytells", os.getpid(), base_url)
     assert find_running() is None  # never asked: the key goes only to loopback
+
+
+def test_a_wildcard_bind_is_published_as_its_loopback_address(private_state: Path) -> None:
+    with Emulator(time_scale=0) as emu:
+        port = emu.base_url.split(":")[-1].split("/")[0]
+        # as `skytells emulator --host 0.0.0.0 --allow-remote` would publish it (the server
+        # here listens on loopback only: tests use no other address)
+        path = publish(f"http://0.0.0.0:{port}/v1", emu.api_key)
+        assert path is not None
+        assert json.loads(path.read_text())["base_url"] == f"http://127.0.0.1:{port}/v1"
+        found = find_running()
+        assert found is not None and found.base_url == emu.base_url
+        withdraw(path)
+    assert reachable_url("http://[::]:8787/v1") == "http://[::1]:8787/v1"
+    assert reachable_url("http://127.0.0.1:8787/v1") == "http://127.0.0.1:8787/v1"
+    assert publish("http://10.1.2.3:8787/v1", "sk-x") is None  # not reachable on loopback
+
+
+def test_the_probe_asks_the_control_api_so_api_faults_are_left_alone(
+    private_state: Path,
+) -> None:
+    with Emulator(time_scale=0) as emu:
+        emu.add_fault("status", path="/v1/*", status=503, count=1)
+        emu.add_fault("latency", path="/v1/*", latency_ms=5000, count=1)
+        path = publish(emu.base_url, emu.api_key)
+        unanswered: list[str] = []
+        assert find_running(unanswered) is not None and unanswered == []
+        assert [fault["fired"] for fault in emu.faults()] == [0, 0]
+        withdraw(path)
+
+
+def test_an_emulator_that_does_not_answer_is_named(private_state: Path) -> None:
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        base_url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        path = _write(private_state / "skytells", os.getpid(), base_url)
+        unanswered: list[str] = []
+        assert find_running(unanswered) is None
+        assert unanswered == [f"{base_url} (no answer within 1 s)"]
+        assert path.exists()  # alive: not removed
+
+
+def test_the_probe_never_goes_through_a_proxy(
+    private_state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with Emulator(time_scale=0) as emu:
+        path = publish(emu.base_url, emu.api_key)
+        assert find_running() is not None
+        withdraw(path)

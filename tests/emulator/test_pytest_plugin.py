@@ -161,3 +161,69 @@ def test_the_closing_check_catches_an_unclosed_client(pytester: pytest.Pytester)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
     result.assert_outcomes(passed=1, failed=1)
     assert "unclosed <socket.socket" in result.stdout.str()
+
+
+ISOLATION_TEST_FILE = """
+import os
+
+import pytest
+
+import skytells
+
+EARLY = []
+
+
+def test_application_code_built_the_default_client_first():
+    EARLY.append(skytells.default_client())  # the real key and URL of the environment
+
+
+def test_the_default_client_is_the_emulators_inside(skytells_emulator):
+    prediction = skytells.run("flux-edge", input={"prompt": "x"})
+    assert [p["id"] for p in skytells_emulator.predictions()] == [prediction.id]
+    assert skytells.default_client() is not EARLY[0]
+
+
+def test_and_forgotten_after_it():
+    client = skytells.default_client()  # built anew from the restored environment
+    assert client is not EARLY[0]
+    assert os.environ["SKYTELLS_API_KEY"] == "sk-real-0123456789abcdef"
+
+
+def test_a_proxy_of_the_environment_is_bypassed(skytells_emulator):
+    host = skytells_emulator.base_url.split("//")[1].split(":")[0]
+    assert host in os.environ["NO_PROXY"].split(",") and host in os.environ["no_proxy"]
+    assert "localhost" in os.environ["NO_PROXY"]  # the developer's entries stay
+    with skytells.SkytellsClient() as client:
+        assert client.run("flux-edge", input={"prompt": "x"}).status == "succeeded"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("backend", ["aiohttp", "httpx"])
+async def test_async_clients_bypass_it_too(skytells_emulator, monkeypatch, backend):
+    monkeypatch.setenv("SKYTELLS_ASYNC_HTTP", backend)
+    async with skytells.AsyncSkytellsClient() as client:
+        assert (await client.run("flux-edge", input={"prompt": "x"})).status == "succeeded"
+
+
+def test_no_proxy_is_restored():
+    assert os.environ["NO_PROXY"] == "localhost" and "no_proxy" not in os.environ
+"""
+
+
+def test_the_fixture_isolates_the_default_client_and_bypasses_proxies(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A developer with a real key, the real service's address, and a proxy for everything:
+    # a request that escaped the emulator, or went through the proxy, would fail.
+    monkeypatch.setenv("SKYTELLS_API_KEY", "sk-real-0123456789abcdef")
+    monkeypatch.setenv("SKYTELLS_BASE_URL", "http://127.0.0.1:9/v1")
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SKYTELLS_ASYNC_HTTP"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    pytester.makeconftest(ANYIO_CONFTEST)
+    pytester.makepyfile(test_isolation=ISOLATION_TEST_FILE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=7)

@@ -58,6 +58,27 @@ def test_common_spellings_of_a_level(
     assert sdk_logging._handler is not None and sdk_logging._handler.level == level
 
 
+def test_the_latest_clients_setting_applies(
+    clean_logging: logging.Logger,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SKYTELLS_LOG", "debug")
+    SkytellsClient(KEY, base_url=DEAD).close()
+    clean_logging.debug("while on")
+    monkeypatch.setenv("SKYTELLS_LOG", "off")  # a later client: logging stops
+    SkytellsClient(KEY, base_url=DEAD).close()
+    clean_logging.debug("after off")
+    assert sdk_logging._handler is None and not clean_logging.isEnabledFor(logging.DEBUG)
+    monkeypatch.delenv("SKYTELLS_LOG")  # unset: changes nothing
+    SkytellsClient(KEY, base_url=DEAD).close()
+    monkeypatch.setenv("SKYTELLS_LOG", "info")  # and on again
+    SkytellsClient(KEY, base_url=DEAD).close()
+    clean_logging.info("on again")
+    err = capsys.readouterr().err
+    assert "while on" in err and "after off" not in err and "on again" in err
+
+
 @pytest.mark.parametrize("value", ["", "off", "OFF", "none", "0"])
 def test_off_attaches_nothing_and_says_nothing(
     clean_logging: logging.Logger, monkeypatch: pytest.MonkeyPatch, value: str

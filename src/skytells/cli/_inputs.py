@@ -270,3 +270,20 @@ def _guess(raw: str) -> Any:
         except ValueError:
             return raw
     return raw
+
+
+def check_pairs(pairs: Sequence[str]) -> None:
+    """Each ``-i`` is ``key=value`` and each key is given once, else a `UsageError`: checked
+    before any request (the values are converted later, with the model's schema)."""
+    seen: set[str] = set()
+    for pair in pairs:
+        key, sep, _ = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"-i {pair!r} is not key=value: write e.g. -i prompt='a red fox'")
+        if key in seen:
+            raise UsageError(
+                f"-i {key}= is given twice: give each input once (for a list: "
+                f"-i {key}=a,b for an array input, or --input-json '{{\"{key}\": [...]}}')"
+            )
+        seen.add(key)

@@ -8,6 +8,8 @@
   no bold, and progress as plain lines instead of a live bar.
 - Ids and slugs are never cut: a table column that holds them does not wrap or shrink; when the
   terminal is too narrow for those columns, each record is printed as ``field: value`` lines.
+- A stream that cannot be written (its reader went away, a full disk) raises `OutputError`,
+  whatever wrote to it (a line, a table, rich): the command stops there (see ``cli.main``).
 """
 
 from __future__ import annotations
@@ -16,14 +18,39 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ._render import Column, json_text, plain, summary_lines, visible
+from ._errors import OutputError
+from ._render import Column, json_text, plain, summary_lines
+
+
+class _Checked:
+    """A text stream whose write errors are `OutputError` (the rest is the stream's own)."""
+
+    def __init__(self, stream: TextIO, name: str) -> None:
+        self._stream = stream
+        self._name = name
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise OutputError(self._name, exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise OutputError(self._name, exc) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def no_color() -> bool:
@@ -60,8 +87,8 @@ class Output:
     """The two streams of a command, each with a rich console that fits it."""
 
     def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
-        self.stdout = stdout or sys.stdout
-        self.stderr = stderr or sys.stderr
+        self.stdout = cast(TextIO, _Checked(stdout or sys.stdout, "standard output"))
+        self.stderr = cast(TextIO, _Checked(stderr or sys.stderr, "standard error"))
         self.terminal = _is_terminal(self.stdout)
         self.err_terminal = _is_terminal(self.stderr)
         self.out = _console(self.stdout, self.terminal)
@@ -89,7 +116,9 @@ class Output:
                 self.stdout.write("\t".join(row) + "\n")
             self.stdout.flush()
             return
-        widths = [max([len(c.title)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
+        widths = [  # in terminal cells: a CJK character takes two
+            max([cell_len(c.title)] + [cell_len(r[i]) for r in rows]) for i, c in enumerate(columns)
+        ]
         comfortable = sum(
             width if column.key else min(width, MIN_COLUMN_WIDTH)
             for column, width in zip(columns, widths, strict=True)
@@ -135,17 +164,19 @@ class Output:
 
     def prediction(self, prediction: Any, *, err: bool = False, with_output: bool = True) -> None:
         """One prediction as ``field: value`` lines (id in full, status, error, outputs)."""
-        for text in summary_lines(prediction, with_output=with_output):
+        terminal = self.err_terminal if err else self.terminal
+        for text in summary_lines(prediction, with_output=with_output, multiline=terminal):
             self.line(text, err=err)
 
     @contextmanager
     def status_lines(self) -> Iterator[Any]:
-        """A stand-in for the live bar: one stderr line per change of status."""
+        """A stand-in for the live bar: one stderr line per change of status (``show`` takes
+        text already made `visible`)."""
         last: list[str] = []
 
         def show(description: str, status: str) -> None:
             if last != [status]:
                 last[:] = [status]
-                self.line(visible(f"{description}: {status}"), err=True)
+                self.line(f"{description}: {status}", err=True)
 
         yield show

@@ -22,7 +22,7 @@ from rich.text import Text
 
 from .. import _exceptions as errors
 
-_NOT_PLAIN_ASCII = re.compile(r"[^\x20-\x7e]")
+_NOT_PLAIN_ASCII = re.compile(r"[^\x20-\x5b\x5d-\x7e]")  # and the backslash
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -44,12 +44,16 @@ def _escape(char: str) -> str:
 def visible(value: object, *, multiline: bool = False) -> str:
     """``value`` as text safe for a terminal: control characters (ESC, BEL, CR, C1...), bidi
     and zero-width format characters, separators, surrogates and unassigned code points become
-    escapes such as ``\\x1b`` and ``\\u202e``. ``multiline`` keeps newlines and tabs (free
-    text such as a text model's output); elsewhere they are escaped too."""
+    escapes such as ``\\x1b`` and ``\\u202e``. ``multiline`` keeps newlines, tabs and
+    backslashes (free text such as a text model's output on a terminal); elsewhere they are
+    escaped too, a backslash as ``\\\\`` (so a server's literal ``\\x1b`` cannot pass for
+    an escaped ESC): one value stays one line."""
     text = value if isinstance(value, str) else str(value)
 
     def replace(match: re.Match[str]) -> str:
         char = match.group()
+        if char == "\\":
+            return char if multiline else "\\\\"
         if multiline and char in "\n\t":
             return char
         if char in _NAMED_ESCAPES or unicodedata.category(char) in _UNSAFE_CATEGORIES:
@@ -91,14 +95,34 @@ _LIST_FIELDS = {
 }
 
 
-def hint(error: errors.SkytellsError, command: Sequence[str] = ()) -> str:
+_EMULATOR_HINTS: list[tuple[type[errors.SkytellsError], str]] = [
+    (
+        errors.AuthenticationError,
+        "the emulator refused its own key: restart 'skytells emulator' (or stop it: --emulator "
+        "then starts a temporary one)",
+    ),
+    (
+        errors.APIConnectionError,
+        "the emulator stopped answering: check that 'skytells emulator' still runs",
+    ),
+]
+
+
+def hint(
+    error: errors.SkytellsError, command: Sequence[str] = (), *, emulator: bool = False
+) -> str:
     """What to do about ``error``, in a few words, for the command that got it.
 
     ``command`` is the command's words and its model or id, e.g. ``("run", "flux-pro")`` or
     ``("predictions", "get", ID)``: the same error id means different things to different
-    commands (an unknown id to ``predictions get``, an unknown slug to ``run``).
+    commands (an unknown id to ``predictions get``, an unknown slug to ``run``). ``emulator``:
+    the command used ``--emulator`` (no key or network to check, and no ``--emulator`` to try).
     """
     group, action = [*command, "", ""][:2]
+    if emulator:
+        for cls, text in _EMULATOR_HINTS:
+            if isinstance(error, cls):
+                return text
     if error.error_id == "ENDPOINT_NOT_FOUND":
         return (
             "check the base URL (--base-url or SKYTELLS_BASE_URL): it should end in /v1, "
@@ -165,7 +189,9 @@ def _mib(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size} bytes"
 
 
-def error_line(error: errors.SkytellsError, command: Sequence[str] = ()) -> str:
+def error_line(
+    error: errors.SkytellsError, command: Sequence[str] = (), *, emulator: bool = False
+) -> str:
     """``error: ID: message (details) -- what to do`` on one line, made `visible`."""
     text = f"error: {error.error_id}: {_too_large(error) or error}"  # str(): names the fields
     if isinstance(error, errors.PredictionError) and error.prediction_id:
@@ -175,7 +201,7 @@ def error_line(error: errors.SkytellsError, command: Sequence[str] = ()) -> str:
     )
     if isinstance(error.details, Mapping) and error.details and not summarised:
         text += f" ({json.dumps(error.details, default=str)[:300]})"
-    return visible(f"{text} -- {hint(error, command)}")
+    return visible(f"{text} -- {hint(error, command, emulator=emulator)}")
 
 
 def json_text(data: Any) -> str:
@@ -337,10 +363,13 @@ def outputs(prediction: Mapping[str, Any]) -> list[Any]:
     return list(output) if isinstance(output, list) else ([output] if output else [])
 
 
-def summary_lines(prediction: Mapping[str, Any], *, with_output: bool = True) -> list[Text]:
+def summary_lines(
+    prediction: Mapping[str, Any], *, with_output: bool = True, multiline: bool = False
+) -> list[Text]:
     """The fields a person wants to see about one prediction, as ``field: value`` lines.
 
-    Credits are shown only once the prediction has finished: before, they are not known."""
+    Credits are shown only once the prediction has finished: before, they are not known.
+    ``multiline`` (a terminal) keeps a text output's lines; otherwise each field is one line."""
     metrics = prediction.get("metrics") or {}
     billing = (prediction.get("metadata") or {}).get("billing") or {}
     status = prediction.get("status")
@@ -353,5 +382,5 @@ def summary_lines(prediction: Mapping[str, Any], *, with_output: bool = True) ->
     if billing.get("credits_used") is not None and status in TERMINAL_STATUSES:
         lines.append(plain(f"credits used: {number(billing['credits_used'])}"))
     if with_output:
-        lines.extend(plain(f"output: {item}", multiline=True) for item in outputs(prediction))
+        lines.extend(plain(f"output: {item}", multiline=multiline) for item in outputs(prediction))
     return lines

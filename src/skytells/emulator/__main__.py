@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import shlex
 import signal
 import sys
@@ -117,6 +118,9 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         return exit_.code if isinstance(exit_.code, int) else 2
     from ._server import Emulator
 
+    def failed(message: str) -> None:
+        print(f"{prog}: error: {message}", file=sys.stderr)
+
     try:
         emulator = Emulator(
             host=args.host,
@@ -134,9 +138,21 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
             variants=args.variants,
             honour_idempotency=args.honour_idempotency,
         ).start()
-    except (ValueError, OSError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except ValueError as exc:  # a setting no emulator can have: the command was not run
+        failed(f"{exc} (see '{prog} --help')")
         return 2
+    except OSError as exc:  # the port or address cannot be had now: a runtime error
+        if exc.errno == errno.EADDRINUSE:
+            failed(
+                f"port {args.port} is in use ({exc.strerror}): stop what listens there, or "
+                "pick another with --port (--port 0 picks a free one)"
+            )
+        else:
+            failed(f"cannot listen on {args.host} port {args.port}: {exc.strerror or exc}")
+        return 1
+    except RuntimeError as exc:
+        failed(str(exc))
+        return 1
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -168,7 +184,13 @@ def banner(base_url: str, api_key: str, *, found: bool) -> list[str]:
         f"SKYTELLS_API_KEY={shlex.quote(api_key)}",
     ]
     if found:
-        lines.append("'skytells --emulator ...' uses this emulator while it runs.")
+        cli = missing_extra_line("cli", "the command line") is None
+        lines.append(
+            "'skytells --emulator ...' uses this emulator while it runs."
+            if cli
+            else "'skytells --emulator ...' (pip install 'skytells[cli]') uses this emulator "
+            "while it runs."
+        )
     lines += [
         "The control API under /_emulator/ needs the key too.",
         "Press Ctrl-C to stop.",

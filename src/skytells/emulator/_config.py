@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._core.config import api_key_problem
+
 DEFAULT_API_KEY = "sk-emulator-0000000000000000"
 """The development key the emulator accepts when no keys are configured."""
 
@@ -103,6 +105,10 @@ class EmulatorConfig:
         keys = tuple(self.api_keys)
         if not keys or not all(isinstance(key, str) and key for key in keys):
             raise ValueError("api_keys must be a non-empty list of non-empty strings")
+        for key in keys:  # a key no client can send would only make every request a 401
+            problem = api_key_problem(key)
+            if problem is not None:
+                raise ValueError(f"api key {keys.index(key) + 1} cannot be used: {problem}")
         object.__setattr__(self, "api_keys", keys)
         _check_number("time_scale", self.time_scale)
         _check_number("await_limit", self.await_limit)

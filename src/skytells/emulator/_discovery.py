@@ -8,13 +8,17 @@ written whole under a temporary name then renamed, and removed when the emulator
 
 A file left by an emulator that was killed (``kill -9``) is recognised by its process being gone
 or its port refusing connections, and removed; a file whose emulator does not answer
-``GET /v1/models`` with its key within a second is skipped. The key goes only to the loopback
-address written in the file. This module needs none of the emulator's server dependencies.
+``GET /_emulator/config`` (its control API: never faulted nor rate-limited) with its key within
+a second is skipped, and said so. The probe connects directly (never through a proxy of the
+environment) and the key goes only to the loopback address written in the file; an emulator
+bound to every address (``0.0.0.0``, ``::``) is written as its loopback address. This module
+needs none of the emulator's server dependencies.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import ipaddress
 import json
 import os
@@ -22,10 +26,11 @@ import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 MAX_STATE_BYTES = 4096
 CHECK_TIMEOUT_MS = 1000.0
+NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
 _PREFIX = "emulator-"
 
 
@@ -95,8 +100,28 @@ def _is_loopback_url(url: str) -> bool:
         return False
 
 
+def reachable_url(base_url: str) -> str:
+    """``base_url`` as a client on this machine reaches it: a wildcard address (``0.0.0.0``,
+    ``::``) is not one to connect to, its loopback address is (``127.0.0.1``, ``[::1]``)."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return base_url
+    if not address.is_unspecified:
+        return base_url
+    loopback = "127.0.0.1" if address.version == 4 else "[::1]"
+    netloc = f"{loopback}:{parts.port}" if parts.port is not None else loopback
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def publish(base_url: str, api_key: str) -> Path | None:
-    """Write this process's state file; its path, or None if no private folder could be had."""
+    """Write this process's state file; its path, or None if no private folder could be had or
+    the emulator cannot be reached on a loopback address (bound to another one)."""
+    base_url = reachable_url(base_url)
+    if not _is_loopback_url(base_url):
+        return None
     folder = _private_dir(create=True)
     if folder is None:
         return None
@@ -152,23 +177,35 @@ def _process_gone(pid: int) -> bool:
     return False
 
 
-def _answers(emulator: RunningEmulator) -> bool | None:
-    """True if it answers with its key; None if nothing listens there (refused); else False."""
-    from .._clients.sync import SkytellsClient
-    from .._exceptions import APIConnectionError, APITimeoutError, SkytellsError
-
+def _answers(emulator: RunningEmulator) -> bool | str | None:
+    """True if its control API answers with its key; None if nothing listens there (refused);
+    else why not, in a few words. A direct connection: never through a proxy."""
+    parts = urlsplit(emulator.base_url)
+    host, port = parts.hostname or "", parts.port or 80
+    connection = http.client.HTTPConnection(host, port, timeout=CHECK_TIMEOUT_MS / 1000)
     try:
-        with SkytellsClient(
-            emulator.api_key, base_url=emulator.base_url, timeout=CHECK_TIMEOUT_MS, max_retries=0
-        ) as client:
-            client.models.list()
-    except APITimeoutError:
-        return False
-    except APIConnectionError:
+        connection.request(
+            "GET",
+            "/_emulator/config",
+            headers={"x-api-key": emulator.api_key, "Accept": "application/json"},
+        )
+        response = connection.getresponse()
+        body = response.read(MAX_STATE_BYTES + 1)
+    except ConnectionRefusedError:
         return None
-    except SkytellsError:
-        return False
-    return True
+    except TimeoutError:
+        return f"no answer within {CHECK_TIMEOUT_MS / 1000:g} s"
+    except (OSError, http.client.HTTPException) as exc:
+        return type(exc).__name__
+    finally:
+        connection.close()
+    if response.status != 200:
+        return f"HTTP {response.status}"
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    return True if isinstance(answer, dict) else "not the emulator's answer"
 
 
 def _modified(path: Path) -> float:
@@ -178,8 +215,11 @@ def _modified(path: Path) -> float:
         return 0.0
 
 
-def find_running() -> RunningEmulator | None:
-    """The most recently started emulator that is alive, or None; stale files are removed."""
+def find_running(unanswered: list[str] | None = None) -> RunningEmulator | None:
+    """The most recently started emulator that is alive, or None; stale files are removed.
+
+    An emulator whose process lives but that did not answer is skipped: ``unanswered`` (if
+    given) gets a line for each, ``http://127.0.0.1:8787/v1 (no answer within 1 s)``."""
     folder = _private_dir(create=False)
     if folder is None:
         return None
@@ -196,8 +236,22 @@ def find_running() -> RunningEmulator | None:
             withdraw(path)
             continue
         answer = _answers(emulator)
-        if answer:
+        if answer is True:
             return emulator
         if answer is None:  # nothing listens on its port: it was killed
             withdraw(path)
+        elif unanswered is not None:
+            unanswered.append(f"{emulator.base_url} ({answer})")
     return None
+
+
+def without_proxy(base_url: str, current: str | None) -> str:
+    """A ``NO_PROXY`` value: ``current`` with the host of ``base_url`` added, so that a client
+    reaches a local emulator directly even when ``HTTP_PROXY`` or ``ALL_PROXY`` is set (a
+    proxy would get its traffic and its key, and ``localhost`` in ``NO_PROXY`` does not cover
+    ``127.0.0.1``)."""
+    host = urlsplit(base_url).hostname or ""
+    entries = [entry.strip() for entry in (current or "").split(",") if entry.strip()]
+    if host and host.lower() not in (entry.lower().strip("[]") for entry in entries):
+        entries.append(host)
+    return ",".join(entries)

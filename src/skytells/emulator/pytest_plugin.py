@@ -8,13 +8,18 @@ to 0 (instant predictions): set the ini option `skytells_emulator_time_scale`, o
 with `@pytest.mark.skytells_emulator(time_scale=0.01, ...)` (any `Emulator.configure` setting).
 
 While a test uses the fixture, ``SKYTELLS_BASE_URL`` and ``SKYTELLS_API_KEY`` point at the
-emulator (``SKYTELLS_AI_API_URL`` is unset), so a `SkytellsClient()` built by the code under
+emulator (``SKYTELLS_AI_API_URL`` is unset) and its address is in ``NO_PROXY``/``no_proxy`` (a
+proxy of the environment never gets its traffic), so a `SkytellsClient()` built by the code under
 test talks to the emulator, never to the real service with a real key that happens to be
-exported; the environment is restored after the test.
+exported; the default client (``skytells.run()``...) is forgotten before and after the test, so
+inside it is built from that environment. The environment is restored after the test. A client
+built before the test (at import, by application code) keeps its own settings: build clients
+inside functions.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
@@ -62,20 +67,30 @@ def skytells_emulator(
     skytells_emulator_server: Emulator,
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
-) -> Emulator:
+) -> Iterator[Emulator]:
     """A running emulator, reset for this test: use `.base_url` and `.api_key` in a client.
 
-    For the test's duration ``SKYTELLS_BASE_URL`` and ``SKYTELLS_API_KEY`` point at it and
-    ``SKYTELLS_AI_API_URL`` is unset (restored after the test, with the test's own
-    ``monkeypatch`` changes, in the right order)."""
+    For the test's duration ``SKYTELLS_BASE_URL`` and ``SKYTELLS_API_KEY`` point at it,
+    ``SKYTELLS_AI_API_URL`` is unset and its address is added to ``NO_PROXY``/``no_proxy``
+    (restored after the test, with the test's own ``monkeypatch`` changes, in the right order);
+    the default client is forgotten before and after the test."""
+    import skytells
+
+    from ._discovery import NO_PROXY_VARIABLES, without_proxy
+
     skytells_emulator_server.reset()
     marker = request.node.get_closest_marker("skytells_emulator")
     if marker is not None and marker.kwargs:
         skytells_emulator_server.configure(**marker.kwargs)
-    monkeypatch.setenv("SKYTELLS_BASE_URL", skytells_emulator_server.base_url)
+    base_url = skytells_emulator_server.base_url
+    monkeypatch.setenv("SKYTELLS_BASE_URL", base_url)
     monkeypatch.setenv("SKYTELLS_API_KEY", skytells_emulator_server.api_key)
     monkeypatch.delenv("SKYTELLS_AI_API_URL", raising=False)
-    return skytells_emulator_server
+    for name in NO_PROXY_VARIABLES:
+        monkeypatch.setenv(name, without_proxy(base_url, os.environ.get(name)))
+    skytells.set_default_client(None)  # one built before the test has other settings
+    yield skytells_emulator_server
+    skytells.set_default_client(None)  # built from the emulator's settings: not for later
 
 
 @pytest.fixture

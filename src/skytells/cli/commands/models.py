@@ -16,8 +16,11 @@ TYPES = [kind.value for kind in ModelType]
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``models`` and its actions to the parser."""
-    models = commands.add_parser(
-        "models", help="browse the model catalogue", description="Browse the model catalogue."
+    models = commands.add_parser(  # global options also before the action
+        "models",
+        parents=[common],
+        help="browse the model catalogue",
+        description="Browse the model catalogue.",
     )
     actions = models.add_subparsers(
         dest="action", required=True, metavar="ACTION", parser_class=type(models)
@@ -64,7 +67,7 @@ def get_model(ctx: Context) -> int:
     for column, cell in zip(render.MODEL_COLUMNS, row, strict=True):
         out.line(f"{column.title}: {cell}")
     if model.get("description"):
-        out.line(render.plain(f"description: {model['description']}", multiline=True))
+        out.line(render.plain(f"description: {model['description']}", multiline=out.terminal))
     if args.schema:
         out.line("")
         out.table(render.SCHEMA_COLUMNS, render.schema_rows(model.get("input_schema") or {}))

@@ -14,8 +14,9 @@ from .run import finished
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``predictions`` and its actions to the parser."""
-    predictions = commands.add_parser(
+    predictions = commands.add_parser(  # global options also before the action
         "predictions",
+        parents=[common],
         help="list, get, wait, cancel, delete",
         description="Your predictions: list them, show, wait for, cancel or delete one.",
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from ..._types import PredictionResponse
 from .. import _render as render
 from .._context import Context
 from .._errors import ERROR, INTERRUPTED, OK, UNSUCCESSFUL, UsageError
-from .._inputs import merge_inputs, parse_inputs, read_json_inputs
+from .._inputs import check_pairs, merge_inputs, parse_inputs, read_json_inputs
 from .._parser import milliseconds, subparser
 
 DEFAULT_OUTPUT_DIR = "outputs"
@@ -82,6 +84,13 @@ def run(ctx: Context) -> int:
     args, out = ctx.args, ctx.out
     if args.stream and args.json:
         raise UsageError("--stream prints the output as it comes, --json at the end: choose one")
+    check_pairs(args.input)
+    folder = args.output_dir
+    if folder is None and not (args.json or args.stream):
+        folder = DEFAULT_OUTPUT_DIR
+    if folder == "":
+        raise UsageError("--output-dir is empty: name a folder, e.g. --output-dir outputs")
+    outputs_to = None if folder is None or args.no_wait else output_folder(folder)
     from_json = read_json_inputs(args.input_json, args.input_file)
     client = ctx.client
     schema = _input_schema(client, args.model)
@@ -107,11 +116,18 @@ def run(ctx: Context) -> int:
             final = _follow(ctx, created)
     except KeyboardInterrupt:
         prediction_id = render.visible(created["id"])
-        out.line(
-            f"Interrupted. Prediction {prediction_id} goes on; get it later with: "
-            f"skytells predictions get {prediction_id}",
-            err=True,
-        )
+        if ctx.temporary_emulator:
+            out.line(
+                f"Interrupted. Prediction {prediction_id} ended with this command's temporary "
+                "emulator (run 'skytells emulator' in another terminal to keep predictions)",
+                err=True,
+            )
+        else:
+            out.line(
+                f"Interrupted. Prediction {prediction_id} goes on; get it later with: "
+                f"skytells predictions get {prediction_id}",
+                err=True,
+            )
         return INTERRUPTED
     if args.json:
         out.json(final)
@@ -120,13 +136,10 @@ def run(ctx: Context) -> int:
     code = finished(ctx, final)
     if code != OK:
         return code
-    folder = args.output_dir
-    if folder is None and not (args.json or args.stream):
-        folder = DEFAULT_OUTPUT_DIR
-    if folder is None:
+    if outputs_to is None:
         return OK
     try:
-        paths = client.save_outputs(final, output_folder(folder))
+        paths = client.save_outputs(final, output_folder(str(outputs_to)))
     except SkytellsError as error:
         out.line(render.error_line(error, ctx.words), err=True)
         return ERROR
@@ -136,10 +149,14 @@ def run(ctx: Context) -> int:
 
 
 def output_folder(folder: str) -> Path:
-    """``--output-dir``, created if needed: always a folder (a file in the way is an error)."""
+    """``--output-dir``, created if needed: always a folder this user can write (a file in the
+    way, or a folder that cannot be written, is an error). Checked before the prediction is
+    created, so a folder that cannot hold its outputs costs nothing, and again before saving."""
     path = Path(folder)
     try:
         path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
     except OSError as exc:
         reason = exc.strerror or str(exc)
         if isinstance(exc, FileExistsError) or path.is_file():
@@ -171,7 +188,10 @@ def _follow(ctx: Context, created: PredictionResponse) -> PredictionResponse:
     description = render.visible(f"{args.model} {created['id']}")
     if args.json:  # scripts: only the JSON
         return client.wait(created, options)
-    if not out.live_progress:
+    if out.live_progress:  # the id in full above the bar, which may have to shorten its text
+        out.line(description, err=True)
+        description = render.visible(args.model)
+    else:
         with out.status_lines() as show:
             show(description, render.visible(created.get("status", "")))
 
