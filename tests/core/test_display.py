@@ -300,7 +300,7 @@ def test_plain_text_has_no_terminal_controls() -> None:
     assert "\x1b" not in plain and "\u202e" not in plain and "\r" not in plain
     assert "\\x1b]0;owned\\x07" in plain and "\\u202e" in plain
     assert terminal_text("a\nb\tc", multiline=True) == "a\nb\tc"
-    assert terminal_text("a\nb") == "a\\x0ab"
+    assert terminal_text("a\nb") == "a\\nb"  # escaped as the command line escapes it
 
 
 def test_fields_are_bounded() -> None:

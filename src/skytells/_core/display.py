@@ -14,13 +14,13 @@ import datetime as dt
 import html
 import math
 import re
-import unicodedata
 from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .._enums import normalize_status
 from .progress import ProgressView
+from .text import escape_char, is_unsafe
 
 __all__ = [
     "MAX_OUTPUTS",
@@ -62,7 +62,6 @@ _EXTENSIONS = {
     "audio": {"mp3", "wav", "ogg", "oga", "flac", "m4a", "aac", "opus", "weba"},
 }
 _MODEL_TYPES = {"image": "image", "video": "video", "audio": "audio", "music": "audio"}
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _NOT_PLAIN_ASCII = re.compile(r"[^\x20-\x7e]")
 _COLOURS = {
     "succeeded": "#15803d",
@@ -93,16 +92,7 @@ def terminal_text(value: object, limit: int = MAX_FIELD_CHARS, *, multiline: boo
         char = match.group()
         if multiline and char in "\n\t":
             return char
-        if unicodedata.category(char) not in _UNSAFE_CATEGORIES:
-            return char
-        code = ord(char)
-        return (
-            f"\\x{code:02x}"
-            if code < 0x100
-            else f"\\u{code:04x}"
-            if code < 0x10000
-            else f"\\U{code:08x}"
-        )
+        return escape_char(char) if is_unsafe(char) else char
 
     return _NOT_PLAIN_ASCII.sub(replace, text) + ("…" if cut else "")
 
@@ -134,9 +124,7 @@ def safe_url(value: object) -> str | None:
         return None
     if len(value) > MAX_URL_CHARS or _URL_FORBIDDEN.search(value):
         return None
-    if _NOT_PLAIN_ASCII.search(value) and any(
-        unicodedata.category(char) in _UNSAFE_CATEGORIES for char in value
-    ):
+    if _NOT_PLAIN_ASCII.search(value) and any(is_unsafe(char) for char in value):
         return None  # invisible or reordering characters (U+202E...): not a link to follow
     try:
         parts = urlsplit(value)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -21,24 +20,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from .. import _exceptions as errors
+from .._core.text import escape_char, is_unsafe
 
 _NOT_PLAIN_ASCII = re.compile(r"[^\x20-\x5b\x5d-\x7e]")  # and the backslash
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escape(char: str) -> str:
-    named = _NAMED_ESCAPES.get(char)
-    if named is not None:
-        return named
-    code = ord(char)
-    return (
-        f"\\x{code:02x}"
-        if code < 0x100
-        else f"\\u{code:04x}"
-        if code < 0x10000
-        else f"\\U{code:08x}"
-    )
 
 
 def visible(value: object, *, multiline: bool = False) -> str:
@@ -56,8 +40,8 @@ def visible(value: object, *, multiline: bool = False) -> str:
             return char if multiline else "\\\\"
         if multiline and char in "\n\t":
             return char
-        if char in _NAMED_ESCAPES or unicodedata.category(char) in _UNSAFE_CATEGORIES:
-            return _escape(char)
+        if char in "\n\r\t" or is_unsafe(char):
+            return escape_char(char)
         return char
 
     return _NOT_PLAIN_ASCII.sub(replace, text)
