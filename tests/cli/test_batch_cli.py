@@ -172,3 +172,12 @@ def test_global_options_after_the_action(emu: Any, tmp_path: Path) -> None:
     code = main([*argv, "--api-key", emu.api_key, "--base-url", emu.base_url])
     assert code == 0
     assert_exactly_once(emu, out, 2)
+
+
+def test_a_pause_for_a_retry_after_is_shown_on_stderr(cli: Any, emu: Any, tmp_path: Path) -> None:
+    emu.add_fault("status", method="POST", path="/v1/predict", status=429, retry_after=2, count=1)
+    requests = write_requests(tmp_path / "requests.jsonl", 3)
+    code, _, err = cli("batch", "run", str(requests), "--out", str(tmp_path / "r.jsonl"))
+    assert code == 0, err
+    assert "rate limited: waiting 2s (Retry-After)" in err
+    assert_exactly_once(emu, tmp_path / "r.jsonl", 3)

@@ -374,3 +374,48 @@ def test_a_lost_answer_in_a_resumed_run_never_takes_an_earlier_runs_prediction(
     assert sum(rule["fired"] for rule in emu.faults()) == 1
     lines = assert_exactly_once(emu, results, 2)
     assert {line["custom_id"]: line["id"] for line in lines}["req-0"] == made["id"]
+
+
+def test_a_storm_of_retry_after_0_backs_off_and_stops_at_the_retry_bound(
+    emu: Any, tmp_path: Path, requests_file: Path
+) -> None:
+    """Every create answered 429 with ``Retry-After: 0``: the pauses have the retry backoff as
+    their floor and each request is sent at most 1 + max_retries times; then the batch stops
+    with RATE_LIMIT_EXCEEDED, resumable."""
+    emu.add_fault("status", method="POST", path="/v1/predict", status=429, retry_after=0)
+    results = tmp_path / "results.jsonl"
+    retry = {"retries": 2, "retry_delay": 50}  # a short backoff: the test stays fast
+    with SkytellsClient(emu.api_key, base_url=emu.base_url, retry=retry) as client:
+        with pytest.raises(SkytellsError) as caught:
+            client.batch(requests_file, results, concurrency=4).run()
+    error = caught.value
+    assert error.error_id == "RATE_LIMIT_EXCEEDED" and error.http_status == 429
+    assert "run it again" in str(error) and "max_retries" in str(error)
+    fired = sum(rule["fired"] for rule in emu.faults())
+    assert 0 < fired <= 12 * 3, fired  # not thousands a second
+    emu.clear_faults()
+    with SkytellsClient(emu.api_key, base_url=emu.base_url) as client:
+        status = client.batch(requests_file, results).status()
+        assert status.states["pending"] == 12
+        client.batch(requests_file, results).run()
+    assert_exactly_once(emu, results, 12)
+
+
+def test_a_retry_after_above_max_retry_after_stops_the_batch_at_once(
+    emu: Any, tmp_path: Path, requests_file: Path
+) -> None:
+    """One 429 asking for 100,000 s: nothing waits 28 hours; the batch stops (polling too)
+    with an error that says why, and the next run resumes it."""
+    emu.add_fault(
+        "status", method="POST", path="/v1/predict", status=429, retry_after=100_000, count=1
+    )
+    results = tmp_path / "results.jsonl"
+    with SkytellsClient(emu.api_key, base_url=emu.base_url) as client:
+        began = time.monotonic()
+        with pytest.raises(SkytellsError) as caught:
+            client.batch(requests_file, results, concurrency=2).run()
+        assert time.monotonic() - began < 60  # max_retry_after, never the 100,000 s asked
+        assert caught.value.error_id == "RATE_LIMIT_EXCEEDED"
+        assert "max_retry_after" in str(caught.value) and caught.value.details["retry_after"]
+        client.batch(requests_file, results).run()
+    assert_exactly_once(emu, results, 12)

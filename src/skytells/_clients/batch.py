@@ -83,6 +83,9 @@ class BatchProgress:
     throttled: int
     elapsed: float
     done_this_run: int
+    paused: float = 0.0
+    """Seconds left of the pause a 429 asked for (its ``Retry-After``, or the backoff): no
+    request starts and no prediction is looked at until then."""
 
     @property
     def rate(self) -> float:

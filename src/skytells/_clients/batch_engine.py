@@ -116,7 +116,9 @@ class _Engine:
         )
         self.run_op = run
         self.settings = settings
-        self.aimd = Aimd(settings.concurrency)
+        self.aimd = Aimd(settings.concurrency, policy=retry)
+        self._throttled_rows: dict[int, int] = {}
+        """429s each request got in a row (bounded by the retry policy's ``retries``)."""
         self.total = 0
         self.done = 0
         self.failed = 0
@@ -322,6 +324,8 @@ class _Engine:
             await self._reconcile_unknown()
             await self._feed()
             while self._creating or self._waiting or self._finishing or self._unknown:
+                if self._fatal is not None and not self._creating and not self._finishing:
+                    break  # what is created stays in the journal: the next run follows it
                 if self._unknown and not self._creating:
                     await self._reconcile_unknown()
                     continue
@@ -389,6 +393,7 @@ class _Engine:
                 self._create_failed(row, request, error)
                 return
             self.aimd.succeeded()
+            self._throttled_rows.pop(row.line, None)
             self._adopt(row.line, request, dict(prediction))
         finally:
             self._creating -= 1
@@ -396,9 +401,17 @@ class _Engine:
 
     def _create_failed(self, row: Row, request: BatchLine, error: SkytellsError) -> None:
         if isinstance(error, RateLimitError):
-            self.aimd.throttled(asyncio.get_running_loop().time(), error.retry_after)
             self.journal.mark_pending(row.line)
-            self._retry.append(row)
+            tries = self._throttled_rows.get(row.line, 0) + 1
+            self._throttled_rows[row.line] = tries
+            if self._throttled(error, tries - 1) and tries > self.core.config.retry.retries:
+                self._stop_throttled(
+                    error,
+                    f"the request of line {row.line} was refused with a 429 {tries} times "
+                    f"(max_retries is {self.core.config.retry.retries})",
+                )
+            if self._fatal is None:
+                self._retry.append(row)
         elif isinstance(error, _FATAL):
             self.journal.mark_pending(row.line)
             self._fatal = self._fatal or error
@@ -409,6 +422,34 @@ class _Engine:
             self.journal.mark_terminal(row.line, "not_created", record)
             self._finishing += 1
             self._spawn(self._finish(row.line, request, record, None))
+
+    def _throttled(self, error: RateLimitError, attempt: int | None = None) -> bool:
+        """A 429: every request pauses (`Aimd.throttled`). False when its ``Retry-After`` is
+        above the retry policy's ``max_retry_after``: the batch stops (resumable), as any other
+        call of the SDK gives up on such a wait."""
+        now = asyncio.get_running_loop().time()
+        if self.aimd.throttled(now, error.retry_after, attempt) is None:
+            self._stop_throttled(
+                error,
+                f"the server asks to wait {error.retry_after:g} s, more than max_retry_after "
+                f"({self.core.config.retry.max_retry_after:g} s)",
+            )
+            return False
+        self._report()
+        return True
+
+    def _stop_throttled(self, error: RateLimitError, why: str) -> None:
+        if self._fatal is not None:
+            return
+        self._fatal = RateLimitError(
+            f"The batch stopped: {why}. Nothing is lost: run it again later to resume it.",
+            "RATE_LIMIT_EXCEEDED",
+            {"retry_after": error.retry_after, "reason": why},
+            http_status=429,
+            headers=error.headers,
+            retry_after=error.retry_after,
+        )
+        self._changed()
 
     def _adopt(self, line: int, request: BatchLine, prediction: dict[str, Any]) -> None:
         prediction_id = str(prediction["id"])
@@ -446,8 +487,8 @@ class _Engine:
             try:
                 candidates = await self._candidates(model, group, claimed)
             except SkytellsError as error:
-                if isinstance(error, RateLimitError):
-                    self.aimd.throttled(asyncio.get_running_loop().time(), error.retry_after)
+                if isinstance(error, RateLimitError) and not self._throttled(error):
+                    return
                 self._reconcile_failures += 1
                 if self._reconcile_failures >= 3:  # never create blind: stop, try later
                     self._fatal = self._fatal or error
@@ -527,7 +568,7 @@ class _Engine:
             try:
                 seen = await self._round(list(self._waiting))
             except RateLimitError as error:
-                self.aimd.throttled(loop.time(), error.retry_after)
+                self._throttled(error)
                 continue
             progressed = False
             for prediction_id, state in seen.items():
@@ -536,7 +577,7 @@ class _Engine:
                     continue
                 line, request = entry
                 if isinstance(state, RateLimitError):
-                    self.aimd.throttled(loop.time(), state.retry_after)
+                    self._throttled(state)
                 elif isinstance(state, NotFoundError):
                     del self._waiting[prediction_id]
                     self._terminal(line, request, {"id": prediction_id, "status": "unknown"}, state)
@@ -774,8 +815,17 @@ class _Engine:
                 throttled=self.aimd.throttled_count,
                 elapsed=time.monotonic() - self.started,
                 done_this_run=self.done_this_run,
+                paused=self.aimd.paused(_loop_time()),
             )
         )
+
+
+def _loop_time() -> float:
+    """The running loop's clock (the pacing's), or 0 outside a loop."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return 0.0
 
 
 @contextlib.contextmanager

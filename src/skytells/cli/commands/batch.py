@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import signal
 import sys
 import time
@@ -177,6 +178,7 @@ class _Display:
         self.live = live
         self._last = 0.0
         self._latest: BatchProgress | None = None
+        self._paused = False
         self._bar: Any = None
         self._task: Any = None
 
@@ -217,7 +219,9 @@ class _Display:
             )
             return
         now = time.monotonic()
-        if now - self._last >= PLAIN_EVERY:
+        waiting = progress.paused > 0 and not self._paused
+        self._paused = progress.paused > 0
+        if waiting or now - self._last >= PLAIN_EVERY:
             self._last = now
             self._line(progress)
 
@@ -231,10 +235,13 @@ class _Display:
 
 
 def _info(progress: BatchProgress) -> str:
-    return (
+    info = (
         f"{progress.failed} failed, {progress.running} running, {progress.rate:.1f}/s, "
         f"{progress.credits:g} credits, concurrency {progress.concurrency}"
     )
+    if progress.paused > 0:
+        info += f", rate limited: waiting {math.ceil(progress.paused)}s (Retry-After)"
+    return info
 
 
 def _show_status(console: Console, args: argparse.Namespace, status: BatchStatus) -> None:
