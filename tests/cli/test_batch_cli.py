@@ -181,3 +181,15 @@ def test_a_pause_for_a_retry_after_is_shown_on_stderr(cli: Any, emu: Any, tmp_pa
     assert code == 0, err
     assert "rate limited: waiting 2s (Retry-After)" in err
     assert_exactly_once(emu, tmp_path / "r.jsonl", 3)
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-1", "cheap"])
+def test_a_max_cost_that_is_not_a_finite_number_is_a_usage_error(
+    cli: Any, emu: Any, tmp_path: Path, bad: str
+) -> None:
+    requests = write_requests(tmp_path / "requests.jsonl", 2)
+    code, _, err = cli(
+        "batch", "run", str(requests), "--out", str(tmp_path / "r.jsonl"), "--max-cost", bad
+    )
+    assert code == 2 and "--max-cost" in err, err
+    assert emu.predictions() == [] and not (tmp_path / "r.jsonl").exists()

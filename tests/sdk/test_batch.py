@@ -419,3 +419,13 @@ def test_a_retry_after_above_max_retry_after_stops_the_batch_at_once(
         assert "max_retry_after" in str(caught.value) and caught.value.details["retry_after"]
         client.batch(requests_file, results).run()
     assert_exactly_once(emu, results, 12)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1.0, "5", True])
+def test_a_max_cost_that_is_not_a_finite_number_is_refused(
+    client: SkytellsClient, emu: Any, tmp_path: Path, requests_file: Path, bad: Any
+) -> None:
+    with pytest.raises(SkytellsError) as caught:
+        client.batch(requests_file, tmp_path / "r.jsonl", max_cost=bad).run()
+    assert caught.value.error_id == "INVALID_PARAMETER" and "max_cost" in str(caught.value)
+    assert emu.predictions() == []

@@ -12,6 +12,7 @@ The engine (`batch_engine`: asyncio, sqlite) is imported by the first batch run,
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -152,9 +153,14 @@ class _BatchBase:
     ) -> None:
         results_path = Path(results)
         if max_cost is not None and (
-            isinstance(max_cost, bool) or not isinstance(max_cost, (int, float)) or max_cost < 0
+            isinstance(max_cost, bool)
+            or not isinstance(max_cost, (int, float))
+            or not math.isfinite(max_cost)
+            or max_cost < 0
         ):
-            raise ValidationError("max_cost must be a number >= 0", "INVALID_PARAMETER")
+            raise ValidationError(
+                f"max_cost must be a finite number >= 0, not {max_cost!r}", "INVALID_PARAMETER"
+            )
         self._core = core
         self._settings = _Settings(
             requests=Path(requests),

@@ -62,7 +62,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser] | None = No
         "--dry-run", action="store_true", help="check every line and print the estimated cost"
     )
     run.add_argument(
-        "--max-cost", type=float, metavar="X", help="refuse to start if the estimate is above X"
+        "--max-cost", type=_cost, metavar="X", help="refuse to start if the estimate is above X"
     )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     status = actions.add_parser(
@@ -75,6 +75,17 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser] | None = No
     )
     cancel.add_argument("--out", required=True, metavar="RESULTS", help="the batch's results file")
     cancel.add_argument("--json", action="store_true")
+
+
+def _cost(text: str) -> float:
+    """``--max-cost``: a finite number >= 0 (``nan`` or ``inf`` would remove the cap)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text!r}")
+    return value
 
 
 def command(
