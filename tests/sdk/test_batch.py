@@ -429,3 +429,46 @@ def test_a_max_cost_that_is_not_a_finite_number_is_refused(
         client.batch(requests_file, tmp_path / "r.jsonl", max_cost=bad).run()
     assert caught.value.error_id == "INVALID_PARAMETER" and "max_cost" in str(caught.value)
     assert emu.predictions() == []
+
+
+def _journal_with_creating_rows(requests: Path, results: Path, lines: list[int]) -> None:
+    """A journal as a run killed with the creates of ``lines`` in flight leaves it."""
+    journal = Journal(journal_path(results))
+    journal.begin_fill()
+    for line, text in enumerate(requests.read_text().splitlines(), start=1):
+        data = json.loads(text)
+        journal.add(line, data["custom_id"], json.dumps(data))
+    journal.finish_fill(_file_binding(requests))
+    for line in lines:
+        journal.mark_creating(line, time.time() - 1, fingerprint(MODEL, {"prompt": "x"}))
+    journal.commit()
+    journal.close()
+
+
+def test_create_outcome_unknown_names_resend_unknown_which_finishes_the_batch(
+    client: SkytellsClient, emu: Any, tmp_path: Path, http: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More predictions of the model since the interrupted create than the walk's bound (scaled
+    down to one page): the batch cannot tell, says so and names the way out; with
+    ``resend_unknown=True`` the request is created again and the batch completes."""
+    import skytells._clients.batch_engine as engine
+
+    monkeypatch.setattr(engine, "MAX_RECONCILE_PAGES", 1)
+    requests = write_requests(tmp_path / "requests.jsonl", 3)
+    results = tmp_path / "results.jsonl"
+    _journal_with_creating_rows(requests, results, [1])
+    for i in range(engine.PAGE + 5):  # other programs' predictions of the same model
+        http.post("/predict", json={"model": MODEL, "input": {"prompt": f"other {i}"}})
+    for _ in range(2):  # running it again later does not help
+        with pytest.raises(SkytellsError) as caught:
+            client.batch(requests, results).run()
+        assert caught.value.error_id == "CREATE_OUTCOME_UNKNOWN"
+        assert "resend_unknown=True" in str(caught.value) and "--resend-unknown" in str(
+            caught.value
+        )
+    status = client.batch(requests, results, resend_unknown=True).run()
+    assert status.complete and status.succeeded == 3
+    lines = result_lines(results)
+    assert sorted(line["custom_id"] for line in lines) == ["req-0", "req-1", "req-2"]
+    assert len({line["id"] for line in lines}) == 3
+    assert len(emu.predictions()) == engine.PAGE + 5 + 3

@@ -137,6 +137,7 @@ class _Settings:
     concurrency: int
     max_cost: float | None
     on_progress: ProgressHook | None
+    resend_unknown: bool = False
 
 
 class _BatchBase:
@@ -150,6 +151,7 @@ class _BatchBase:
         concurrency: int | None = None,
         max_cost: float | None = None,
         on_progress: ProgressHook | None = None,
+        resend_unknown: bool = False,
     ) -> None:
         results_path = Path(results)
         if max_cost is not None and (
@@ -170,6 +172,7 @@ class _BatchBase:
             concurrency=concurrency_limit(concurrency, core.config.dispatch_concurrency),
             max_cost=None if max_cost is None else float(max_cost),
             on_progress=on_progress,
+            resend_unknown=bool(resend_unknown),
         )
 
     @property

@@ -489,6 +489,9 @@ class _Engine:
             except SkytellsError as error:
                 if isinstance(error, RateLimitError) and not self._throttled(error):
                     return
+                if isinstance(error, CreateOutcomeUnknownError):  # waiting does not help
+                    self._fatal = self._fatal or error
+                    return
                 self._reconcile_failures += 1
                 if self._reconcile_failures >= 3:  # never create blind: stop, try later
                     self._fatal = self._fatal or error
@@ -543,12 +546,16 @@ class _Engine:
                 or pagination.current_page >= pagination.last_page
             ):
                 return found
+        if self.settings.resend_unknown:
+            return found  # the caller accepts a possible duplicate: not found is not created
         raise CreateOutcomeUnknownError(
-            f"More than {MAX_RECONCILE_PAGES * PAGE} predictions of {model} since the batch's "
-            "interrupted creates: it cannot be told whether they made their predictions. "
-            "Run the batch again later.",
+            f"More than {MAX_RECONCILE_PAGES * PAGE} predictions of {model} were made since the "
+            f"batch's {len(group)} interrupted create(s): it cannot be told whether they made "
+            "their predictions, and waiting does not change that. To create them again, "
+            "accepting a possible duplicate, run the batch with resend_unknown=True "
+            "(skytells batch run ... --resend-unknown).",
             "CREATE_OUTCOME_UNKNOWN",
-            {"model": model},
+            {"model": model, "requests": [row.line for row, _ in group][:100]},
         )
 
     # ── waiting ──────────────────────────────────────────────────────────

@@ -64,6 +64,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser] | None = No
     run.add_argument(
         "--max-cost", type=_cost, metavar="X", help="refuse to start if the estimate is above X"
     )
+    run.add_argument(
+        "--resend-unknown",
+        action="store_true",
+        help="create again the requests whose outcome cannot be told (CREATE_OUTCOME_UNKNOWN), "
+        "accepting a possible duplicate",
+    )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     status = actions.add_parser(
         "status", help="where a batch is (from its journal)", parents=parents
@@ -140,6 +146,7 @@ def _run(
         concurrency=args.concurrency,
         max_cost=args.max_cost,
         on_progress=display.update,
+        resend_unknown=args.resend_unknown,
     )
     try:
         with display, _sigterm_interrupts():
