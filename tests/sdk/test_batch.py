@@ -472,3 +472,34 @@ def test_create_outcome_unknown_names_resend_unknown_which_finishes_the_batch(
     assert sorted(line["custom_id"] for line in lines) == ["req-0", "req-1", "req-2"]
     assert len({line["id"] for line in lines}) == 3
     assert len(emu.predictions()) == engine.PAGE + 5 + 3
+
+
+def test_cancel_also_stops_the_requests_not_yet_created(
+    client: SkytellsClient, emu: Any, tmp_path: Path, poll: Any
+) -> None:
+    """`batch cancel` from elsewhere while the batch runs with most requests still pending: the
+    running batch creates none of them after the cancel, each gets a ``cancelled`` line, and
+    a later run creates nothing either."""
+    emu.configure(time_scale=1000.0)  # predictions stay running
+    emu.add_fault("latency", method="POST", path="/v1/predict", latency_ms=150)
+    requests = write_requests(tmp_path / "requests.jsonl", 30)
+    results = tmp_path / "results.jsonl"
+    batch = client.batch(requests, results, concurrency=2)
+    runner = threading.Thread(target=batch.run)
+    runner.start()
+    try:
+        poll(lambda: len(emu.predictions()), lambda count: count >= 3, timeout=30)
+        cancelled = client.batch(requests, results).cancel()
+        made = len(emu.predictions())
+        assert len(cancelled) == made < 30
+    finally:
+        runner.join(60)
+    assert not runner.is_alive()
+    lines = result_lines(results)
+    assert len(lines) == 30 and len(emu.predictions()) == made  # nothing created after
+    assert {line["status"] for line in lines} == {"cancelled"}
+    never = [line for line in lines if line["id"] is None]
+    assert len(never) == 30 - made
+    assert all(line["error"]["error_id"] == "BATCH_CANCELLED" for line in never)
+    assert list(client.batch(requests, results)) == []
+    assert len(emu.predictions()) == made and len(result_lines(results)) == 30

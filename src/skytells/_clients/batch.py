@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from .core import ClientCore
 
 __all__ = ["AsyncBatch", "Batch", "BatchProgress", "BatchResult", "BatchStatus", "CostEstimate"]
+
+CANCEL_WAIT = 10.0
+"""How long `Batch.cancel` waits for the creates in flight to answer (then cancels them too)."""
 
 ProgressHook = Callable[["BatchProgress"], None]
 
@@ -244,19 +248,29 @@ class Batch(_BatchBase):
         )
 
     def cancel(self) -> list[str]:
-        """Cancel every prediction of the batch still running; returns their ids."""
-        from .batch_engine import _running_ids
+        """Cancel the batch: every request not yet created is marked cancelled (no run creates
+        it, the one running now included; its result line says ``cancelled``), then every
+        prediction still running is cancelled. Returns the ids of those predictions."""
+        from .batch_engine import _cancel_pending, _creating_count, _running_ids
 
-        cancelled = []
-        for prediction_id in _running_ids(self._settings):
-            try:
-                self._driver.run(self._core.cancel(prediction_id))
-            except SkytellsError as error:
-                if error.http_status not in (400, 404, 409):
-                    raise
-                continue
-            cancelled.append(prediction_id)
-        return cancelled
+        _cancel_pending(self._settings)
+        cancelled: list[str] = []
+        deadline = time.monotonic() + CANCEL_WAIT
+        while True:
+            for prediction_id in _running_ids(self._settings):
+                if prediction_id in cancelled:
+                    continue
+                try:
+                    self._driver.run(self._core.cancel(prediction_id))
+                except SkytellsError as error:
+                    if error.http_status not in (400, 404, 409):
+                        raise
+                    continue
+                cancelled.append(prediction_id)
+            # Creates in flight when the pending rows were marked: cancel what they make.
+            if not _creating_count(self._settings) or time.monotonic() > deadline:
+                return cancelled
+            time.sleep(0.2)
 
 
 class AsyncBatch(_BatchBase):
@@ -286,16 +300,25 @@ class AsyncBatch(_BatchBase):
         return await _Engine(self._core, self._driver.run, self._settings).estimate()
 
     async def cancel(self) -> list[str]:
-        """Cancel every prediction of the batch still running; returns their ids."""
-        from .batch_engine import _running_ids
+        """Cancel the batch (see `Batch.cancel`); returns the ids of the predictions cancelled."""
+        import asyncio
 
-        cancelled = []
-        for prediction_id in _running_ids(self._settings):
-            try:
-                await self._driver.run(self._core.cancel(prediction_id))
-            except SkytellsError as error:
-                if error.http_status not in (400, 404, 409):
-                    raise
-                continue
-            cancelled.append(prediction_id)
-        return cancelled
+        from .batch_engine import _cancel_pending, _creating_count, _running_ids
+
+        _cancel_pending(self._settings)
+        cancelled: list[str] = []
+        deadline = time.monotonic() + CANCEL_WAIT
+        while True:
+            for prediction_id in _running_ids(self._settings):
+                if prediction_id in cancelled:
+                    continue
+                try:
+                    await self._driver.run(self._core.cancel(prediction_id))
+                except SkytellsError as error:
+                    if error.http_status not in (400, 404, 409):
+                        raise
+                    continue
+                cancelled.append(prediction_id)
+            if not _creating_count(self._settings) or time.monotonic() > deadline:
+                return cancelled
+            await asyncio.sleep(0.2)

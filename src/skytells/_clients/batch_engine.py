@@ -351,11 +351,14 @@ class _Engine:
                 row = self._retry.popleft()
             else:
                 if not buffer:
-                    buffer.extend(self.journal.rows(("pending",), after, 200))
+                    buffer.extend(self.journal.rows(("pending", "cancelled"), after, 200))
                     if buffer:
                         after = buffer[-1].line
                 if buffer:
                     row = buffer.popleft()
+                    if row.state == "cancelled":  # by `batch cancel`: its line, not a create
+                        self._finish_cancelled(row)
+                        continue
                 elif self._creating:
                     await self._changed_wait()  # one may be sent back (a 429)
                     continue
@@ -385,7 +388,13 @@ class _Engine:
         journal = self.journal
         request = BatchLine.from_json(row.line, row.request)
         try:
-            journal.mark_creating(row.line, time.time(), fingerprint(request.model, request.input))
+            if not journal.mark_creating(
+                row.line, time.time(), fingerprint(request.model, request.input)
+            ):
+                current = journal.row(row.line)  # `batch cancel` reached it first
+                if current is not None and current.state == "cancelled":
+                    self._finish_cancelled(current)
+                return
             await self._durable()  # the mark is on disk before the request leaves
             try:
                 prediction = await self.run_op(self.pacing_core.create(request.payload(), None))
@@ -422,6 +431,12 @@ class _Engine:
             self.journal.mark_terminal(row.line, "not_created", record)
             self._finishing += 1
             self._spawn(self._finish(row.line, request, record, None))
+
+    def _finish_cancelled(self, row: Row) -> None:
+        """Write the line of a request ``batch cancel`` stopped before it was created."""
+        request = BatchLine.from_json(row.line, row.request)
+        self._finishing += 1
+        self._spawn(self._finish(row.line, request, json.loads(row.record or "{}"), None))
 
     def _throttled(self, error: RateLimitError, attempt: int | None = None) -> bool:
         """A 429: every request pauses (`Aimd.throttled`). False when its ``Retry-After`` is
@@ -920,7 +935,7 @@ def _status(settings: _Settings) -> BatchStatus:
     try:
         counts = journal.counts()
         succeeded = failed = 0
-        for row in journal.all_rows(("written", "saved", "terminal")):
+        for row in journal.all_rows(("written", "saved", "terminal", "cancelled")):
             if row.status == "succeeded":
                 succeeded += 1
             else:
@@ -934,6 +949,41 @@ def _status(settings: _Settings) -> BatchStatus:
             results=str(settings.results),
             journal=str(settings.journal),
         )
+    finally:
+        journal.close()
+
+
+def _cancel_pending(settings: _Settings) -> int:
+    """Mark every request not yet created as cancelled (its result line says so), so that no
+    run creates it: a running batch checks each row before its create. Returns how many."""
+    journal = Journal(settings.journal, shared=True)
+    try:
+        if not journal.ready:
+            raise JournalError(
+                f"The batch of {settings.journal} has not started yet: nothing to cancel",
+                "BATCH_NOT_FOUND",
+            )
+        count = 0
+        for row in list(journal.all_rows(("pending",))):
+            request = BatchLine.from_json(row.line, row.request)
+            problem = {
+                "error_id": "BATCH_CANCELLED",
+                "message": "Cancelled by `batch cancel` before it was created",
+                "http_status": 0,
+            }
+            record = result_record(request, None, problem, [])
+            record["status"] = "cancelled"
+            count += journal.mark_cancelled(row.line, record)
+        journal.commit()
+        return count
+    finally:
+        journal.close()
+
+
+def _creating_count(settings: _Settings) -> int:
+    journal = Journal(settings.journal, readonly=True)
+    try:
+        return journal.counts()["creating"]
     finally:
         journal.close()
 

@@ -6,6 +6,10 @@ run. Each request is a row whose state moves forward, written *before* the step 
     pending -> creating (attempt start, fingerprint) -> created (id) -> terminal (its result)
             -> saved (file paths) -> written (its line is in the results file)
 
+A ``pending`` row that ``skytells batch cancel`` reached is ``cancelled`` (its result, never
+created; a running batch checks the state before each create, so it stops creating too) and then
+``written``.
+
 A row in ``creating`` may or may not have a prediction on the server: the next run looks for it
 (reconciles) before it creates it again. The results file's committed length is kept in the same
 transaction as the rows marked ``written``, so a run killed between writing lines and committing
@@ -31,7 +35,7 @@ from typing import Any
 from .._exceptions import SkytellsError
 
 SCHEMA_VERSION = "1"
-STATES = ("pending", "creating", "created", "terminal", "saved", "written")
+STATES = ("pending", "creating", "created", "terminal", "saved", "written", "cancelled")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,7 +85,9 @@ class Journal:
     """One open journal (used by one thread at a time). ``path=None``: a private temporary one
     (a dry run: the same checks, nothing kept)."""
 
-    def __init__(self, path: Path | None, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path | None, *, readonly: bool = False, shared: bool = False) -> None:
+        """``readonly``: read a batch's state (even while it runs); ``shared``: write beside a
+        run that may hold the batch (`cancel_pending`), without taking its lock."""
         self.path = path
         self._lock: Any = None
         self._in_transaction = False
@@ -104,7 +110,11 @@ class Journal:
                     "BATCH_NOT_FOUND",
                 )
             return
-        if path is not None:
+        if path is not None and shared and not path.exists():
+            raise JournalError(
+                f"No batch journal at {path}: run the batch first", "BATCH_NOT_FOUND"
+            )
+        if path is not None and not shared:
             self._lock = _lock(path)
         try:
             self._db = sqlite3.connect("" if path is None else str(path), isolation_level=None)
@@ -233,14 +243,31 @@ class Journal:
         """A create that was refused with certainty (a 429): to be sent again."""
         self._set(line, "state = 'pending'")
 
-    def mark_creating(self, line: int, started: float, fingerprint: str) -> None:
-        """A create is about to be sent (the first attempt's start is kept)."""
-        self._set(
+    def mark_creating(self, line: int, started: float, fingerprint: str) -> bool:
+        """A create is about to be sent (the first attempt's start is kept). False, and nothing
+        changed, when the row is no longer to be created (``batch cancel`` reached it)."""
+        return self._set(
             line,
             "state = 'creating', started = COALESCE(started, ?), fingerprint = ?",
             started,
             fingerprint,
+            only=("pending", "creating"),
         )
+
+    def mark_cancelled(self, line: int, record: dict[str, Any]) -> bool:
+        """A pending row will not be created: ``record`` is its result. False if it was no longer
+        pending."""
+        return self._set(
+            line,
+            "state = 'cancelled', status = 'cancelled', record = ?",
+            json.dumps(record, separators=(",", ":"), ensure_ascii=False),
+            only=("pending",),
+        )
+
+    def row(self, line: int) -> Row | None:
+        """The row of ``line``."""
+        found = self.rows(STATES, line - 1, 1)
+        return found[0] if found and found[0].line == line else None
 
     def mark_created(self, line: int, prediction_id: str) -> None:
         """The prediction of a row exists."""
@@ -298,9 +325,13 @@ class Journal:
             self._db.execute("BEGIN IMMEDIATE")
             self._in_transaction = True
 
-    def _set(self, line: int, assignments: str, *values: Any) -> None:
+    def _set(self, line: int, assignments: str, *values: Any, only: tuple[str, ...] = ()) -> bool:
         self._begin()
-        self._db.execute(f"UPDATE rows SET {assignments} WHERE line = ?", (*values, line))
+        where = f" AND state IN ({','.join('?' * len(only))})" if only else ""
+        cursor = self._db.execute(
+            f"UPDATE rows SET {assignments} WHERE line = ?{where}", (*values, line, *only)
+        )
+        return cursor.rowcount > 0
 
 
 def _lock(path: Path) -> int:

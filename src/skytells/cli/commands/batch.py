@@ -77,7 +77,9 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser] | None = No
     status.add_argument("--out", required=True, metavar="RESULTS", help="the batch's results file")
     status.add_argument("--json", action="store_true")
     cancel = actions.add_parser(
-        "cancel", help="cancel every prediction of a batch still running", parents=parents
+        "cancel",
+        help="cancel a batch: its requests not yet created, and its predictions still running",
+        parents=parents,
     )
     cancel.add_argument("--out", required=True, metavar="RESULTS", help="the batch's results file")
     cancel.add_argument("--json", action="store_true")
@@ -114,7 +116,12 @@ def command(
         if args.json:
             _json(console, {"cancelled": cancelled})
         else:
-            console.print(render.plain(f"cancelled {len(cancelled)} prediction(s)"))
+            console.print(
+                render.plain(
+                    f"cancelled {len(cancelled)} prediction(s); the requests not yet created "
+                    "will not be"
+                )
+            )
         return 0
     return _run(client, args, console, err or Console(stderr=True), live)
 
