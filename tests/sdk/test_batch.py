@@ -503,3 +503,172 @@ def test_cancel_also_stops_the_requests_not_yet_created(
     assert all(line["error"]["error_id"] == "BATCH_CANCELLED" for line in never)
     assert list(client.batch(requests, results)) == []
     assert len(emu.predictions()) == made and len(result_lines(results)) == 30
+
+
+def _rows_in_file_alone(journal: Path, into: Path) -> dict[str, int]:
+    """The journal's rows by state as its file alone holds them (copied without ``-wal``)."""
+    import shutil
+    import sqlite3
+
+    try:
+        shutil.copyfile(journal, into)
+        db = sqlite3.connect(into)
+        try:
+            return dict(db.execute("SELECT state, COUNT(*) FROM rows GROUP BY state").fetchall())
+        finally:
+            db.close()
+    except (sqlite3.Error, OSError):
+        return {}
+
+
+def test_the_journal_file_alone_catches_up_while_the_batch_runs(
+    emu: Any, client: SkytellsClient, tmp_path: Path, poll: Any
+) -> None:
+    """A batch in a program of its own, its predictions running: the journal file (without its
+    ``-wal``) holds every create within a few seconds (a checkpoint), so a copy of it made then,
+    after a SIGKILL, resumes the batch without creating anything again."""
+    emu.configure(time_scale=1000.0)
+    requests = write_requests(tmp_path / "requests.jsonl", 6)
+    results = tmp_path / "results.jsonl"
+    argv = [sys.executable, "-c", SCRIPT, emu.api_key, emu.base_url, str(requests), str(results)]
+    process = subprocess.Popen(argv, stderr=subprocess.PIPE)
+    try:
+        poll(
+            lambda: _rows_in_file_alone(journal_path(results), tmp_path / "peek.sqlite"),
+            lambda states: states.get("created") == 6,
+            timeout=30,
+        )
+        process.kill()
+        process.wait(30)
+    finally:
+        process.kill()
+        process.communicate()
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for path in (requests, results):
+        (copy / path.name).write_bytes(path.read_bytes())
+    (copy / journal_path(results).name).write_bytes(journal_path(results).read_bytes())
+    emu.configure(time_scale=0.05)
+    client.batch(copy / requests.name, copy / results.name).run()
+    assert_exactly_once(emu, copy / results.name, 6)
+
+
+def _fresh_journal(requests: Path, results: Path) -> None:
+    journal = Journal(journal_path(results))
+    journal.begin_fill()
+    for line, text in enumerate(requests.read_text().splitlines(), start=1):
+        data = json.loads(text)
+        journal.add(line, data["custom_id"], json.dumps(data))
+    journal.finish_fill(_file_binding(requests))
+    journal.close()
+
+
+def test_a_journal_behind_its_results_file_is_refused_not_run_from_scratch(
+    client: SkytellsClient, emu: Any, tmp_path: Path, requests_file: Path
+) -> None:
+    results = tmp_path / "results.jsonl"
+    client.batch(requests_file, results).run()
+    # A journal that lost its commits (all pending) beside the results: nothing is sent.
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(journal_path(results)) + suffix).unlink(missing_ok=True)
+    _fresh_journal(requests_file, results)
+    with pytest.raises(SkytellsError) as caught:
+        client.batch(requests_file, results).run()
+    assert caught.value.error_id == "BATCH_JOURNAL_DAMAGED" and "-wal" in str(caught.value)
+    # A journal file with no batch in it (copied before its first checkpoint).
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(journal_path(results)) + suffix).unlink(missing_ok=True)
+    import sqlite3
+
+    db = sqlite3.connect(journal_path(results))
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.commit()
+    db.close()
+    with pytest.raises(SkytellsError) as caught:
+        client.batch(requests_file, results).run()
+    assert caught.value.error_id == "BATCH_JOURNAL_DAMAGED"
+    assert len(emu.predictions()) == 12 and len(result_lines(results)) == 12
+
+
+def test_a_truncated_results_file_is_rewritten_from_the_journal(
+    client: SkytellsClient, emu: Any, tmp_path: Path, requests_file: Path
+) -> None:
+    results = tmp_path / "results.jsonl"
+    client.batch(requests_file, results).run()
+    before = {line["custom_id"]: line for line in result_lines(results)}
+    data = results.read_bytes()
+    results.write_bytes(data[: len(data) // 2])
+    assert list(client.batch(requests_file, results)) == []
+    assert {line["custom_id"]: line for line in result_lines(results)} == before
+    assert results.with_name(results.name + ".changed").read_bytes() == data[: len(data) // 2]
+    assert_exactly_once(emu, results, 12)
+
+
+def test_a_line_appended_to_the_results_file_is_refused_not_cut(
+    client: SkytellsClient, emu: Any, tmp_path: Path, requests_file: Path
+) -> None:
+    results = tmp_path / "results.jsonl"
+    client.batch(requests_file, results).run()
+    first = results.read_text().splitlines()[0]
+    for appended in ('{"note": "mine"}\n', first + "\n"):
+        data = results.read_bytes()
+        results.write_bytes(data + appended.encode())
+        with pytest.raises(SkytellsError) as caught:
+            client.batch(requests_file, results).run()
+        assert caught.value.error_id == "BATCH_RESULTS_CHANGED"
+        assert results.read_bytes().endswith(appended.encode())  # not cut
+        results.write_bytes(data)
+    assert_exactly_once(emu, results, 12)
+
+
+def test_a_resume_counts_each_result_s_credits_once(
+    client: SkytellsClient, emu: Any, tmp_path: Path, requests_file: Path
+) -> None:
+    """Results recorded but not yet written when a run stopped: the resumed run's progress
+    counts their credits once."""
+    results = tmp_path / "results.jsonl"
+    client.batch(requests_file, results).run()
+    journal = Journal(journal_path(results))
+    for line in range(1, 13):
+        journal._set(line, "state = 'terminal'")
+    journal.commit(0)  # as if killed after recording them, before writing their lines
+    journal.close()
+    progress: list[BatchProgress] = []
+    client.batch(requests_file, results, on_progress=progress.append).run()
+    assert progress[-1].credits == pytest.approx(0.036) and progress[-1].done == 12
+    assert_exactly_once(emu, results, 12)
+
+
+def test_a_resume_removes_the_part_files_a_kill_left_and_no_others(
+    client: SkytellsClient, emu: Any, tmp_path: Path, requests_file: Path
+) -> None:
+    results = tmp_path / "results.jsonl"
+    outputs = tmp_path / "files"
+    client.batch(requests_file, results, outputs_dir=outputs).run()
+    ids = [line["id"] for line in result_lines(results)]
+    stale = [outputs / f"{ids[0]}.png.0123abcd.part", outputs / f"{ids[1]}-0.webp.deadbeef.part"]
+    others = [outputs / "someone-else.png.0123abcd.part", outputs / "notes.part"]
+    for path in stale + others:
+        path.write_bytes(b"")
+    client.batch(requests_file, results, outputs_dir=outputs).run()
+    assert not any(path.exists() for path in stale)
+    assert all(path.exists() for path in others)
+
+
+def test_status_says_what_a_journal_that_never_started_or_is_damaged_is(
+    client: SkytellsClient, tmp_path: Path, requests_file: Path
+) -> None:
+    results = tmp_path / "results.jsonl"
+    journal = Journal(journal_path(results))
+    journal.begin_fill()  # killed while checking its requests: never finished
+    journal.add(1, "a", "{}")
+    journal._db.execute("COMMIT")
+    journal._in_transaction = False
+    journal.close()
+    with pytest.raises(SkytellsError) as caught:
+        client.batch(requests_file, results).status()
+    assert caught.value.error_id == "BATCH_NOT_FOUND" and "never started" in str(caught.value)
+    journal_path(results).write_bytes(b"this is not a database" * 100)
+    with pytest.raises(SkytellsError) as caught:
+        client.batch(requests_file, results).status()
+    assert caught.value.error_id == "BATCH_JOURNAL_DAMAGED"

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import queue
+import re
 import threading
 import time
 from collections import deque
@@ -79,6 +80,8 @@ FIRST_POLL = 0.05
 COMMIT_EVERY = 0.1
 """Seconds between the journal's periodic commits (a create's mark is committed before it is
 sent, whatever this says)."""
+CHECKPOINT_EVERY = 2.0
+"""Seconds between the journal's checkpoints (its ``-wal`` file copied into the journal file)."""
 _FATAL = (AuthenticationError, PermissionDeniedError, PaymentRequiredError)
 
 
@@ -230,12 +233,22 @@ class _Engine:
     async def open(self) -> None:
         """Open (or start) the journal and the results file, repairing a torn end."""
         settings = self.settings
+        existed = settings.journal.exists() and settings.journal.stat().st_size > 0
         journal = Journal(settings.journal)
         try:
             if journal.ready:
                 _check_binding(journal, settings.requests)
             else:
-                if settings.results.exists() and settings.results.stat().st_size > 0:
+                has_results = settings.results.exists() and settings.results.stat().st_size > 0
+                if has_results and existed:
+                    raise JournalError(
+                        f"The batch journal {settings.journal} holds no request, yet "
+                        f"{settings.results} has results: the journal was damaged or copied "
+                        "without its -wal file. Restore it with its -wal and -shm files; "
+                        "starting again would create every request again",
+                        "BATCH_JOURNAL_DAMAGED",
+                    )
+                if has_results:
                     raise JournalError(
                         f"{settings.results} exists and no journal of it was found: "
                         "remove it or choose another results path",
@@ -252,6 +265,8 @@ class _Engine:
                 journal.abandon()
             raise
         self._journal = journal
+        if existed and settings.outputs_dir is not None:
+            _remove_stale_parts(settings.outputs_dir, journal)
         try:
             self._results_file = _open_results(settings.results, journal)
         except BaseException:
@@ -260,7 +275,7 @@ class _Engine:
         counts = journal.counts()
         self.total = sum(counts.values())
         self.done = counts["written"]
-        self.credits = journal.credits()
+        self.credits = journal.credits(("written",))  # the others are counted as written
         self.failed = sum(
             1
             for row in journal.all_rows(("written",))
@@ -294,6 +309,7 @@ class _Engine:
     def _close(self) -> None:
         try:
             self._commit(sync=True)
+            self.journal.checkpoint(wait=True)
         finally:
             if self._results_file is not None:
                 self._results_file.close()
@@ -783,10 +799,13 @@ class _Engine:
 
     async def _commit_loop(self) -> None:
         ticks = 0
+        every = max(1, round(CHECKPOINT_EVERY / COMMIT_EVERY))
         while True:
             await asyncio.sleep(COMMIT_EVERY)
             ticks += 1
             self._commit(sync=ticks % 10 == 0)
+            if ticks % every == 0:
+                self.journal.checkpoint()
             self._report()
             self._changed()  # a tick: every wait looks again
 
@@ -907,7 +926,9 @@ def _check_cost(estimate: CostEstimate, max_cost: float) -> None:
 
 def _open_results(path: Path, journal: Journal) -> BinaryIO:
     """The results file, cut back to the length the journal committed (a torn line or lines
-    whose rows were not committed as written are rewritten by this run)."""
+    whose rows were not committed as written are rewritten by this run). A file shorter than
+    that is rewritten from the journal (which holds every line written; the changed file is
+    kept as ``<results>.changed``); a line past it that this batch did not write is refused."""
     committed = int(journal.meta("results_size") or 0)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -919,14 +940,88 @@ def _open_results(path: Path, journal: Journal) -> BinaryIO:
     size = file.seek(0, os.SEEK_END)
     if size < committed:
         file.close()
-        raise JournalError(
-            f"The results file {path} is shorter than its journal records ({size} < {committed} "
-            "bytes): it was changed outside the batch",
-            "BATCH_RESULTS_CHANGED",
-        )
+        return _rewrite_results(path, journal)
     if size > committed:
+        try:
+            _check_tail(path, file, committed, journal)
+        except BaseException:
+            file.close()
+            raise
         file.truncate(committed)
     file.seek(committed)
+    return file
+
+
+_PART = re.compile(r"(?P<dest>[A-Za-z0-9._-]+)\.[0-9a-f]{8}\.part\Z")
+
+
+def _remove_stale_parts(folder: Path, journal: Journal) -> None:
+    """Remove the ``<name>.<random>.part`` files a killed run left in ``folder``: only those
+    of this batch's predictions (their names start with an id its journal holds), as this run
+    holds the batch and saves them again."""
+    try:
+        names = [entry.name for entry in os.scandir(folder) if entry.is_file(follow_symlinks=False)]
+    except OSError:
+        return
+    for name in names:
+        match = _PART.match(name)
+        if match is None:
+            continue
+        dest = match["dest"]
+        cuts = [i for i, char in enumerate(dest) if char in "-."] + [len(dest)]
+        if any(journal.is_claimed(dest[:cut]) for cut in cuts if cut):
+            with contextlib.suppress(OSError):
+                (folder / name).unlink()
+
+
+def _check_tail(path: Path, file: BinaryIO, committed: int, journal: Journal) -> None:
+    """The lines past the committed length must be this batch's own, written after its last
+    commit (their rows are not yet ``written``); a torn last line is fine."""
+    file.seek(committed)
+    while True:
+        raw = file.readline(MAX_LINE_BYTES)
+        if not raw or not raw.endswith(b"\n"):
+            return  # the end, or a torn last line
+        try:
+            record = json.loads(raw)
+            line, custom_id = record["line"], record["custom_id"]
+            row = journal.row(line) if isinstance(line, int) else None
+        except (ValueError, TypeError, KeyError, RecursionError):
+            row, custom_id = None, None
+        if row is None or row.custom_id != custom_id or row.state == "written":
+            raise JournalError(
+                f"The results file {path} has lines this batch did not write after its "
+                f"{committed} bytes: remove them (keep your own notes in another file)",
+                "BATCH_RESULTS_CHANGED",
+            )
+        if row.state == "pending":
+            raise JournalError(
+                f"The batch journal {journal.path} is behind its results file (line "
+                f"{row.line} has a result and no create in the journal): its -wal file was "
+                "probably lost (copied without it?). Restore the journal with its -wal and "
+                "-shm files; running on would create requests again",
+                "BATCH_JOURNAL_DAMAGED",
+            )
+
+
+def _rewrite_results(path: Path, journal: Journal) -> BinaryIO:
+    """Write the results file again from the journal's records of the lines written."""
+    aside = path.with_name(path.name + ".changed")
+    fresh = path.with_name(path.name + ".rewrite")
+    try:
+        with fresh.open("wb") as out:
+            for row in journal.all_rows(("written",)):
+                out.write((row.record or "{}").encode() + b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(path, aside)
+        os.replace(fresh, path)
+        file = path.open("r+b")
+    except OSError as exc:
+        raise JournalError(
+            f"Cannot rewrite the results file {path}: {exc.strerror or exc}", "RESULTS_UNWRITABLE"
+        ) from None
+    journal.commit(file.seek(0, os.SEEK_END))
     return file
 
 

@@ -17,6 +17,11 @@ them is repaired by cutting the file back to that length (a torn last line inclu
 those rows again: never twice, never lost. Many state changes share one commit (``commit``), so
 the journal is no bottleneck; a ``creating`` mark is committed before its create is sent.
 
+SQLite keeps the latest commits in ``<journal>-wal`` until a checkpoint copies them into the
+journal itself: the run checkpoints once the requests are stored, every few seconds while it runs
+(`checkpoint`) and when it ends, so the journal file alone is at most that far behind; a copy
+made while a batch runs must take the ``-wal`` file too.
+
 The journal is bound to its requests file (its size and SHA-256): another file with the same
 results path is refused.
 """
@@ -101,12 +106,23 @@ class Journal:
                 self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
                 self._db.execute("PRAGMA busy_timeout = 5000")
                 ready = self.ready
-            except sqlite3.DatabaseError:
-                ready = False
-            if not ready:  # being made: its requests are still being checked
+            except sqlite3.DatabaseError as exc:
                 self.close()
                 raise JournalError(
-                    f"The batch of {path} has not started yet (its requests are being checked)",
+                    f"The batch journal {path} is damaged ({exc}): restore it with its -wal "
+                    "and -shm files",
+                    "BATCH_JOURNAL_DAMAGED",
+                ) from None
+            if not ready:
+                self.close()
+                if _locked(path):
+                    raise JournalError(
+                        f"The batch of {path} has not started yet: a run is checking its requests",
+                        "BATCH_NOT_FOUND",
+                    )
+                raise JournalError(
+                    f"The batch of {path} never started: its run stopped while checking its "
+                    "requests (nothing was sent). Run it again to start it",
                     "BATCH_NOT_FOUND",
                 )
             return
@@ -168,7 +184,7 @@ class Journal:
         for key, value in {**binding, "version": SCHEMA_VERSION, "results_size": "0"}.items():
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('ready', '1')")
-        self.commit()
+        self.checkpoint(wait=True)
 
     def abandon(self) -> None:
         """Drop what `begin_fill` stored, close, and remove the journal's files."""
@@ -229,10 +245,13 @@ class Journal:
         for (prediction_id,) in cursor:
             yield str(prediction_id)
 
-    def credits(self) -> float:
-        """The credits of the results recorded so far."""
+    def credits(self, states: tuple[str, ...] = STATES) -> float:
+        """The credits of the results recorded so far (of the rows in ``states``)."""
         total = 0.0
-        for (record,) in self._db.execute("SELECT record FROM rows WHERE record IS NOT NULL"):
+        marks = ",".join("?" * len(states))
+        for (record,) in self._db.execute(
+            f"SELECT record FROM rows WHERE record IS NOT NULL AND state IN ({marks})", states
+        ):
             used = json.loads(record).get("credits_used")
             total += float(used) if isinstance(used, (int, float)) else 0.0
         return round(total, 6)
@@ -306,6 +325,17 @@ class Journal:
             self._db.execute("COMMIT")
             self._in_transaction = False
 
+    def checkpoint(self, *, wait: bool = False) -> None:
+        """Commit, and copy the commits from the ``-wal`` file into the journal file itself
+        (``wait``: and empty the ``-wal`` file, waiting for readers; else only what no reader
+        holds, never blocking)."""
+        self.commit()
+        if self.path is None:
+            return
+        mode = "TRUNCATE" if wait else "PASSIVE"
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+
     def close(self) -> None:
         """Commit nothing more and close."""
         db = getattr(self, "_db", None)
@@ -351,3 +381,23 @@ def _lock(path: Path) -> int:
             "BATCH_RUNNING",
         ) from None
     return handle
+
+
+def _locked(path: Path) -> bool:
+    """Whether a run holds the journal's lock now."""
+    try:
+        handle = os.open(str(path) + ".lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        os.close(handle)
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(handle)
+    return False
