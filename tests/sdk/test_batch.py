@@ -672,3 +672,25 @@ def test_status_says_what_a_journal_that_never_started_or_is_damaged_is(
     with pytest.raises(SkytellsError) as caught:
         client.batch(requests_file, results).status()
     assert caught.value.error_id == "BATCH_JOURNAL_DAMAGED"
+
+
+def test_numbers_beyond_json_are_bad_lines_not_a_crash(
+    client: SkytellsClient, emu: Any, tmp_path: Path
+) -> None:
+    requests = tmp_path / "big.jsonl"
+    head = '{"custom_id": "%s", "model": "' + MODEL + '", "input": {"prompt": "x", '
+    lines = [
+        head.replace("%s", "a") + '"num_outputs": ' + "9" * 4000 + "}}",
+        head.replace("%s", "b") + '"guidance": NaN}}',
+        head.replace("%s", "c") + '"seed": Infinity}}',
+    ]
+    requests.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for run in (
+        lambda: client.batch(requests, tmp_path / "r.jsonl").run(),
+        lambda: client.batch(requests, tmp_path / "r.jsonl").estimate(),
+    ):
+        with pytest.raises(SkytellsError) as caught:
+            run()
+        assert caught.value.error_id == "INVALID_BATCH"
+        assert [item["line"] for item in caught.value.details] == [1, 2, 3]
+    assert emu.predictions() == []
