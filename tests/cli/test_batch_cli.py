@@ -17,7 +17,12 @@ from typing import Any
 import pytest
 
 from skytells.cli import main
-from tests.batch_files import assert_exactly_once, result_lines, write_requests
+from tests.batch_files import (
+    assert_exactly_once,
+    journal_with_creating_rows,
+    result_lines,
+    write_requests,
+)
 
 SKYTELLS = str(Path(sys.executable).parent / "skytells")
 
@@ -193,3 +198,21 @@ def test_a_max_cost_that_is_not_a_finite_number_is_a_usage_error(
     )
     assert code == 2 and "--max-cost" in err, err
     assert emu.predictions() == [] and not (tmp_path / "r.jsonl").exists()
+
+
+def test_create_outcome_unknown_names_the_flag_that_finishes_the_batch(
+    cli: Any, emu: Any, tmp_path: Path, http: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import skytells._clients.batch_engine as engine
+
+    monkeypatch.setattr(engine, "MAX_RECONCILE_PAGES", 1)
+    requests = write_requests(tmp_path / "requests.jsonl", 2)
+    results = tmp_path / "results.jsonl"
+    journal_with_creating_rows(requests, results, [2])
+    for i in range(engine.PAGE + 1):
+        http.post("/predict", json={"model": "flux-edge", "input": {"prompt": f"other {i}"}})
+    code, _, err = cli("batch", "run", str(requests), "--out", str(results))
+    assert code == 1 and "CREATE_OUTCOME_UNKNOWN" in err and "--resend-unknown" in err
+    code, _, err = cli("batch", "run", str(requests), "--out", str(results), "--resend-unknown")
+    assert code == 0, err
+    assert len(result_lines(results)) == 2

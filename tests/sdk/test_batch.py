@@ -21,7 +21,13 @@ from skytells._clients.batch import BatchProgress
 from skytells._clients.batch_engine import _file_binding
 from skytells._core.batchfile import fingerprint
 from skytells._io.journal import Journal, journal_path
-from tests.batch_files import MODEL, assert_exactly_once, result_lines, write_requests
+from tests.batch_files import (
+    MODEL,
+    assert_exactly_once,
+    journal_with_creating_rows,
+    result_lines,
+    write_requests,
+)
 
 
 @pytest.fixture
@@ -431,20 +437,6 @@ def test_a_max_cost_that_is_not_a_finite_number_is_refused(
     assert emu.predictions() == []
 
 
-def _journal_with_creating_rows(requests: Path, results: Path, lines: list[int]) -> None:
-    """A journal as a run killed with the creates of ``lines`` in flight leaves it."""
-    journal = Journal(journal_path(results))
-    journal.begin_fill()
-    for line, text in enumerate(requests.read_text().splitlines(), start=1):
-        data = json.loads(text)
-        journal.add(line, data["custom_id"], json.dumps(data))
-    journal.finish_fill(_file_binding(requests))
-    for line in lines:
-        journal.mark_creating(line, time.time() - 1, fingerprint(MODEL, {"prompt": "x"}))
-    journal.commit()
-    journal.close()
-
-
 def test_create_outcome_unknown_names_resend_unknown_which_finishes_the_batch(
     client: SkytellsClient, emu: Any, tmp_path: Path, http: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -456,7 +448,7 @@ def test_create_outcome_unknown_names_resend_unknown_which_finishes_the_batch(
     monkeypatch.setattr(engine, "MAX_RECONCILE_PAGES", 1)
     requests = write_requests(tmp_path / "requests.jsonl", 3)
     results = tmp_path / "results.jsonl"
-    _journal_with_creating_rows(requests, results, [1])
+    journal_with_creating_rows(requests, results, [1])
     for i in range(engine.PAGE + 5):  # other programs' predictions of the same model
         http.post("/predict", json={"model": MODEL, "input": {"prompt": f"other {i}"}})
     for _ in range(2):  # running it again later does not help
@@ -694,3 +686,25 @@ def test_numbers_beyond_json_are_bad_lines_not_a_crash(
         assert caught.value.error_id == "INVALID_BATCH"
         assert [item["line"] for item in caught.value.details] == [1, 2, 3]
     assert emu.predictions() == []
+
+
+@pytest.mark.anyio
+async def test_the_async_cancel_also_stops_the_requests_not_yet_created(
+    aclient: AsyncSkytellsClient, emu: Any, tmp_path: Path
+) -> None:
+    import asyncio
+
+    emu.configure(time_scale=1000.0)
+    emu.add_fault("latency", method="POST", path="/v1/predict", latency_ms=150)
+    requests = write_requests(tmp_path / "requests.jsonl", 20)
+    results = tmp_path / "results.jsonl"
+    runner = asyncio.ensure_future(aclient.batch(requests, results, concurrency=2).run())
+    deadline = time.monotonic() + 30
+    while len(emu.predictions()) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    cancelled = await aclient.batch(requests, results).cancel()
+    made = len(emu.predictions())
+    assert 2 <= len(cancelled) == made < 20
+    status = await asyncio.wait_for(runner, 60)
+    assert status.complete and len(emu.predictions()) == made
+    assert {line["status"] for line in result_lines(results)} == {"cancelled"}
