@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
+
+from skytells._clients.batch_engine import _file_binding
+from skytells._core.batchfile import fingerprint
+from skytells._io.journal import Journal, journal_path
 
 MODEL = "flux-edge"
 
@@ -33,3 +38,17 @@ def assert_exactly_once(emu: Any, results: Path, count: int) -> list[dict[str, A
     assert len(emu.predictions()) == count
     assert {line["id"] for line in lines} == {p["id"] for p in emu.predictions()}
     return lines
+
+
+def journal_with_creating_rows(requests: Path, results: Path, lines: list[int]) -> None:
+    """A journal as a run killed with the creates of ``lines`` in flight leaves it."""
+    journal = Journal(journal_path(results))
+    journal.begin_fill()
+    for line, text in enumerate(requests.read_text().splitlines(), start=1):
+        data = json.loads(text)
+        journal.add(line, data["custom_id"], json.dumps(data))
+    journal.finish_fill(_file_binding(requests))
+    for line in lines:
+        journal.mark_creating(line, time.time() - 1, fingerprint(MODEL, {"prompt": "x"}))
+    journal.commit()
+    journal.close()

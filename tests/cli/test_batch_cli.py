@@ -17,7 +17,12 @@ from typing import Any
 import pytest
 
 from skytells.cli import main
-from tests.batch_files import assert_exactly_once, result_lines, write_requests
+from tests.batch_files import (
+    assert_exactly_once,
+    journal_with_creating_rows,
+    result_lines,
+    write_requests,
+)
 
 SKYTELLS = str(Path(sys.executable).parent / "skytells")
 
@@ -172,3 +177,42 @@ def test_global_options_after_the_action(emu: Any, tmp_path: Path) -> None:
     code = main([*argv, "--api-key", emu.api_key, "--base-url", emu.base_url])
     assert code == 0
     assert_exactly_once(emu, out, 2)
+
+
+def test_a_pause_for_a_retry_after_is_shown_on_stderr(cli: Any, emu: Any, tmp_path: Path) -> None:
+    emu.add_fault("status", method="POST", path="/v1/predict", status=429, retry_after=2, count=1)
+    requests = write_requests(tmp_path / "requests.jsonl", 3)
+    code, _, err = cli("batch", "run", str(requests), "--out", str(tmp_path / "r.jsonl"))
+    assert code == 0, err
+    assert "rate limited: waiting 2s (Retry-After)" in err
+    assert_exactly_once(emu, tmp_path / "r.jsonl", 3)
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-1", "cheap"])
+def test_a_max_cost_that_is_not_a_finite_number_is_a_usage_error(
+    cli: Any, emu: Any, tmp_path: Path, bad: str
+) -> None:
+    requests = write_requests(tmp_path / "requests.jsonl", 2)
+    code, _, err = cli(
+        "batch", "run", str(requests), "--out", str(tmp_path / "r.jsonl"), "--max-cost", bad
+    )
+    assert code == 2 and "--max-cost" in err, err
+    assert emu.predictions() == [] and not (tmp_path / "r.jsonl").exists()
+
+
+def test_create_outcome_unknown_names_the_flag_that_finishes_the_batch(
+    cli: Any, emu: Any, tmp_path: Path, http: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import skytells._clients.batch_engine as engine
+
+    monkeypatch.setattr(engine, "MAX_RECONCILE_PAGES", 1)
+    requests = write_requests(tmp_path / "requests.jsonl", 2)
+    results = tmp_path / "results.jsonl"
+    journal_with_creating_rows(requests, results, [2])
+    for i in range(engine.PAGE + 1):
+        http.post("/predict", json={"model": "flux-edge", "input": {"prompt": f"other {i}"}})
+    code, _, err = cli("batch", "run", str(requests), "--out", str(results))
+    assert code == 1 and "CREATE_OUTCOME_UNKNOWN" in err and "--resend-unknown" in err
+    code, _, err = cli("batch", "run", str(requests), "--out", str(results), "--resend-unknown")
+    assert code == 0, err
+    assert len(result_lines(results)) == 2

@@ -21,7 +21,13 @@ from skytells._clients.batch import BatchProgress
 from skytells._clients.batch_engine import _file_binding
 from skytells._core.batchfile import fingerprint
 from skytells._io.journal import Journal, journal_path
-from tests.batch_files import MODEL, assert_exactly_once, result_lines, write_requests
+from tests.batch_files import (
+    MODEL,
+    assert_exactly_once,
+    journal_with_creating_rows,
+    result_lines,
+    write_requests,
+)
 
 
 @pytest.fixture
@@ -374,3 +380,331 @@ def test_a_lost_answer_in_a_resumed_run_never_takes_an_earlier_runs_prediction(
     assert sum(rule["fired"] for rule in emu.faults()) == 1
     lines = assert_exactly_once(emu, results, 2)
     assert {line["custom_id"]: line["id"] for line in lines}["req-0"] == made["id"]
+
+
+def test_a_storm_of_retry_after_0_backs_off_and_stops_at_the_retry_bound(
+    emu: Any, tmp_path: Path, requests_file: Path
+) -> None:
+    """Every create answered 429 with ``Retry-After: 0``: the pauses have the retry backoff as
+    their floor and each request is sent at most 1 + max_retries times; then the batch stops
+    with RATE_LIMIT_EXCEEDED, resumable."""
+    emu.add_fault("status", method="POST", path="/v1/predict", status=429, retry_after=0)
+    results = tmp_path / "results.jsonl"
+    retry = {"retries": 2, "retry_delay": 50}  # a short backoff: the test stays fast
+    with SkytellsClient(emu.api_key, base_url=emu.base_url, retry=retry) as client:
+        with pytest.raises(SkytellsError) as caught:
+            client.batch(requests_file, results, concurrency=4).run()
+    error = caught.value
+    assert error.error_id == "RATE_LIMIT_EXCEEDED" and error.http_status == 429
+    assert "run it again" in str(error) and "max_retries" in str(error)
+    fired = sum(rule["fired"] for rule in emu.faults())
+    assert 0 < fired <= 12 * 3, fired  # not thousands a second
+    emu.clear_faults()
+    with SkytellsClient(emu.api_key, base_url=emu.base_url) as client:
+        status = client.batch(requests_file, results).status()
+        assert status.states["pending"] == 12
+        client.batch(requests_file, results).run()
+    assert_exactly_once(emu, results, 12)
+
+
+def test_a_retry_after_above_max_retry_after_stops_the_batch_at_once(
+    emu: Any, tmp_path: Path, requests_file: Path
+) -> None:
+    """One 429 asking for 100,000 s: nothing waits 28 hours; the batch stops (polling too)
+    with an error that says why, and the next run resumes it."""
+    emu.add_fault(
+        "status", method="POST", path="/v1/predict", status=429, retry_after=100_000, count=1
+    )
+    results = tmp_path / "results.jsonl"
+    with SkytellsClient(emu.api_key, base_url=emu.base_url) as client:
+        began = time.monotonic()
+        with pytest.raises(SkytellsError) as caught:
+            client.batch(requests_file, results, concurrency=2).run()
+        assert time.monotonic() - began < 60  # max_retry_after, never the 100,000 s asked
+        assert caught.value.error_id == "RATE_LIMIT_EXCEEDED"
+        assert "max_retry_after" in str(caught.value) and caught.value.details["retry_after"]
+        client.batch(requests_file, results).run()
+    assert_exactly_once(emu, results, 12)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1.0, "5", True])
+def test_a_max_cost_that_is_not_a_finite_number_is_refused(
+    client: SkytellsClient, emu: Any, tmp_path: Path, requests_file: Path, bad: Any
+) -> None:
+    with pytest.raises(SkytellsError) as caught:
+        client.batch(requests_file, tmp_path / "r.jsonl", max_cost=bad).run()
+    assert caught.value.error_id == "INVALID_PARAMETER" and "max_cost" in str(caught.value)
+    assert emu.predictions() == []
+
+
+def test_create_outcome_unknown_names_resend_unknown_which_finishes_the_batch(
+    client: SkytellsClient, emu: Any, tmp_path: Path, http: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More predictions of the model since the interrupted create than the walk's bound (scaled
+    down to one page): the batch cannot tell, says so and names the way out; with
+    ``resend_unknown=True`` the request is created again and the batch completes."""
+    import skytells._clients.batch_engine as engine
+
+    monkeypatch.setattr(engine, "MAX_RECONCILE_PAGES", 1)
+    requests = write_requests(tmp_path / "requests.jsonl", 3)
+    results = tmp_path / "results.jsonl"
+    journal_with_creating_rows(requests, results, [1])
+    for i in range(engine.PAGE + 5):  # other programs' predictions of the same model
+        http.post("/predict", json={"model": MODEL, "input": {"prompt": f"other {i}"}})
+    for _ in range(2):  # running it again later does not help
+        with pytest.raises(SkytellsError) as caught:
+            client.batch(requests, results).run()
+        assert caught.value.error_id == "CREATE_OUTCOME_UNKNOWN"
+        assert "resend_unknown=True" in str(caught.value) and "--resend-unknown" in str(
+            caught.value
+        )
+    status = client.batch(requests, results, resend_unknown=True).run()
+    assert status.complete and status.succeeded == 3
+    lines = result_lines(results)
+    assert sorted(line["custom_id"] for line in lines) == ["req-0", "req-1", "req-2"]
+    assert len({line["id"] for line in lines}) == 3
+    assert len(emu.predictions()) == engine.PAGE + 5 + 3
+
+
+def test_cancel_also_stops_the_requests_not_yet_created(
+    client: SkytellsClient, emu: Any, tmp_path: Path, poll: Any
+) -> None:
+    """`batch cancel` from elsewhere while the batch runs with most requests still pending: the
+    running batch creates none of them after the cancel, each gets a ``cancelled`` line, and
+    a later run creates nothing either."""
+    emu.configure(time_scale=1000.0)  # predictions stay running
+    emu.add_fault("latency", method="POST", path="/v1/predict", latency_ms=150)
+    requests = write_requests(tmp_path / "requests.jsonl", 30)
+    results = tmp_path / "results.jsonl"
+    batch = client.batch(requests, results, concurrency=2)
+    runner = threading.Thread(target=batch.run)
+    runner.start()
+    try:
+        poll(lambda: len(emu.predictions()), lambda count: count >= 3, timeout=30)
+        cancelled = client.batch(requests, results).cancel()
+        made = len(emu.predictions())
+        assert len(cancelled) == made < 30
+    finally:
+        runner.join(60)
+    assert not runner.is_alive()
+    lines = result_lines(results)
+    assert len(lines) == 30 and len(emu.predictions()) == made  # nothing created after
+    assert {line["status"] for line in lines} == {"cancelled"}
+    never = [line for line in lines if line["id"] is None]
+    assert len(never) == 30 - made
+    assert all(line["error"]["error_id"] == "BATCH_CANCELLED" for line in never)
+    assert list(client.batch(requests, results)) == []
+    assert len(emu.predictions()) == made and len(result_lines(results)) == 30
+
+
+def _rows_in_file_alone(journal: Path, into: Path) -> dict[str, int]:
+    """The journal's rows by state as its file alone holds them (copied without ``-wal``)."""
+    import shutil
+    import sqlite3
+
+    try:
+        shutil.copyfile(journal, into)
+        db = sqlite3.connect(into)
+        try:
+            return dict(db.execute("SELECT state, COUNT(*) FROM rows GROUP BY state").fetchall())
+        finally:
+            db.close()
+    except (sqlite3.Error, OSError):
+        return {}
+
+
+def test_the_journal_file_alone_catches_up_while_the_batch_runs(
+    emu: Any, client: SkytellsClient, tmp_path: Path, poll: Any
+) -> None:
+    """A batch in a program of its own, its predictions running: the journal file (without its
+    ``-wal``) holds every create within a few seconds (a checkpoint), so a copy of it made then,
+    after a SIGKILL, resumes the batch without creating anything again."""
+    emu.configure(time_scale=1000.0)
+    requests = write_requests(tmp_path / "requests.jsonl", 6)
+    results = tmp_path / "results.jsonl"
+    argv = [sys.executable, "-c", SCRIPT, emu.api_key, emu.base_url, str(requests), str(results)]
+    process = subprocess.Popen(argv, stderr=subprocess.PIPE)
+    try:
+        poll(
+            lambda: _rows_in_file_alone(journal_path(results), tmp_path / "peek.sqlite"),
+            lambda states: states.get("created") == 6,
+            timeout=30,
+        )
+        process.kill()
+        process.wait(30)
+    finally:
+        process.kill()
+        process.communicate()
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for path in (requests, results):
+        (copy / path.name).write_bytes(path.read_bytes())
+    (copy / journal_path(results).name).write_bytes(journal_path(results).read_bytes())
+    emu.configure(time_scale=0.05)
+    client.batch(copy / requests.name, copy / results.name).run()
+    assert_exactly_once(emu, copy / results.name, 6)
+
+
+def _fresh_journal(requests: Path, results: Path) -> None:
+    journal = Journal(journal_path(results))
+    journal.begin_fill()
+    for line, text in enumerate(requests.read_text().splitlines(), start=1):
+        data = json.loads(text)
+        journal.add(line, data["custom_id"], json.dumps(data))
+    journal.finish_fill(_file_binding(requests))
+    journal.close()
+
+
+def test_a_journal_behind_its_results_file_is_refused_not_run_from_scratch(
+    client: SkytellsClient, emu: Any, tmp_path: Path, requests_file: Path
+) -> None:
+    results = tmp_path / "results.jsonl"
+    client.batch(requests_file, results).run()
+    # A journal that lost its commits (all pending) beside the results: nothing is sent.
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(journal_path(results)) + suffix).unlink(missing_ok=True)
+    _fresh_journal(requests_file, results)
+    with pytest.raises(SkytellsError) as caught:
+        client.batch(requests_file, results).run()
+    assert caught.value.error_id == "BATCH_JOURNAL_DAMAGED" and "-wal" in str(caught.value)
+    # A journal file with no batch in it (copied before its first checkpoint).
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(journal_path(results)) + suffix).unlink(missing_ok=True)
+    import sqlite3
+
+    db = sqlite3.connect(journal_path(results))
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.commit()
+    db.close()
+    with pytest.raises(SkytellsError) as caught:
+        client.batch(requests_file, results).run()
+    assert caught.value.error_id == "BATCH_JOURNAL_DAMAGED"
+    assert len(emu.predictions()) == 12 and len(result_lines(results)) == 12
+
+
+def test_a_truncated_results_file_is_rewritten_from_the_journal(
+    client: SkytellsClient, emu: Any, tmp_path: Path, requests_file: Path
+) -> None:
+    results = tmp_path / "results.jsonl"
+    client.batch(requests_file, results).run()
+    before = {line["custom_id"]: line for line in result_lines(results)}
+    data = results.read_bytes()
+    results.write_bytes(data[: len(data) // 2])
+    assert list(client.batch(requests_file, results)) == []
+    assert {line["custom_id"]: line for line in result_lines(results)} == before
+    assert results.with_name(results.name + ".changed").read_bytes() == data[: len(data) // 2]
+    assert_exactly_once(emu, results, 12)
+
+
+def test_a_line_appended_to_the_results_file_is_refused_not_cut(
+    client: SkytellsClient, emu: Any, tmp_path: Path, requests_file: Path
+) -> None:
+    results = tmp_path / "results.jsonl"
+    client.batch(requests_file, results).run()
+    first = results.read_text().splitlines()[0]
+    for appended in ('{"note": "mine"}\n', first + "\n"):
+        data = results.read_bytes()
+        results.write_bytes(data + appended.encode())
+        with pytest.raises(SkytellsError) as caught:
+            client.batch(requests_file, results).run()
+        assert caught.value.error_id == "BATCH_RESULTS_CHANGED"
+        assert results.read_bytes().endswith(appended.encode())  # not cut
+        results.write_bytes(data)
+    assert_exactly_once(emu, results, 12)
+
+
+def test_a_resume_counts_each_result_s_credits_once(
+    client: SkytellsClient, emu: Any, tmp_path: Path, requests_file: Path
+) -> None:
+    """Results recorded but not yet written when a run stopped: the resumed run's progress
+    counts their credits once."""
+    results = tmp_path / "results.jsonl"
+    client.batch(requests_file, results).run()
+    journal = Journal(journal_path(results))
+    for line in range(1, 13):
+        journal._set(line, "state = 'terminal'")
+    journal.commit(0)  # as if killed after recording them, before writing their lines
+    journal.close()
+    progress: list[BatchProgress] = []
+    client.batch(requests_file, results, on_progress=progress.append).run()
+    assert progress[-1].credits == pytest.approx(0.036) and progress[-1].done == 12
+    assert_exactly_once(emu, results, 12)
+
+
+def test_a_resume_removes_the_part_files_a_kill_left_and_no_others(
+    client: SkytellsClient, emu: Any, tmp_path: Path, requests_file: Path
+) -> None:
+    results = tmp_path / "results.jsonl"
+    outputs = tmp_path / "files"
+    client.batch(requests_file, results, outputs_dir=outputs).run()
+    ids = [line["id"] for line in result_lines(results)]
+    stale = [outputs / f"{ids[0]}.png.0123abcd.part", outputs / f"{ids[1]}-0.webp.deadbeef.part"]
+    others = [outputs / "someone-else.png.0123abcd.part", outputs / "notes.part"]
+    for path in stale + others:
+        path.write_bytes(b"")
+    client.batch(requests_file, results, outputs_dir=outputs).run()
+    assert not any(path.exists() for path in stale)
+    assert all(path.exists() for path in others)
+
+
+def test_status_says_what_a_journal_that_never_started_or_is_damaged_is(
+    client: SkytellsClient, tmp_path: Path, requests_file: Path
+) -> None:
+    results = tmp_path / "results.jsonl"
+    journal = Journal(journal_path(results))
+    journal.begin_fill()  # killed while checking its requests: never finished
+    journal.add(1, "a", "{}")
+    journal._db.execute("COMMIT")
+    journal._in_transaction = False
+    journal.close()
+    with pytest.raises(SkytellsError) as caught:
+        client.batch(requests_file, results).status()
+    assert caught.value.error_id == "BATCH_NOT_FOUND" and "never started" in str(caught.value)
+    journal_path(results).write_bytes(b"this is not a database" * 100)
+    with pytest.raises(SkytellsError) as caught:
+        client.batch(requests_file, results).status()
+    assert caught.value.error_id == "BATCH_JOURNAL_DAMAGED"
+
+
+def test_numbers_beyond_json_are_bad_lines_not_a_crash(
+    client: SkytellsClient, emu: Any, tmp_path: Path
+) -> None:
+    requests = tmp_path / "big.jsonl"
+    head = '{"custom_id": "%s", "model": "' + MODEL + '", "input": {"prompt": "x", '
+    lines = [
+        head.replace("%s", "a") + '"num_outputs": ' + "9" * 4000 + "}}",
+        head.replace("%s", "b") + '"guidance": NaN}}',
+        head.replace("%s", "c") + '"seed": Infinity}}',
+    ]
+    requests.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for run in (
+        lambda: client.batch(requests, tmp_path / "r.jsonl").run(),
+        lambda: client.batch(requests, tmp_path / "r.jsonl").estimate(),
+    ):
+        with pytest.raises(SkytellsError) as caught:
+            run()
+        assert caught.value.error_id == "INVALID_BATCH"
+        assert [item["line"] for item in caught.value.details] == [1, 2, 3]
+    assert emu.predictions() == []
+
+
+@pytest.mark.anyio
+async def test_the_async_cancel_also_stops_the_requests_not_yet_created(
+    aclient: AsyncSkytellsClient, emu: Any, tmp_path: Path
+) -> None:
+    import asyncio
+
+    emu.configure(time_scale=1000.0)
+    emu.add_fault("latency", method="POST", path="/v1/predict", latency_ms=150)
+    requests = write_requests(tmp_path / "requests.jsonl", 20)
+    results = tmp_path / "results.jsonl"
+    runner = asyncio.ensure_future(aclient.batch(requests, results, concurrency=2).run())
+    deadline = time.monotonic() + 30
+    while len(emu.predictions()) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    cancelled = await aclient.batch(requests, results).cancel()
+    made = len(emu.predictions())
+    assert 2 <= len(cancelled) == made < 20
+    status = await asyncio.wait_for(runner, 60)
+    assert status.complete and len(emu.predictions()) == made
+    assert {line["status"] for line in result_lines(results)} == {"cancelled"}

@@ -12,7 +12,9 @@ The engine (`batch_engine`: asyncio, sqlite) is imported by the first batch run,
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
     from .core import ClientCore
 
 __all__ = ["AsyncBatch", "Batch", "BatchProgress", "BatchResult", "BatchStatus", "CostEstimate"]
+
+CANCEL_WAIT = 10.0
+"""How long `Batch.cancel` waits for the creates in flight to answer (then cancels them too)."""
 
 ProgressHook = Callable[["BatchProgress"], None]
 
@@ -83,6 +88,9 @@ class BatchProgress:
     throttled: int
     elapsed: float
     done_this_run: int
+    paused: float = 0.0
+    """Seconds left of the pause a 429 asked for (its ``Retry-After``, or the backoff): no
+    request starts and no prediction is looked at until then."""
 
     @property
     def rate(self) -> float:
@@ -133,6 +141,7 @@ class _Settings:
     concurrency: int
     max_cost: float | None
     on_progress: ProgressHook | None
+    resend_unknown: bool = False
 
 
 class _BatchBase:
@@ -146,12 +155,18 @@ class _BatchBase:
         concurrency: int | None = None,
         max_cost: float | None = None,
         on_progress: ProgressHook | None = None,
+        resend_unknown: bool = False,
     ) -> None:
         results_path = Path(results)
         if max_cost is not None and (
-            isinstance(max_cost, bool) or not isinstance(max_cost, (int, float)) or max_cost < 0
+            isinstance(max_cost, bool)
+            or not isinstance(max_cost, (int, float))
+            or not math.isfinite(max_cost)
+            or max_cost < 0
         ):
-            raise ValidationError("max_cost must be a number >= 0", "INVALID_PARAMETER")
+            raise ValidationError(
+                f"max_cost must be a finite number >= 0, not {max_cost!r}", "INVALID_PARAMETER"
+            )
         self._core = core
         self._settings = _Settings(
             requests=Path(requests),
@@ -161,6 +176,7 @@ class _BatchBase:
             concurrency=concurrency_limit(concurrency, core.config.dispatch_concurrency),
             max_cost=None if max_cost is None else float(max_cost),
             on_progress=on_progress,
+            resend_unknown=bool(resend_unknown),
         )
 
     @property
@@ -232,19 +248,29 @@ class Batch(_BatchBase):
         )
 
     def cancel(self) -> list[str]:
-        """Cancel every prediction of the batch still running; returns their ids."""
-        from .batch_engine import _running_ids
+        """Cancel the batch: every request not yet created is marked cancelled (no run creates
+        it, the one running now included; its result line says ``cancelled``), then every
+        prediction still running is cancelled. Returns the ids of those predictions."""
+        from .batch_engine import _cancel_pending, _creating_count, _running_ids
 
-        cancelled = []
-        for prediction_id in _running_ids(self._settings):
-            try:
-                self._driver.run(self._core.cancel(prediction_id))
-            except SkytellsError as error:
-                if error.http_status not in (400, 404, 409):
-                    raise
-                continue
-            cancelled.append(prediction_id)
-        return cancelled
+        _cancel_pending(self._settings)
+        cancelled: list[str] = []
+        deadline = time.monotonic() + CANCEL_WAIT
+        while True:
+            for prediction_id in _running_ids(self._settings):
+                if prediction_id in cancelled:
+                    continue
+                try:
+                    self._driver.run(self._core.cancel(prediction_id))
+                except SkytellsError as error:
+                    if error.http_status not in (400, 404, 409):
+                        raise
+                    continue
+                cancelled.append(prediction_id)
+            # Creates in flight when the pending rows were marked: cancel what they make.
+            if not _creating_count(self._settings) or time.monotonic() > deadline:
+                return cancelled
+            time.sleep(0.2)
 
 
 class AsyncBatch(_BatchBase):
@@ -274,16 +300,25 @@ class AsyncBatch(_BatchBase):
         return await _Engine(self._core, self._driver.run, self._settings).estimate()
 
     async def cancel(self) -> list[str]:
-        """Cancel every prediction of the batch still running; returns their ids."""
-        from .batch_engine import _running_ids
+        """Cancel the batch (see `Batch.cancel`); returns the ids of the predictions cancelled."""
+        import asyncio
 
-        cancelled = []
-        for prediction_id in _running_ids(self._settings):
-            try:
-                await self._driver.run(self._core.cancel(prediction_id))
-            except SkytellsError as error:
-                if error.http_status not in (400, 404, 409):
-                    raise
-                continue
-            cancelled.append(prediction_id)
-        return cancelled
+        from .batch_engine import _cancel_pending, _creating_count, _running_ids
+
+        _cancel_pending(self._settings)
+        cancelled: list[str] = []
+        deadline = time.monotonic() + CANCEL_WAIT
+        while True:
+            for prediction_id in _running_ids(self._settings):
+                if prediction_id in cancelled:
+                    continue
+                try:
+                    await self._driver.run(self._core.cancel(prediction_id))
+                except SkytellsError as error:
+                    if error.http_status not in (400, 404, 409):
+                        raise
+                    continue
+                cancelled.append(prediction_id)
+            if not _creating_count(self._settings) or time.monotonic() > deadline:
+                return cancelled
+            await asyncio.sleep(0.2)

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import queue
+import re
 import threading
 import time
 from collections import deque
@@ -79,6 +80,8 @@ FIRST_POLL = 0.05
 COMMIT_EVERY = 0.1
 """Seconds between the journal's periodic commits (a create's mark is committed before it is
 sent, whatever this says)."""
+CHECKPOINT_EVERY = 2.0
+"""Seconds between the journal's checkpoints (its ``-wal`` file copied into the journal file)."""
 _FATAL = (AuthenticationError, PermissionDeniedError, PaymentRequiredError)
 
 
@@ -116,7 +119,9 @@ class _Engine:
         )
         self.run_op = run
         self.settings = settings
-        self.aimd = Aimd(settings.concurrency)
+        self.aimd = Aimd(settings.concurrency, policy=retry)
+        self._throttled_rows: dict[int, int] = {}
+        """429s each request got in a row (bounded by the retry policy's ``retries``)."""
         self.total = 0
         self.done = 0
         self.failed = 0
@@ -228,12 +233,22 @@ class _Engine:
     async def open(self) -> None:
         """Open (or start) the journal and the results file, repairing a torn end."""
         settings = self.settings
+        existed = settings.journal.exists() and settings.journal.stat().st_size > 0
         journal = Journal(settings.journal)
         try:
             if journal.ready:
                 _check_binding(journal, settings.requests)
             else:
-                if settings.results.exists() and settings.results.stat().st_size > 0:
+                has_results = settings.results.exists() and settings.results.stat().st_size > 0
+                if has_results and existed:
+                    raise JournalError(
+                        f"The batch journal {settings.journal} holds no request, yet "
+                        f"{settings.results} has results: the journal was damaged or copied "
+                        "without its -wal file. Restore it with its -wal and -shm files; "
+                        "starting again would create every request again",
+                        "BATCH_JOURNAL_DAMAGED",
+                    )
+                if has_results:
                     raise JournalError(
                         f"{settings.results} exists and no journal of it was found: "
                         "remove it or choose another results path",
@@ -250,6 +265,8 @@ class _Engine:
                 journal.abandon()
             raise
         self._journal = journal
+        if existed and settings.outputs_dir is not None:
+            _remove_stale_parts(settings.outputs_dir, journal)
         try:
             self._results_file = _open_results(settings.results, journal)
         except BaseException:
@@ -258,7 +275,7 @@ class _Engine:
         counts = journal.counts()
         self.total = sum(counts.values())
         self.done = counts["written"]
-        self.credits = journal.credits()
+        self.credits = journal.credits(("written",))  # the others are counted as written
         self.failed = sum(
             1
             for row in journal.all_rows(("written",))
@@ -292,6 +309,7 @@ class _Engine:
     def _close(self) -> None:
         try:
             self._commit(sync=True)
+            self.journal.checkpoint(wait=True)
         finally:
             if self._results_file is not None:
                 self._results_file.close()
@@ -322,6 +340,8 @@ class _Engine:
             await self._reconcile_unknown()
             await self._feed()
             while self._creating or self._waiting or self._finishing or self._unknown:
+                if self._fatal is not None and not self._creating and not self._finishing:
+                    break  # what is created stays in the journal: the next run follows it
                 if self._unknown and not self._creating:
                     await self._reconcile_unknown()
                     continue
@@ -347,11 +367,14 @@ class _Engine:
                 row = self._retry.popleft()
             else:
                 if not buffer:
-                    buffer.extend(self.journal.rows(("pending",), after, 200))
+                    buffer.extend(self.journal.rows(("pending", "cancelled"), after, 200))
                     if buffer:
                         after = buffer[-1].line
                 if buffer:
                     row = buffer.popleft()
+                    if row.state == "cancelled":  # by `batch cancel`: its line, not a create
+                        self._finish_cancelled(row)
+                        continue
                 elif self._creating:
                     await self._changed_wait()  # one may be sent back (a 429)
                     continue
@@ -381,7 +404,13 @@ class _Engine:
         journal = self.journal
         request = BatchLine.from_json(row.line, row.request)
         try:
-            journal.mark_creating(row.line, time.time(), fingerprint(request.model, request.input))
+            if not journal.mark_creating(
+                row.line, time.time(), fingerprint(request.model, request.input)
+            ):
+                current = journal.row(row.line)  # `batch cancel` reached it first
+                if current is not None and current.state == "cancelled":
+                    self._finish_cancelled(current)
+                return
             await self._durable()  # the mark is on disk before the request leaves
             try:
                 prediction = await self.run_op(self.pacing_core.create(request.payload(), None))
@@ -389,6 +418,7 @@ class _Engine:
                 self._create_failed(row, request, error)
                 return
             self.aimd.succeeded()
+            self._throttled_rows.pop(row.line, None)
             self._adopt(row.line, request, dict(prediction))
         finally:
             self._creating -= 1
@@ -396,9 +426,17 @@ class _Engine:
 
     def _create_failed(self, row: Row, request: BatchLine, error: SkytellsError) -> None:
         if isinstance(error, RateLimitError):
-            self.aimd.throttled(asyncio.get_running_loop().time(), error.retry_after)
             self.journal.mark_pending(row.line)
-            self._retry.append(row)
+            tries = self._throttled_rows.get(row.line, 0) + 1
+            self._throttled_rows[row.line] = tries
+            if self._throttled(error, tries - 1) and tries > self.core.config.retry.retries:
+                self._stop_throttled(
+                    error,
+                    f"the request of line {row.line} was refused with a 429 {tries} times "
+                    f"(max_retries is {self.core.config.retry.retries})",
+                )
+            if self._fatal is None:
+                self._retry.append(row)
         elif isinstance(error, _FATAL):
             self.journal.mark_pending(row.line)
             self._fatal = self._fatal or error
@@ -409,6 +447,40 @@ class _Engine:
             self.journal.mark_terminal(row.line, "not_created", record)
             self._finishing += 1
             self._spawn(self._finish(row.line, request, record, None))
+
+    def _finish_cancelled(self, row: Row) -> None:
+        """Write the line of a request ``batch cancel`` stopped before it was created."""
+        request = BatchLine.from_json(row.line, row.request)
+        self._finishing += 1
+        self._spawn(self._finish(row.line, request, json.loads(row.record or "{}"), None))
+
+    def _throttled(self, error: RateLimitError, attempt: int | None = None) -> bool:
+        """A 429: every request pauses (`Aimd.throttled`). False when its ``Retry-After`` is
+        above the retry policy's ``max_retry_after``: the batch stops (resumable), as any other
+        call of the SDK gives up on such a wait."""
+        now = asyncio.get_running_loop().time()
+        if self.aimd.throttled(now, error.retry_after, attempt) is None:
+            self._stop_throttled(
+                error,
+                f"the server asks to wait {error.retry_after:g} s, more than max_retry_after "
+                f"({self.core.config.retry.max_retry_after:g} s)",
+            )
+            return False
+        self._report()
+        return True
+
+    def _stop_throttled(self, error: RateLimitError, why: str) -> None:
+        if self._fatal is not None:
+            return
+        self._fatal = RateLimitError(
+            f"The batch stopped: {why}. Nothing is lost: run it again later to resume it.",
+            "RATE_LIMIT_EXCEEDED",
+            {"retry_after": error.retry_after, "reason": why},
+            http_status=429,
+            headers=error.headers,
+            retry_after=error.retry_after,
+        )
+        self._changed()
 
     def _adopt(self, line: int, request: BatchLine, prediction: dict[str, Any]) -> None:
         prediction_id = str(prediction["id"])
@@ -446,8 +518,11 @@ class _Engine:
             try:
                 candidates = await self._candidates(model, group, claimed)
             except SkytellsError as error:
-                if isinstance(error, RateLimitError):
-                    self.aimd.throttled(asyncio.get_running_loop().time(), error.retry_after)
+                if isinstance(error, RateLimitError) and not self._throttled(error):
+                    return
+                if isinstance(error, CreateOutcomeUnknownError):  # waiting does not help
+                    self._fatal = self._fatal or error
+                    return
                 self._reconcile_failures += 1
                 if self._reconcile_failures >= 3:  # never create blind: stop, try later
                     self._fatal = self._fatal or error
@@ -502,12 +577,16 @@ class _Engine:
                 or pagination.current_page >= pagination.last_page
             ):
                 return found
+        if self.settings.resend_unknown:
+            return found  # the caller accepts a possible duplicate: not found is not created
         raise CreateOutcomeUnknownError(
-            f"More than {MAX_RECONCILE_PAGES * PAGE} predictions of {model} since the batch's "
-            "interrupted creates: it cannot be told whether they made their predictions. "
-            "Run the batch again later.",
+            f"More than {MAX_RECONCILE_PAGES * PAGE} predictions of {model} were made since the "
+            f"batch's {len(group)} interrupted create(s): it cannot be told whether they made "
+            "their predictions, and waiting does not change that. To create them again, "
+            "accepting a possible duplicate, run the batch with resend_unknown=True "
+            "(skytells batch run ... --resend-unknown).",
             "CREATE_OUTCOME_UNKNOWN",
-            {"model": model},
+            {"model": model, "requests": [row.line for row, _ in group][:100]},
         )
 
     # ── waiting ──────────────────────────────────────────────────────────
@@ -527,7 +606,7 @@ class _Engine:
             try:
                 seen = await self._round(list(self._waiting))
             except RateLimitError as error:
-                self.aimd.throttled(loop.time(), error.retry_after)
+                self._throttled(error)
                 continue
             progressed = False
             for prediction_id, state in seen.items():
@@ -536,7 +615,7 @@ class _Engine:
                     continue
                 line, request = entry
                 if isinstance(state, RateLimitError):
-                    self.aimd.throttled(loop.time(), state.retry_after)
+                    self._throttled(state)
                 elif isinstance(state, NotFoundError):
                     del self._waiting[prediction_id]
                     self._terminal(line, request, {"id": prediction_id, "status": "unknown"}, state)
@@ -720,10 +799,13 @@ class _Engine:
 
     async def _commit_loop(self) -> None:
         ticks = 0
+        every = max(1, round(CHECKPOINT_EVERY / COMMIT_EVERY))
         while True:
             await asyncio.sleep(COMMIT_EVERY)
             ticks += 1
             self._commit(sync=ticks % 10 == 0)
+            if ticks % every == 0:
+                self.journal.checkpoint()
             self._report()
             self._changed()  # a tick: every wait looks again
 
@@ -774,8 +856,17 @@ class _Engine:
                 throttled=self.aimd.throttled_count,
                 elapsed=time.monotonic() - self.started,
                 done_this_run=self.done_this_run,
+                paused=self.aimd.paused(_loop_time()),
             )
         )
+
+
+def _loop_time() -> float:
+    """The running loop's clock (the pacing's), or 0 outside a loop."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return 0.0
 
 
 @contextlib.contextmanager
@@ -835,7 +926,9 @@ def _check_cost(estimate: CostEstimate, max_cost: float) -> None:
 
 def _open_results(path: Path, journal: Journal) -> BinaryIO:
     """The results file, cut back to the length the journal committed (a torn line or lines
-    whose rows were not committed as written are rewritten by this run)."""
+    whose rows were not committed as written are rewritten by this run). A file shorter than
+    that is rewritten from the journal (which holds every line written; the changed file is
+    kept as ``<results>.changed``); a line past it that this batch did not write is refused."""
     committed = int(journal.meta("results_size") or 0)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -847,14 +940,88 @@ def _open_results(path: Path, journal: Journal) -> BinaryIO:
     size = file.seek(0, os.SEEK_END)
     if size < committed:
         file.close()
-        raise JournalError(
-            f"The results file {path} is shorter than its journal records ({size} < {committed} "
-            "bytes): it was changed outside the batch",
-            "BATCH_RESULTS_CHANGED",
-        )
+        return _rewrite_results(path, journal)
     if size > committed:
+        try:
+            _check_tail(path, file, committed, journal)
+        except BaseException:
+            file.close()
+            raise
         file.truncate(committed)
     file.seek(committed)
+    return file
+
+
+_PART = re.compile(r"(?P<dest>[A-Za-z0-9._-]+)\.[0-9a-f]{8}\.part\Z")
+
+
+def _remove_stale_parts(folder: Path, journal: Journal) -> None:
+    """Remove the ``<name>.<random>.part`` files a killed run left in ``folder``: only those
+    of this batch's predictions (their names start with an id its journal holds), as this run
+    holds the batch and saves them again."""
+    try:
+        names = [entry.name for entry in os.scandir(folder) if entry.is_file(follow_symlinks=False)]
+    except OSError:
+        return
+    for name in names:
+        match = _PART.match(name)
+        if match is None:
+            continue
+        dest = match["dest"]
+        cuts = [i for i, char in enumerate(dest) if char in "-."] + [len(dest)]
+        if any(journal.is_claimed(dest[:cut]) for cut in cuts if cut):
+            with contextlib.suppress(OSError):
+                (folder / name).unlink()
+
+
+def _check_tail(path: Path, file: BinaryIO, committed: int, journal: Journal) -> None:
+    """The lines past the committed length must be this batch's own, written after its last
+    commit (their rows are not yet ``written``); a torn last line is fine."""
+    file.seek(committed)
+    while True:
+        raw = file.readline(MAX_LINE_BYTES)
+        if not raw or not raw.endswith(b"\n"):
+            return  # the end, or a torn last line
+        try:
+            record = json.loads(raw)
+            line, custom_id = record["line"], record["custom_id"]
+            row = journal.row(line) if isinstance(line, int) else None
+        except (ValueError, TypeError, KeyError, RecursionError):
+            row, custom_id = None, None
+        if row is None or row.custom_id != custom_id or row.state == "written":
+            raise JournalError(
+                f"The results file {path} has lines this batch did not write after its "
+                f"{committed} bytes: remove them (keep your own notes in another file)",
+                "BATCH_RESULTS_CHANGED",
+            )
+        if row.state == "pending":
+            raise JournalError(
+                f"The batch journal {journal.path} is behind its results file (line "
+                f"{row.line} has a result and no create in the journal): its -wal file was "
+                "probably lost (copied without it?). Restore the journal with its -wal and "
+                "-shm files; running on would create requests again",
+                "BATCH_JOURNAL_DAMAGED",
+            )
+
+
+def _rewrite_results(path: Path, journal: Journal) -> BinaryIO:
+    """Write the results file again from the journal's records of the lines written."""
+    aside = path.with_name(path.name + ".changed")
+    fresh = path.with_name(path.name + ".rewrite")
+    try:
+        with fresh.open("wb") as out:
+            for row in journal.all_rows(("written",)):
+                out.write((row.record or "{}").encode() + b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(path, aside)
+        os.replace(fresh, path)
+        file = path.open("r+b")
+    except OSError as exc:
+        raise JournalError(
+            f"Cannot rewrite the results file {path}: {exc.strerror or exc}", "RESULTS_UNWRITABLE"
+        ) from None
+    journal.commit(file.seek(0, os.SEEK_END))
     return file
 
 
@@ -863,7 +1030,7 @@ def _status(settings: _Settings) -> BatchStatus:
     try:
         counts = journal.counts()
         succeeded = failed = 0
-        for row in journal.all_rows(("written", "saved", "terminal")):
+        for row in journal.all_rows(("written", "saved", "terminal", "cancelled")):
             if row.status == "succeeded":
                 succeeded += 1
             else:
@@ -877,6 +1044,41 @@ def _status(settings: _Settings) -> BatchStatus:
             results=str(settings.results),
             journal=str(settings.journal),
         )
+    finally:
+        journal.close()
+
+
+def _cancel_pending(settings: _Settings) -> int:
+    """Mark every request not yet created as cancelled (its result line says so), so that no
+    run creates it: a running batch checks each row before its create. Returns how many."""
+    journal = Journal(settings.journal, shared=True)
+    try:
+        if not journal.ready:
+            raise JournalError(
+                f"The batch of {settings.journal} has not started yet: nothing to cancel",
+                "BATCH_NOT_FOUND",
+            )
+        count = 0
+        for row in list(journal.all_rows(("pending",))):
+            request = BatchLine.from_json(row.line, row.request)
+            problem = {
+                "error_id": "BATCH_CANCELLED",
+                "message": "Cancelled by `batch cancel` before it was created",
+                "http_status": 0,
+            }
+            record = result_record(request, None, problem, [])
+            record["status"] = "cancelled"
+            count += journal.mark_cancelled(row.line, record)
+        journal.commit()
+        return count
+    finally:
+        journal.close()
+
+
+def _creating_count(settings: _Settings) -> int:
+    journal = Journal(settings.journal, readonly=True)
+    try:
+        return journal.counts()["creating"]
     finally:
         journal.close()
 

@@ -233,6 +233,7 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
         concurrency: int | None = None,
         max_cost: float | None = None,
         on_progress: Callable[[BatchProgress], None] | None = None,
+        resend_unknown: bool = False,
     ) -> Batch:
         """A durable batch: every request of the JSON Lines file ``requests`` (one
         ``{"custom_id", "model", "input"}`` a line, optional ``webhook`` and ``stream``), run
@@ -246,7 +247,10 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
         created is created again. ``outputs_dir`` saves each prediction's outputs;
         ``concurrency`` (default: ``dispatch_concurrency``) is the most requests in flight,
         lowered on 429s and raised again as requests succeed. ``max_cost`` refuses to start a
-        batch whose estimate (the models' prices) is above it. See `Batch`.
+        batch whose estimate (the models' prices) is above it. ``resend_unknown=True`` creates
+        again the requests whose outcome cannot be told (``CREATE_OUTCOME_UNKNOWN``: a
+        create interrupted while more predictions of its model were made than the look-up
+        walks), accepting a possible duplicate. See `Batch`.
         """
         return Batch(
             self._core,
@@ -257,6 +261,7 @@ class SkytellsClient(ClientBase["httpx.Client", SyncDriver]):
             concurrency=concurrency,
             max_cost=max_cost,
             on_progress=on_progress,
+            resend_unknown=resend_unknown,
         )
 
     def save_outputs(

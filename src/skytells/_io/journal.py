@@ -6,12 +6,21 @@ run. Each request is a row whose state moves forward, written *before* the step 
     pending -> creating (attempt start, fingerprint) -> created (id) -> terminal (its result)
             -> saved (file paths) -> written (its line is in the results file)
 
+A ``pending`` row that ``skytells batch cancel`` reached is ``cancelled`` (its result, never
+created; a running batch checks the state before each create, so it stops creating too) and then
+``written``.
+
 A row in ``creating`` may or may not have a prediction on the server: the next run looks for it
 (reconciles) before it creates it again. The results file's committed length is kept in the same
 transaction as the rows marked ``written``, so a run killed between writing lines and committing
 them is repaired by cutting the file back to that length (a torn last line included) and writing
 those rows again: never twice, never lost. Many state changes share one commit (``commit``), so
 the journal is no bottleneck; a ``creating`` mark is committed before its create is sent.
+
+SQLite keeps the latest commits in ``<journal>-wal`` until a checkpoint copies them into the
+journal itself: the run checkpoints once the requests are stored, every few seconds while it runs
+(`checkpoint`) and when it ends, so the journal file alone is at most that far behind; a copy
+made while a batch runs must take the ``-wal`` file too.
 
 The journal is bound to its requests file (its size and SHA-256): another file with the same
 results path is refused.
@@ -31,7 +40,7 @@ from typing import Any
 from .._exceptions import SkytellsError
 
 SCHEMA_VERSION = "1"
-STATES = ("pending", "creating", "created", "terminal", "saved", "written")
+STATES = ("pending", "creating", "created", "terminal", "saved", "written", "cancelled")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,7 +90,9 @@ class Journal:
     """One open journal (used by one thread at a time). ``path=None``: a private temporary one
     (a dry run: the same checks, nothing kept)."""
 
-    def __init__(self, path: Path | None, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path | None, *, readonly: bool = False, shared: bool = False) -> None:
+        """``readonly``: read a batch's state (even while it runs); ``shared``: write beside a
+        run that may hold the batch (`cancel_pending`), without taking its lock."""
         self.path = path
         self._lock: Any = None
         self._in_transaction = False
@@ -95,16 +106,31 @@ class Journal:
                 self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
                 self._db.execute("PRAGMA busy_timeout = 5000")
                 ready = self.ready
-            except sqlite3.DatabaseError:
-                ready = False
-            if not ready:  # being made: its requests are still being checked
+            except sqlite3.DatabaseError as exc:
                 self.close()
                 raise JournalError(
-                    f"The batch of {path} has not started yet (its requests are being checked)",
+                    f"The batch journal {path} is damaged ({exc}): restore it with its -wal "
+                    "and -shm files",
+                    "BATCH_JOURNAL_DAMAGED",
+                ) from None
+            if not ready:
+                self.close()
+                if _locked(path):
+                    raise JournalError(
+                        f"The batch of {path} has not started yet: a run is checking its requests",
+                        "BATCH_NOT_FOUND",
+                    )
+                raise JournalError(
+                    f"The batch of {path} never started: its run stopped while checking its "
+                    "requests (nothing was sent). Run it again to start it",
                     "BATCH_NOT_FOUND",
                 )
             return
-        if path is not None:
+        if path is not None and shared and not path.exists():
+            raise JournalError(
+                f"No batch journal at {path}: run the batch first", "BATCH_NOT_FOUND"
+            )
+        if path is not None and not shared:
             self._lock = _lock(path)
         try:
             self._db = sqlite3.connect("" if path is None else str(path), isolation_level=None)
@@ -158,7 +184,7 @@ class Journal:
         for key, value in {**binding, "version": SCHEMA_VERSION, "results_size": "0"}.items():
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('ready', '1')")
-        self.commit()
+        self.checkpoint(wait=True)
 
     def abandon(self) -> None:
         """Drop what `begin_fill` stored, close, and remove the journal's files."""
@@ -219,10 +245,13 @@ class Journal:
         for (prediction_id,) in cursor:
             yield str(prediction_id)
 
-    def credits(self) -> float:
-        """The credits of the results recorded so far."""
+    def credits(self, states: tuple[str, ...] = STATES) -> float:
+        """The credits of the results recorded so far (of the rows in ``states``)."""
         total = 0.0
-        for (record,) in self._db.execute("SELECT record FROM rows WHERE record IS NOT NULL"):
+        marks = ",".join("?" * len(states))
+        for (record,) in self._db.execute(
+            f"SELECT record FROM rows WHERE record IS NOT NULL AND state IN ({marks})", states
+        ):
             used = json.loads(record).get("credits_used")
             total += float(used) if isinstance(used, (int, float)) else 0.0
         return round(total, 6)
@@ -233,14 +262,31 @@ class Journal:
         """A create that was refused with certainty (a 429): to be sent again."""
         self._set(line, "state = 'pending'")
 
-    def mark_creating(self, line: int, started: float, fingerprint: str) -> None:
-        """A create is about to be sent (the first attempt's start is kept)."""
-        self._set(
+    def mark_creating(self, line: int, started: float, fingerprint: str) -> bool:
+        """A create is about to be sent (the first attempt's start is kept). False, and nothing
+        changed, when the row is no longer to be created (``batch cancel`` reached it)."""
+        return self._set(
             line,
             "state = 'creating', started = COALESCE(started, ?), fingerprint = ?",
             started,
             fingerprint,
+            only=("pending", "creating"),
         )
+
+    def mark_cancelled(self, line: int, record: dict[str, Any]) -> bool:
+        """A pending row will not be created: ``record`` is its result. False if it was no longer
+        pending."""
+        return self._set(
+            line,
+            "state = 'cancelled', status = 'cancelled', record = ?",
+            json.dumps(record, separators=(",", ":"), ensure_ascii=False),
+            only=("pending",),
+        )
+
+    def row(self, line: int) -> Row | None:
+        """The row of ``line``."""
+        found = self.rows(STATES, line - 1, 1)
+        return found[0] if found and found[0].line == line else None
 
     def mark_created(self, line: int, prediction_id: str) -> None:
         """The prediction of a row exists."""
@@ -279,6 +325,17 @@ class Journal:
             self._db.execute("COMMIT")
             self._in_transaction = False
 
+    def checkpoint(self, *, wait: bool = False) -> None:
+        """Commit, and copy the commits from the ``-wal`` file into the journal file itself
+        (``wait``: and empty the ``-wal`` file, waiting for readers; else only what no reader
+        holds, never blocking)."""
+        self.commit()
+        if self.path is None:
+            return
+        mode = "TRUNCATE" if wait else "PASSIVE"
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+
     def close(self) -> None:
         """Commit nothing more and close."""
         db = getattr(self, "_db", None)
@@ -298,9 +355,13 @@ class Journal:
             self._db.execute("BEGIN IMMEDIATE")
             self._in_transaction = True
 
-    def _set(self, line: int, assignments: str, *values: Any) -> None:
+    def _set(self, line: int, assignments: str, *values: Any, only: tuple[str, ...] = ()) -> bool:
         self._begin()
-        self._db.execute(f"UPDATE rows SET {assignments} WHERE line = ?", (*values, line))
+        where = f" AND state IN ({','.join('?' * len(only))})" if only else ""
+        cursor = self._db.execute(
+            f"UPDATE rows SET {assignments} WHERE line = ?{where}", (*values, line, *only)
+        )
+        return cursor.rowcount > 0
 
 
 def _lock(path: Path) -> int:
@@ -320,3 +381,23 @@ def _lock(path: Path) -> int:
             "BATCH_RUNNING",
         ) from None
     return handle
+
+
+def _locked(path: Path) -> bool:
+    """Whether a run holds the journal's lock now."""
+    try:
+        handle = os.open(str(path) + ".lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        os.close(handle)
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(handle)
+    return False

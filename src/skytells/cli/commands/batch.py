@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import signal
 import sys
 import time
@@ -61,7 +62,13 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser] | None = No
         "--dry-run", action="store_true", help="check every line and print the estimated cost"
     )
     run.add_argument(
-        "--max-cost", type=float, metavar="X", help="refuse to start if the estimate is above X"
+        "--max-cost", type=_cost, metavar="X", help="refuse to start if the estimate is above X"
+    )
+    run.add_argument(
+        "--resend-unknown",
+        action="store_true",
+        help="create again the requests whose outcome cannot be told (CREATE_OUTCOME_UNKNOWN), "
+        "accepting a possible duplicate",
     )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     status = actions.add_parser(
@@ -70,10 +77,23 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser] | None = No
     status.add_argument("--out", required=True, metavar="RESULTS", help="the batch's results file")
     status.add_argument("--json", action="store_true")
     cancel = actions.add_parser(
-        "cancel", help="cancel every prediction of a batch still running", parents=parents
+        "cancel",
+        help="cancel a batch: its requests not yet created, and its predictions still running",
+        parents=parents,
     )
     cancel.add_argument("--out", required=True, metavar="RESULTS", help="the batch's results file")
     cancel.add_argument("--json", action="store_true")
+
+
+def _cost(text: str) -> float:
+    """``--max-cost``: a finite number >= 0 (``nan`` or ``inf`` would remove the cap)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text!r}")
+    return value
 
 
 def command(
@@ -96,7 +116,12 @@ def command(
         if args.json:
             _json(console, {"cancelled": cancelled})
         else:
-            console.print(render.plain(f"cancelled {len(cancelled)} prediction(s)"))
+            console.print(
+                render.plain(
+                    f"cancelled {len(cancelled)} prediction(s); the requests not yet created "
+                    "will not be"
+                )
+            )
         return 0
     return _run(client, args, console, err or Console(stderr=True), live)
 
@@ -128,6 +153,7 @@ def _run(
         concurrency=args.concurrency,
         max_cost=args.max_cost,
         on_progress=display.update,
+        resend_unknown=args.resend_unknown,
     )
     try:
         with display, _sigterm_interrupts():
@@ -177,6 +203,7 @@ class _Display:
         self.live = live
         self._last = 0.0
         self._latest: BatchProgress | None = None
+        self._paused = False
         self._bar: Any = None
         self._task: Any = None
 
@@ -217,7 +244,9 @@ class _Display:
             )
             return
         now = time.monotonic()
-        if now - self._last >= PLAIN_EVERY:
+        waiting = progress.paused > 0 and not self._paused
+        self._paused = progress.paused > 0
+        if waiting or now - self._last >= PLAIN_EVERY:
             self._last = now
             self._line(progress)
 
@@ -231,10 +260,13 @@ class _Display:
 
 
 def _info(progress: BatchProgress) -> str:
-    return (
+    info = (
         f"{progress.failed} failed, {progress.running} running, {progress.rate:.1f}/s, "
         f"{progress.credits:g} credits, concurrency {progress.concurrency}"
     )
+    if progress.paused > 0:
+        info += f", rate limited: waiting {math.ceil(progress.paused)}s (Retry-After)"
+    return info
 
 
 def _show_status(console: Console, args: argparse.Namespace, status: BatchStatus) -> None:
