@@ -97,6 +97,13 @@ class _Claims:
 
 # ── the engine ───────────────────────────────────────────────────────────
 
+MIN_THROTTLED_TRIES = 10
+"""A request refused with a 429 this many times in a row (and more than ``max_retries``) stops
+the batch (resumable). Under an account's rate limit, 429s are the pace (AIMD halves the
+concurrency and everyone waits the Retry-After out), so one request refused again and again
+means the account is blocked, not busy; the pauses between its tries grow with the retry
+backoff (from ``retry_delay`` to ``max_delay``), so a storm is never hammered."""
+
 
 class _Engine:
     """One run of a batch, on the running event loop."""
@@ -429,11 +436,13 @@ class _Engine:
             self.journal.mark_pending(row.line)
             tries = self._throttled_rows.get(row.line, 0) + 1
             self._throttled_rows[row.line] = tries
-            if self._throttled(error, tries - 1) and tries > self.core.config.retry.retries:
+            bound = max(self.core.config.retry.retries, MIN_THROTTLED_TRIES)
+            if self._throttled(error, tries - 1) and tries > bound:
                 self._stop_throttled(
                     error,
-                    f"the request of line {row.line} was refused with a 429 {tries} times "
-                    f"(max_retries is {self.core.config.retry.retries})",
+                    f"the request of line {row.line} was refused with a 429 {tries} times in a "
+                    f"row (at most {bound}: max_retries, and never fewer than "
+                    f"{MIN_THROTTLED_TRIES})",
                 )
             if self._fatal is None:
                 self._retry.append(row)
