@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 from typing import Any
 
 import pytest
@@ -13,16 +14,23 @@ from skytells._core.file_inputs import InlineFile
 from skytells._core.ledger import CreateLedger, canonical_json
 from skytells._core.predictions import create_prediction
 from skytells._core.reconcile import (
+    MARGIN,
     MAX_PAGES,
+    PAGE_SIZE,
+    SETTLE_MAX,
+    SETTLE_MIN,
     SKEW_ALLOWANCE,
     created_at,
     find_created,
     find_match,
     maybe_done,
     model_slug,
+    settle_pause,
+    settle_seconds,
     window_start,
 )
 from skytells._core.running import held_create
+from skytells._core.servertime import ServerClock
 from skytells._exceptions import RateLimitError, ServerError, ValidationError
 
 from .driver import WALL_OFFSET, Driver, context, json_reply, paths
@@ -139,8 +147,26 @@ def test_created_at_reads_offsets_and_naive_times_as_utc() -> None:
     assert created_at({"created_at": "2026-01-01T12:00:00"}) == SINCE
 
 
-def test_the_window_starts_one_skew_allowance_before_the_first_attempt() -> None:
+def test_the_window_starts_one_skew_allowance_before_the_first_attempt_if_unmeasured() -> None:
     assert window_start(SINCE.timestamp()) == SINCE - SKEW_ALLOWANCE
+    assert window_start(SINCE.timestamp(), ServerClock()) == SINCE - SKEW_ALLOWANCE
+
+
+def test_the_window_starts_at_the_first_attempt_on_the_measured_server_clock() -> None:
+    clock = ServerClock()
+    clock.bound(-120.4, -119.6)  # this machine is two minutes ahead
+    assert window_start(SINCE.timestamp(), clock) == SINCE - dt.timedelta(seconds=120.4) - MARGIN
+    clock.bound(30.0, 31.0)  # the clock was stepped: measured again
+    assert window_start(SINCE.timestamp(), clock) == SINCE + dt.timedelta(seconds=30) - MARGIN
+
+
+def test_a_resumed_reconcile_waits_for_creates_begun_moments_ago() -> None:
+    ctx = context(timeout_ms=60_000)
+    assert settle_pause([100.0, 98.0, None], 101.0, ctx) == SETTLE_MAX - 1.0
+    assert settle_pause([100.0], 200.0, ctx) == 0.0
+    assert settle_pause([None], 100.0, ctx) == 0.0
+    assert settle_pause([500.0], 100.0, ctx) == SETTLE_MAX  # a clock stepped back: bounded
+    assert settle_seconds(context(timeout_ms=100)) == SETTLE_MIN
 
 
 def test_which_failures_may_have_created_the_prediction() -> None:
@@ -241,6 +267,23 @@ def test_a_walk_that_never_reaches_since_cannot_conclude() -> None:
     assert caught.value.error_id == "CREATE_OUTCOME_UNKNOWN"
 
 
+def test_a_full_page_said_to_be_the_last_does_not_end_the_walk() -> None:
+    """A listing that says ``last_page: 1`` on a full page (a miscount) would end the walk
+    before ``since``: a miss, a duplicate. A full page goes on; an empty one ends it."""
+    input = {"prompt": "x"}
+    others = [item(f"o{n}", {"prompt": f"other {n}"}, 100) for n in range(PAGE_SIZE)]
+    driver = Driver().script(page(others, 1, 1), page([item("p1", input, 5)], 2, 1))
+    found = driver.run(find_created(context(), "flux-pro", input, SINCE))
+    assert found is not None and found["id"] == "p1"
+    driver = Driver().script(page(others, 1, 1), page([], 2, 1))
+    assert driver.run(find_created(context(), "flux-pro", input, SINCE)) is None
+    assert len(driver.requests) == 2
+    # A short page that says it is the last ends the walk.
+    driver = Driver().script(page(others[:3], 1, 1))
+    assert driver.run(find_created(context(), "flux-pro", input, SINCE)) is None
+    assert len(driver.requests) == 1
+
+
 def test_a_failing_listing_is_retried_then_reported_as_unknown() -> None:
     busy = json_reply(503, {"error": {"http_status": 503, "message": "busy"}})
     driver = Driver().script(busy, APIConnectionError("reset", "NETWORK_ERROR"), busy)
@@ -280,13 +323,16 @@ def test_a_create_that_was_not_made_is_sent_again_with_its_key() -> None:
     driver = Driver().script(
         APIConnectionError("reset", "NETWORK_ERROR"),
         page([created("someone-elses", {"prompt": "y"})]),
+        page([created("someone-elses", {"prompt": "y"})]),  # looked for again after a pause
         json_reply(200, created("p2", input)),
     )
     ctx = context()
     payload = {"model": "flux-pro", "input": input}
     result = driver.run(create_prediction(ctx, payload, background=True))
     assert result["id"] == "p2" and "p2" in ctx.state.creates
-    assert paths(driver.requests) == ["POST /predict", "GET /predictions", "POST /predict"]
+    assert paths(driver.requests) == ["POST /predict"] + ["GET /predictions"] * 2 + [
+        "POST /predict"
+    ]
     posts = [r for r in driver.requests if r.method == "POST"]
     assert posts[0].headers["idempotency-key"] == posts[1].headers["idempotency-key"]
     assert posts[0].body == posts[1].body
@@ -309,6 +355,84 @@ def test_a_timed_out_create_not_found_is_looked_for_again_after_a_pause() -> Non
     assert driver.log[-2] == "sleep 2"  # as long as the timeout again
 
 
+def test_any_lost_answer_not_found_is_looked_for_again_after_a_pause() -> None:
+    """A reset (not only a timeout): the listing may show the prediction a little late."""
+    input = {"prompt": "x"}
+    driver = Driver().script(
+        APIConnectionError("reset after the request was sent", "NETWORK_ERROR"),
+        page([]),  # the listing does not show it yet
+        page([created("p1", input, 1.0)]),  # ... and then it does
+    )
+    ctx = context(timeout_ms=60_000)
+    result = driver.run(
+        create_prediction(ctx, {"model": "flux-pro", "input": input}, background=True)
+    )
+    assert result["id"] == "p1"
+    assert paths(driver.requests) == ["POST /predict", "GET /predictions", "GET /predictions"]
+    assert driver.log[-2] == f"sleep {SETTLE_MAX:g}"
+
+
+def dated_page(driver: Driver, items: list[dict[str, Any]], server_minus_local: float) -> Any:
+    """A last page whose answer carries a ``Date``: the server's clock is this machine's plus
+    ``server_minus_local`` (the fake driver's clock does not move during a request)."""
+
+    def reply(request: Any) -> Any:
+        wall = driver.now + WALL_OFFSET + server_minus_local
+        date = email.utils.formatdate(wall, usegmt=True)
+        return json_reply(
+            200,
+            {"data": items, "pagination": {"current_page": 1, "last_page": 1}},
+            {"date": date},
+        )
+
+    return reply
+
+
+def server_created(pid: str, input: Any, server_seconds: float, skew: float) -> dict[str, Any]:
+    """A prediction created ``server_seconds`` after the test's start on the server's clock
+    (this machine's plus ``skew``)."""
+    when = WALL_SINCE + dt.timedelta(seconds=skew + server_seconds)
+    return {**item(pid, input), "created_at": when.isoformat().replace("+00:00", "Z")}
+
+
+@pytest.mark.parametrize("skew", [0.0, -120.0, 120.0, -3600.0])
+def test_a_prediction_made_before_the_first_attempt_is_never_adopted(skew: float) -> None:
+    """Another process made the same request 20 s before this create's first attempt: with
+    the server's clock measured (the listing's ``Date``), it is outside the window, whatever
+    the skew of this machine's clock. (An assumed 60 s allowance adopted it.)"""
+    input = {"prompt": "x"}
+    earlier = server_created("earlier", input, -20.0, skew)
+    driver = Driver()
+    driver.script(
+        APIConnectionError("reset", "NETWORK_ERROR"),
+        dated_page(driver, [earlier], skew),
+        dated_page(driver, [earlier], skew),
+        json_reply(200, server_created("p2", input, 1.0, skew)),
+    )
+    result = driver.run(
+        create_prediction(context(), {"model": "flux-pro", "input": input}, background=True)
+    )
+    assert result["id"] == "p2"
+
+
+@pytest.mark.parametrize("skew", [0.0, -120.0, -59.0, -3600.0, 300.0])
+def test_a_client_clock_ahead_or_behind_still_finds_what_its_create_made(skew: float) -> None:
+    """This machine's clock two minutes (or an hour) ahead of the server's: the prediction the
+    lost create made (created 0.2 s after the first attempt, server time) is found, not made
+    again. (The 60 s allowance missed it beyond 60 s: a duplicate.)"""
+    input = {"prompt": "x"}
+    made = server_created("p1", input, 0.2, skew)
+    driver = Driver()
+    driver.script(APIConnectionError("reset", "NETWORK_ERROR"), dated_page(driver, [made], skew))
+    ctx = context()
+    result = driver.run(
+        create_prediction(ctx, {"model": "flux-pro", "input": input}, background=True)
+    )
+    assert result["id"] == "p1"
+    bounds = ctx.state.server_clock.bounds
+    assert bounds is not None and bounds[0] <= skew < bounds[1]
+
+
 def test_a_create_this_client_already_returned_is_not_adopted() -> None:
     input = {"prompt": "same"}
     ctx = context()
@@ -322,6 +446,7 @@ def test_a_create_this_client_already_returned_is_not_adopted() -> None:
     driver = Driver().script(
         APIConnectionError("reset", "NETWORK_ERROR"),
         page([created("p1", input)]),  # only the first one's: this create made nothing
+        page([created("p1", input)]),
         json_reply(200, created("p2", input)),
     )
     second = driver.run(

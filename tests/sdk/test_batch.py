@@ -710,3 +710,28 @@ async def test_the_async_cancel_also_stops_the_requests_not_yet_created(
     status = await asyncio.wait_for(runner, 60)
     assert status.complete and len(emu.predictions()) == made
     assert {line["status"] for line in result_lines(results)} == {"cancelled"}
+
+
+def test_a_resumed_batch_never_adopts_a_prediction_made_before_its_first_attempt(
+    emu: Any, tmp_path: Path, http: Any
+) -> None:
+    """Another process made the same request 20 s before this batch's first attempt (the
+    journal says when it began; the kill left it mid-create, nothing made). The resumed run
+    reads the window on the server's clock (the answers' ``Date``) and creates its own: the
+    assumed 60 s clock-skew allowance adopted the other's (one prediction, two owners)."""
+    requests = write_requests(tmp_path / "requests.jsonl", 1)
+    results = tmp_path / "results.jsonl"
+    journal = Journal(journal_path(results))
+    journal.begin_fill()
+    data = json.loads(requests.read_text())
+    journal.add(1, data["custom_id"], json.dumps(data))
+    journal.finish_fill(_file_binding(requests))
+    other = http.post("/predict", json={"model": MODEL, "input": {"prompt": "fox 0"}}).json()
+    journal.mark_creating(1, time.time() + 20, fingerprint(MODEL, {"prompt": "fox 0"}))
+    journal.commit()
+    journal.close()
+    with SkytellsClient(emu.api_key, base_url=emu.base_url, timeout=1000) as client:
+        client.batch(requests, results).run()
+    (line,) = [json.loads(text) for text in results.read_text().splitlines()]
+    assert line["id"] != other["id"]
+    assert sorted(p["id"] for p in emu.predictions()) == sorted([line["id"], other["id"]])

@@ -18,7 +18,7 @@ import pytest
 distributed = pytest.importorskip("distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
 
-from skytells import SkytellsClient  # noqa: E402
+from skytells import SkytellsClient, ValidationError  # noqa: E402
 from tests.batch_files import assert_exactly_once, write_requests  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -85,7 +85,8 @@ def test_the_recipe_creates_every_request_once_though_dask_retries(
         pure=False,
     )
     statuses = dask_client.gather(futures)
-    assert [s["done"] for s in statuses] == [12, 12]
+    assert [s["done"] for s in statuses] == [s["total"] for s in statuses]
+    assert sum(s["done"] for s in statuses) == 24
     assert sorted(p.name for p in (work / "markers").iterdir()) == [
         "shard-00000.tried",
         "shard-00001.tried",
@@ -108,8 +109,9 @@ def test_the_recipe_as_written(dask_client: Any, emu: Any, tmp_path: Path) -> No
         api_key=emu.api_key,
         base_url=emu.base_url,
     )
-    assert [s["done"] for s in statuses] == [3, 3, 3]
-    assert example.merge(statuses, tmp_path / "results.jsonl") == 9
+    assert [s["done"] for s in statuses] == [s["total"] for s in statuses]
+    assert sum(s["done"] for s in statuses) == 9
+    assert example.merge(statuses, tmp_path / "results.jsonl", requests) == 9
     assert_exactly_once(emu, tmp_path / "results.jsonl", 9)
     # Run again (a re-submitted job): the shards resume, nothing is created again.
     again = example.run_on_cluster(
@@ -120,8 +122,87 @@ def test_the_recipe_as_written(dask_client: Any, emu: Any, tmp_path: Path) -> No
         api_key=emu.api_key,
         base_url=emu.base_url,
     )
-    assert [s["done"] for s in again] == [3, 3, 3]
+    assert [s["done"] for s in again] == [s["done"] for s in statuses]
     assert len(emu.predictions()) == 9
     assert json.loads((tmp_path / "results.jsonl").read_text().splitlines()[0])["status"] == (
         "succeeded"
     )
+
+
+@pytest.mark.timeout(240)
+def test_a_rerun_with_another_file_or_shard_count_is_refused_not_partial(
+    dask_client: Any, emu: Any, tmp_path: Path
+) -> None:
+    """The shards record the file's hash and their count: a re-run with fewer shards or with
+    lines added is refused once shards have run (it would run only the old shards), and the
+    merge refuses results that miss a request of the file."""
+    example = load_example()
+    requests = write_requests(tmp_path / "requests.jsonl", 8)
+    work = tmp_path / "work"
+    settings = {"api_key": emu.api_key, "base_url": emu.base_url}
+    statuses = example.run_on_cluster(dask_client, requests, work, shards=4, **settings)
+    assert example.merge(statuses, tmp_path / "out.jsonl", requests) == 8
+    with pytest.raises(example.ShardsMismatch, match="another number of shards"):
+        example.run_on_cluster(dask_client, requests, work, shards=2, **settings)
+    with requests.open("a", encoding="utf-8") as file:
+        line = {"custom_id": "req-new", "model": "flux-edge", "input": {"prompt": "new fox"}}
+        file.write(json.dumps(line) + "\n")
+    with pytest.raises(example.ShardsMismatch, match="another requests file"):
+        example.run_on_cluster(dask_client, requests, work, shards=4, **settings)
+    assert len(emu.predictions()) == 8  # nothing ran
+    # The old shards' results, merged against the file that grew: the new request is missing.
+    with pytest.raises(example.IncompleteResults, match="1 requests"):
+        example.merge(statuses, tmp_path / "out2.jsonl", requests)
+    assert not (tmp_path / "out2.jsonl").exists()
+    # A new work folder for the new file: all 9 answered, the 8 made before made again there.
+    again = example.run_on_cluster(dask_client, requests, tmp_path / "work2", shards=2, **settings)
+    assert example.merge(again, tmp_path / "out3.jsonl", requests) == 9
+
+
+def test_split_cuts_again_while_no_shard_has_run_and_keeps_identical_requests_together(
+    tmp_path: Path,
+) -> None:
+    example = load_example()
+    requests = write_requests(tmp_path / "requests.jsonl", 12, same_input=True)
+    with requests.open("a", encoding="utf-8") as file:
+        line = {"custom_id": "other", "model": "flux-edge", "input": {"prompt": "another"}}
+        file.write(json.dumps(line) + "\n")
+    shards = example.split(requests, tmp_path / "shards", 4)
+    sizes = sorted(len(path.read_text().splitlines()) for path in shards)
+    # Identical requests share a shard, whose journal keeps them apart: never one shard
+    # adopting what another created for the same input.
+    assert sizes[-1] >= 12
+    assert sum(sizes) == 13
+    two = example.split(requests, tmp_path / "shards", 2)  # nothing ran yet: cut again
+    assert sorted(p.name for p in (tmp_path / "shards").glob("shard-*.jsonl")) == [
+        p.name for p in two
+    ]
+    assert sum(len(path.read_text().splitlines()) for path in two) == 13
+
+
+@pytest.mark.timeout(240)
+def test_the_whole_file_is_checked_before_any_shard_spends(
+    dask_client: Any, emu: Any, tmp_path: Path
+) -> None:
+    """A bad line, or a custom_id repeated in other shards, stops the run on the driver:
+    nothing created, no shard run; the error lists every bad line."""
+    example = load_example()
+    requests = tmp_path / "requests.jsonl"
+    with requests.open("w", encoding="utf-8") as file:
+        for i in range(3):
+            line = {"custom_id": "same-id", "model": "flux-edge", "input": {"prompt": f"f {i}"}}
+            file.write(json.dumps(line) + "\n")
+        file.write(json.dumps({"custom_id": "bad", "model": "flux-edge", "input": {"prompt": 5}}))
+    with pytest.raises(ValidationError) as caught:
+        example.run_on_cluster(
+            dask_client,
+            requests,
+            tmp_path / "work",
+            shards=4,
+            api_key=emu.api_key,
+            base_url=emu.base_url,
+        )
+    assert caught.value.error_id == "INVALID_BATCH"
+    assert [problem["line"] for problem in caught.value.details] == [2, 3, 4]
+    assert emu.predictions() == []
+    assert not (tmp_path / "work" / "results").exists()

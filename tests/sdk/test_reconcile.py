@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
+import time as _time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -446,7 +447,8 @@ def test_a_different_echo_is_not_adopted_and_the_create_is_sent_again(echoed: st
     ):
         created = client.predictions.create({"model": MODEL, "input": SENT_INPUT})
     assert created["id"] == "pred_new"
-    assert [r.method for r in server.requests] == ["POST", "GET", "POST"]
+    # Not found, looked for again after a pause (a listing may be late), then sent again.
+    assert [r.method for r in server.requests] == ["POST", "GET", "GET", "POST"]
 
 
 def test_the_listing_shows_the_model_as_a_string(emu: Emulator) -> None:
@@ -524,3 +526,107 @@ async def test_async_a_lost_create_with_a_file_input_is_found_by_the_files_diges
         )
     _check_once(emu, [created["id"]])
     assert emu.state()["requests_by_endpoint"]["create"] == 1
+
+
+# ── the server's clock and a listing that lags ────────────────────────────
+
+
+class _SkewedTime:
+    """The ``time`` module as an SDK module sees it, its wall clock ``skew`` seconds off."""
+
+    def __init__(self, skew: float) -> None:
+        self.skew = skew
+
+    def time(self) -> float:
+        return _time.time() + self.skew
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_time, name)
+
+
+@pytest.fixture(params=[120.0, -120.0], ids=["ahead", "behind"])
+def client_clock_off(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> float:
+    """This machine's clock, as the SDK reads it (not the emulator), two minutes off."""
+    from skytells._clients import batch_engine
+    from skytells._io import async_driver, effects
+
+    skewed = _SkewedTime(request.param)
+    for module in (effects, async_driver, batch_engine):
+        monkeypatch.setattr(module, "time", skewed)
+    return float(request.param)
+
+
+def test_a_client_clock_two_minutes_off_still_finds_what_its_creates_made(
+    emu: Emulator, client_clock_off: float, tmp_path: Any
+) -> None:
+    """The window is read on the server's clock (the answers' ``Date``): the lost creates of a
+    client two minutes ahead are found, not made again (an assumed 60 s allowance missed them:
+    a duplicate per lost answer)."""
+    _fault(emu, AMBIGUOUS["reset after commit"], count=3)
+    with _sync(emu) as client:
+        first = client.predictions.create(_payload("skewed 0"))
+        requests = tmp_path / "requests.jsonl"
+        lines = [
+            {"custom_id": f"r{n}", "model": MODEL, "input": {"prompt": f"skewed {n}"}}
+            for n in range(1, 7)
+        ]
+        requests.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        status = client.batch(requests, tmp_path / "results.jsonl").run()
+    assert status.done == 6
+    results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    _check_once(emu, [first["id"]] + [line["id"] for line in results], fired=3)
+
+
+@pytest.mark.anyio
+async def test_async_a_client_clock_two_minutes_off_still_finds_what_its_create_made(
+    emu: Emulator, client_clock_off: float
+) -> None:
+    _fault(emu, AMBIGUOUS["dropped after commit"], count=2)
+    async with _async(emu) as client:
+        ids = [(await client.predictions.create(_payload(f"skewed {n}")))["id"] for n in range(3)]
+    _check_once(emu, ids, fired=2)
+
+
+def _lagging(lag: float) -> Callable[[Seen, int], Reply]:
+    """A service that makes the prediction, drops the first create's answer, and lists each
+    prediction only ``lag`` seconds after it was made."""
+    made: list[tuple[float, str]] = []
+
+    def route(seen: Seen, number: int) -> Reply:
+        if seen.method == "POST":
+            now = dt.datetime.now(dt.timezone.utc)
+            made.append((_time.monotonic(), now.isoformat().replace("+00:00", "Z")))
+            if len(made) == 1:
+                return DROP
+            return Reply(body={"id": f"pred_{len(made) - 1}", "status": "starting"})
+        shown = [
+            f'{{"id":"pred_{n}","status":"processing","model":"{MODEL}",'
+            f'"input":{{"prompt":"lag"}},"created_at":"{when}"}}'
+            for n, (at, when) in reversed(list(enumerate(made)))
+            if _time.monotonic() - at >= lag
+        ]
+        pagination = '"pagination":{"current_page":1,"last_page":1}'
+        return Reply(body=('{"data":[' + ",".join(shown) + "]," + pagination + "}").encode())
+
+    return route
+
+
+def test_a_lost_answer_is_looked_for_again_when_the_listing_lags() -> None:
+    """The answer dropped (not a timeout) and the listing shows the prediction half a second
+    late: the second look after the settle pause finds it (before, a duplicate was made)."""
+    with (
+        RoutedServer(_lagging(0.5)).running() as server,
+        SkytellsClient("sk-test", base_url=server.base_url, **SETTINGS) as client,
+    ):
+        created = client.predictions.create(_payload("lag"))
+    assert created["id"] == "pred_0"
+    assert [r.method for r in server.requests] == ["POST", "GET", "GET"]
+
+
+@pytest.mark.anyio
+async def test_async_a_lost_answer_is_looked_for_again_when_the_listing_lags() -> None:
+    with RoutedServer(_lagging(0.5)).running() as server:
+        async with AsyncSkytellsClient("sk-test", base_url=server.base_url, **SETTINGS) as client:
+            created = await client.predictions.create(_payload("lag"))
+    assert created["id"] == "pred_0"
+    assert [r.method for r in server.requests] == ["POST", "GET", "GET"]

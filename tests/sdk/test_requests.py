@@ -84,11 +84,13 @@ def test_create_sends_an_idempotency_key_reused_on_retries(
         Reply(503, "busy", content_type="text/plain"),
         Reply(502, "bad gateway", content_type="text/html"),
         Reply(200, {"data": [], "pagination": {"current_page": 1, "last_page": 1}}),
+        Reply(200, {"data": [], "pagination": {"current_page": 1, "last_page": 1}}),
         Reply(200, prediction("pending")),
     )
     scripted_client.predictions.create({"model": "flux-pro", "input": {"prompt": "x"}})
-    # A gateway's 502 may have passed the create on: it is looked for before it is sent again.
-    assert [r.method for r in scripted.requests] == ["POST", "POST", "GET", "POST"]
+    # A gateway's 502 may have passed the create on: it is looked for (twice: a listing may be
+    # late) before it is sent again.
+    assert [r.method for r in scripted.requests] == ["POST", "POST", "GET", "GET", "POST"]
     posts = [r for r in scripted.requests if r.method == "POST"]
     keys = {r.headers["idempotency-key"] for r in posts}
     bodies = {r.body for r in posts}

@@ -43,9 +43,11 @@ from .._core.protocol import Op
 from .._core.reconcile import (
     SKEW_ALLOWANCE,
     find_match,
+    last_page,
     maybe_done,
     reaches_before,
     sent_json,
+    settle_pause,
     window_start,
 )
 from .._enums import is_terminal, normalize_status
@@ -523,6 +525,8 @@ class _Engine:
             request = BatchLine.from_json(row.line, row.request)
             by_model.setdefault(request.model, []).append((row, request))
         claimed = _Claims(self.journal)
+        # A create begun moments ago may not show in the listing yet: give it the settle pause.
+        await asyncio.sleep(settle_pause([row.started for row in rows], time.time(), self.core.ctx))
         for model, group in by_model.items():
             try:
                 candidates = await self._candidates(model, group, claimed)
@@ -541,9 +545,8 @@ class _Engine:
                 continue
             for row, request in group:
                 started = row.started if row.started is not None else time.time()
-                found = find_match(
-                    [candidates], model, request.input, window_start(started), claimed
-                )
+                since = window_start(started, self.core.state.server_clock)
+                found = find_match([candidates], model, request.input, since, claimed)
                 if found is not None:
                     self._adopt(row.line, request, dict(candidates_by_id(candidates)[found]))
                 else:
@@ -558,8 +561,9 @@ class _Engine:
         """The predictions of ``model`` since the earliest attempt of ``group`` whose input is
         one of the group's, held by no request of the journal (newest first)."""
         wanted = {canonical_json(sent_json(request.input)) for _, request in group}
+        clock = self.core.state.server_clock
         since = min(
-            window_start(row.started if row.started is not None else time.time())
+            window_start(row.started if row.started is not None else time.time(), clock)
             for row, _ in group
         )
         found: list[dict[str, Any]] = []
@@ -580,10 +584,8 @@ class _Engine:
                 except (TypeError, ValueError):
                     continue
             pagination = page.pagination
-            if (
-                not items
-                or reaches_before(items, since)
-                or pagination.current_page >= pagination.last_page
+            if reaches_before(items, since) or last_page(
+                items, pagination.current_page, pagination.last_page, PAGE
             ):
                 return found
         if self.settings.resend_unknown:

@@ -88,11 +88,15 @@ def call(
     per_attempt = (config.timeout_ms if attempt_ms is None else attempt_ms) / 1000
     attempt = 0
     while True:
-        attempt_deadline = min(deadline, (yield from now()) + per_attempt)
+        sent: Instant = yield Now()
+        attempt_deadline = min(deadline, sent.monotonic + per_attempt)
         try:
             request = HttpRequest(method, path, params, body, headers, attempt_deadline)
             raw = yield from _attempt(request, attempt + 1)
             ctx.state.rate_limits.observe(raw.headers)
+            if "date" in raw.headers:  # the server's clock, for the reconcile's window
+                received: Instant = yield Now()
+                ctx.state.server_clock.observe(raw.headers, sent.wall, received.wall)
             return parse_response(raw)
         except SkytellsError as error:
             _without_key(error, config.api_key)

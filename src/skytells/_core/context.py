@@ -2,7 +2,7 @@
 
 The config never changes (`with_options` makes a new one); the state is what the client learns as
 it goes (the account's request budget, the origins that serve no event stream, the creates in
-flight and the prediction ids claimed), shared by the
+flight and the prediction ids claimed, the server clock's offset), shared by the
 clients derived from it. Both are plain values: no locks, no clock (the time comes in through the
 protocol), so the same state serves threads and event loops alike.
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from .config import ClientConfig
 from .ledger import CreateLedger
 from .ratelimits import RateLimitTracker
+from .servertime import ServerClock
 from .stream_support import StreamSupport
 
 
@@ -24,6 +25,7 @@ class ClientState:
     rate_limits: RateLimitTracker = field(default_factory=RateLimitTracker)
     streams: StreamSupport = field(default_factory=StreamSupport)
     creates: CreateLedger = field(default_factory=CreateLedger)
+    server_clock: ServerClock = field(default_factory=ServerClock)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._enums import normalize_status
-from .._exceptions import APITimeoutError, NotFoundError, SkytellsError
+from .._exceptions import NotFoundError, SkytellsError
 from .._options import PredictionRequest, PredictionsListOptions
 from .._pagination import PaginatedResponse
 from .._types import PredictionResponse
@@ -38,9 +38,10 @@ def create_prediction(
 
     An attempt that may have created the prediction without an answer coming back is resolved
     by looking for it in the listing before the create is sent again (`reconcile`); ``since``
-    sets where that window starts when this create was sent before; with ``look_first``,
-    that earlier send's outcome is unknown: it is looked for before anything is sent.
-    ``on_sent(since)`` is told the window's start just before the first send. ``kept_files``:
+    is when its first attempt began (this machine's clock, `reconcile.first_attempt`) when
+    this create was sent before; with ``look_first``, that earlier send's outcome is unknown:
+    it is looked for before anything is sent. ``on_sent(since)`` is told when the first
+    attempt began, just before the first send. ``kept_files``:
     the files a queued create encoded before, reused (see `encode_files`).
 
     The payload is checked when this is called, not when the operation runs, so that a warning
@@ -69,27 +70,29 @@ def _create(
     kept_files: dict[str, tuple[Any, Any]] | None = None,
 ) -> Op[PredictionResponse]:
     """Send the create; an attempt that may have created the prediction although no answer
-    came is resolved by looking for it (`reconcile`) before it is sent again. ``since``: the
-    start of the window to look in (a create sent before, whose outcome is unknown)."""
+    came is resolved by looking for it (`reconcile`) before it is sent again. ``since``: when
+    the first attempt began (a create sent before, whose outcome is unknown)."""
     body = yield from encode_inputs(ctx, body, kept_files)
     key = idempotency_key or str(uuid.uuid4())
     ledger = ctx.state.creates
     model, input = str(body.get("model")), body.get("input")
     token: object | None = None
+    window: reconcile.Window | None = None
     if reconcile.reconcilable(body):
         if since is None:
             clock: Instant = yield Now()
-            since = reconcile.window_start(clock.wall)
+            since = reconcile.first_attempt(clock.wall)
+        # Read against the server's clock when the reconcile runs (its listing measures it).
+        window = reconcile.Window(since.timestamp())
         if look_first:
             found = yield from reconcile.adopt(
-                ctx, model, reconcile.sent_json(input), since, (), own=None, key=key
+                ctx, model, reconcile.sent_json(input), window, (), own=None, key=key
             )
             if found is not None:
                 return found
         token = ledger.depart(model, input)
         if on_sent is not None:
             on_sent(since)
-    window = since
 
     def resolve(error: SkytellsError) -> Op[PredictionResponse | None]:
         if token is None or window is None or not reconcile.maybe_done(error):
@@ -97,8 +100,9 @@ def _create(
         ledger.land(token)  # no longer in flight: identical creates do not wait for this one
         sent = reconcile.sent_json(input)
         found = yield from reconcile.adopt(ctx, model, sent, window, (), own=token, key=key)
-        if found is None and isinstance(error, APITimeoutError):
-            # A server slower than the timeout may still be making it: give it time, look again.
+        if found is None:
+            # A server slower than the client may still be making it, a listing may show it
+            # late (whatever the lost answer was): give it time, look again.
             yield Sleep(reconcile.settle_seconds(ctx))
             found = yield from reconcile.adopt(ctx, model, sent, window, (), own=token, key=key)
         if found is None:  # not created: it is sent again, in flight again

@@ -13,18 +13,29 @@ if found; only otherwise is the create sent again. The real service documents no
   either), ``true`` is never ``1``, strings are compared code point by code point (no Unicode
   normalisation) and lists in order. A server that added default values to ``input`` would make
   nothing match: the create would then be sent again, as without reconcile.
-- ``since`` is when the first attempt began on this machine's clock minus `SKEW_ALLOWANCE`
-  (60 s): ``created_at`` is written by the server's clock, and a client clock ahead of it by up
-  to that much must not hide the prediction looked for (a miss is a duplicate, billed). The
-  allowance widens the window in which an identical prediction made by *another* process could
-  be adopted; 60 s covers unsynchronised laptops and VMs while keeping that window short.
-- The walk is bounded (`MAX_PAGES` of `PAGE_SIZE`); it stops at the first page with a match or
-  that reaches back before ``since``. A walk that ends without reaching ``since`` proves
-  nothing: `CreateOutcomeUnknownError` (never create blind). So does a listing that keeps
-  failing.
-- A create that *timed out* and is not found is looked for once more after a pause
-  (`settle_seconds`): a server slower than the client's timeout may still be making it. A
-  listing cannot show what the server has not made yet; that is the limit of looking.
+- ``since`` is when the first attempt began, on the *server's* clock, minus `MARGIN` (2 s):
+  ``created_at`` is written by the server's clock. The offset of this machine's clock to the
+  server's is measured from the ``Date`` header of every answer (`servertime.ServerClock`, 1 s
+  resolution, so its lower bound is used), the listing's own included, so a clock minutes off
+  neither hides the prediction looked for (a miss is a duplicate, billed) nor lets a prediction
+  made before the first attempt be adopted. Only when no answer carried a usable ``Date`` is
+  `SKEW_ALLOWANCE` (60 s) assumed instead.
+- The limit: the service documents no idempotency key, so a prediction of the same model and
+  input made by *another* process (another batch, another machine) after this create's first
+  attempt looks exactly like this create's, and may be adopted (one prediction, two results);
+  within one client (its ledger) and one batch (its journal) that cannot happen. Give requests
+  that must stay distinct a distinguishing input (a seed), or run them from one client or batch.
+- The walk is bounded (`MAX_PAGES` of `PAGE_SIZE`); it stops at the first page with a match,
+  that reaches back before ``since``, or that is empty or short (fewer than asked for, and
+  its ``last_page`` agrees): a full page goes on to the next one even if ``last_page`` says it
+  is the last (a listing that miscounts must not end the walk early). A walk that ends without
+  reaching ``since`` proves nothing: `CreateOutcomeUnknownError` (never create blind). So
+  does a listing that keeps failing.
+- A create that is not found is looked for once more after a pause (`settle_seconds`),
+  whatever the lost answer was (a timeout, a reset, a truncated body, a gateway's 502): a
+  server slower than the client may still be making it, and a listing may show new
+  predictions a little late. A listing that shows them later still than the pause cannot show
+  what the create made: that is the limit of looking (the pause is bounded by `SETTLE_MAX`).
 - Identical payloads sent on purpose stay distinct: two identical creates in flight at once,
   the first one's answer lost, the second one's not yet received: the first must not adopt the
   second's prediction. So a page that shows a match is matched only once every create of the
@@ -47,30 +58,40 @@ from .file_inputs import InlineFile
 from .ledger import CreateLedger, canonical_json, file_digest
 from .protocol import Instant, Now, Op, Sleep
 from .retry import DEFINITIVE_ERROR_IDS
+from .servertime import ServerClock
 
 __all__ = [
+    "MARGIN",
     "MAX_PAGES",
     "PAGE_SIZE",
     "SKEW_ALLOWANCE",
+    "Window",
     "canonical_json",
     "created_at",
     "find_created",
     "find_match",
+    "first_attempt",
+    "last_page",
     "maybe_done",
     "model_slug",
     "reconcilable",
     "sent_json",
+    "settle_pause",
     "settle_seconds",
     "window_start",
 ]
 
 SKEW_ALLOWANCE = dt.timedelta(seconds=60)
-"""How far this machine's clock may be ahead of the server's (see the module docstring)."""
+"""How far this machine's clock may be ahead of the server's when nothing measured it."""
+MARGIN = dt.timedelta(seconds=2)
+"""Taken off the measured start of the window: the ``Date`` header's resolution and more."""
 PAGE_SIZE = 50
 MAX_PAGES = 20
 """The listing walk's bound: 1,000 predictions of the model since the first attempt."""
 SETTLE_MAX = 5.0
-"""The longest wait before the second look for a create that timed out (`settle_seconds`)."""
+"""The longest wait before the second look for a create not found (`settle_seconds`)."""
+SETTLE_MIN = 1.0
+"""The shortest wait before that second look, whatever the timeout."""
 LANDING_POLL = (0.01, 0.2)
 """The first and the longest pause while waiting for identical creates in flight to land."""
 
@@ -189,42 +210,70 @@ def listing_page(ctx: Context, model: str, number: int) -> Op[tuple[list[Any], b
             f"listing the predictions failed ({error.error_id}: {error.message})", error
         ) from error
     items = list(page.data)
-    return items, not items or page.pagination.current_page >= page.pagination.last_page
+    return items, last_page(items, page.pagination.current_page, page.pagination.last_page)
+
+
+def last_page(items: list[Any], current_page: int, last: int, asked: int = PAGE_SIZE) -> bool:
+    """Whether a page of the listing (``asked`` items asked for) ends the walk: it is empty,
+    or it is short and its ``last_page`` agrees. A full page never does: a listing that says
+    ``last_page`` too soon must not end the walk before ``since`` (a miss is a duplicate)."""
+    return not items or (len(items) < asked and current_page >= last)
 
 
 def find_created(
     ctx: Context,
     model: str,
     input: Any,
-    since: dt.datetime,
+    since: dt.datetime | Window,
     claimed: Container[str] = frozenset(),
 ) -> Op[PredictionResponse | None]:
-    """The prediction a create of ``model`` with ``input`` (as sent) that began at ``since``
-    (minus the skew allowance: the caller's choice) may have made, not in ``claimed`` nor
+    """The prediction a create of ``model`` with ``input`` (as sent) may have made, created
+    at or after ``since`` (the window's start: `window_start`, or a `Window` read as the
+    server's clock is measured), not in ``claimed`` nor
     claimed by this client; it is claimed. None if there is none: creating again is safe.
     Raises `CreateOutcomeUnknownError` when it cannot tell (see `adopt`)."""
     return adopt(ctx, model, input, since, claimed, own=None)
+
+
+class Window:
+    """Where the window of a create's reconcile starts, known once the server's clock is:
+    the first attempt began at ``first`` (seconds since the epoch, this machine's clock)."""
+
+    __slots__ = ("first",)
+
+    def __init__(self, first: float) -> None:
+        self.first = first
+
+    def since(self, ctx: Context) -> dt.datetime:
+        """The start (`window_start`) as measured so far."""
+        return window_start(self.first, ctx.state.server_clock)
+
+    def __repr__(self) -> str:
+        return f"Window(first={self.first!r})"
 
 
 def adopt(
     ctx: Context,
     model: str,
     input: Any,
-    since: dt.datetime,
+    since: dt.datetime | Window,
     claimed: Container[str],
     own: object | None,
     key: str | None = None,
 ) -> Op[PredictionResponse | None]:
     """`find_created`, for the create of ledger token ``own`` (None: no create of this client)
-    sent with idempotency key ``key`` (named in the error, if any).
+    sent with idempotency key ``key`` (named in the error, if any). A `Window` ``since`` is
+    read after each page (its answer's ``Date`` measured the server's clock).
 
     The pages are read newest first until one holds a match (most often the first page: the
     prediction looked for is recent), or reaches back before ``since`` (none: not created),
     at most `MAX_PAGES` (then it cannot tell)."""
+    window = since
     try:
         pages: list[list[Any]] = []
         for number in range(1, MAX_PAGES + 1):
             items, last = yield from listing_page(ctx, model, number)
+            since = window.since(ctx) if isinstance(window, Window) else window
             pages.append(items)
             found = yield from _take(ctx, pages, model, input, since, claimed, own)
             if found is not None:
@@ -306,10 +355,21 @@ def maybe_done(error: SkytellsError) -> bool:
 
 
 def settle_seconds(ctx: Context) -> float:
-    """How long to wait before looking again for a create that timed out and was not found:
-    a server slower than the client's timeout may still be making it. As long as the timeout
-    again, at most `SETTLE_MAX`."""
-    return min(ctx.config.timeout_ms / 1000, SETTLE_MAX)
+    """How long to wait before looking again for a create of unknown outcome not found: a
+    server slower than the client may still be making it, a listing may show it late. As long
+    as the timeout again, at least `SETTLE_MIN`, at most `SETTLE_MAX`."""
+    return max(SETTLE_MIN, min(ctx.config.timeout_ms / 1000, SETTLE_MAX))
+
+
+def settle_pause(started: Iterable[float | None], wall: float, ctx: Context) -> float:
+    """How long a reconcile of creates begun at ``started`` (seconds since the epoch, this
+    machine's clock; None: unknown) waits, at ``wall``, before it reads the listing: until the
+    newest of them is `settle_seconds` old (a batch resumed right after a kill), at most that."""
+    pause = settle_seconds(ctx)
+    newest = max((when for when in started if when is not None), default=None)
+    if newest is None:
+        return 0.0
+    return min(pause, max(0.0, newest + pause - wall))
 
 
 def inconclusive(reason: str, cause: SkytellsError | None = None) -> CreateOutcomeUnknownError:
@@ -325,7 +385,19 @@ def inconclusive(reason: str, cause: SkytellsError | None = None) -> CreateOutco
     )
 
 
-def window_start(wall: float) -> dt.datetime:
-    """``since`` for a create whose first attempt began at ``wall`` (seconds since the epoch):
-    that instant minus `SKEW_ALLOWANCE`, aware (UTC)."""
-    return dt.datetime.fromtimestamp(wall, dt.timezone.utc) - SKEW_ALLOWANCE
+def window_start(wall: float, clock: ServerClock | None = None) -> dt.datetime:
+    """``since`` for a create whose first attempt began at ``wall`` (seconds since the epoch,
+    this machine's clock), aware (UTC): that instant on the server's clock (``wall`` plus the
+    lower bound of the offset ``clock`` measured) minus `MARGIN`; minus `SKEW_ALLOWANCE`
+    instead when nothing measured it."""
+    first = dt.datetime.fromtimestamp(wall, dt.timezone.utc)
+    lower = None if clock is None else clock.lower()
+    if lower is None:
+        return first - SKEW_ALLOWANCE
+    return first + dt.timedelta(seconds=lower) - MARGIN
+
+
+def first_attempt(wall: float) -> dt.datetime:
+    """The instant ``wall`` (seconds since the epoch, this machine's clock), aware (UTC): what
+    ``create_prediction(since=...)`` is given for a create sent before."""
+    return dt.datetime.fromtimestamp(wall, dt.timezone.utc)

@@ -24,7 +24,7 @@ from .._types import PredictionResponse
 from .context import Context
 from .predictions import create_prediction, encode_inputs, held_create_ms
 from .protocol import Instant, Now, Op, Sleep
-from .reconcile import reconcilable, window_start
+from .reconcile import first_attempt, reconcilable
 from .retry import retry_after_seconds
 from .waiting import wait_for
 
@@ -100,7 +100,7 @@ def held_create(ctx: Context, body: dict[str, Any], key: str) -> Op[PredictionRe
     """
     budget_ms = held_create_ms(ctx)
     first: Instant = yield Now()
-    since = window_start(first.wall)  # one window for every send of this create
+    since = first_attempt(first.wall)  # one window for every send of this create
     resolve_by = first.monotonic + budget_ms / 1000
     asked = 0
     sent_again = 0
