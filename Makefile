@@ -30,8 +30,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Four workers on two cores: the suite mostly waits (real sockets, scaled emulator time, child
+# processes), so four overlap those waits: measured on 2 cores, 5 min 25 s with -n 2, 3 min 27 s
+# with -n 4, CPU time the same.
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 4 --dist loadgroup -q
 
 test: lint typecheck pytest
 
