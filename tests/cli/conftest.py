@@ -6,22 +6,18 @@ that another test, or a developer, is running.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import re
-import select
-import struct
 import subprocess
 import sys
-import termios
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.pty_session import run_in_pty
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 SKYTELLS = str(Path(sys.executable).with_name("skytells"))
@@ -87,35 +83,8 @@ def run_in_terminal(
 ) -> Result:
     """``skytells ARGV`` in a pseudo-terminal ``columns`` wide (stdin, stdout, stderr on it);
     ``out`` is its output without CSI sequences and with CRLF made LF, ``raw`` as it came."""
-    main_fd, child_fd = os.openpty()
-    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-    process = subprocess.Popen(
-        [SKYTELLS, *argv], env=env, cwd=cwd, stdin=child_fd, stdout=child_fd, stderr=child_fd
-    )
-    os.close(child_fd)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([main_fd], [], [], 1.0)
-            if not ready:
-                if process.poll() is not None:
-                    break
-                continue
-            try:
-                data = os.read(main_fd, 65536)
-            except OSError as exc:  # EIO: the terminal's other side closed
-                if exc.errno != errno.EIO:
-                    raise
-                break
-            if not data:
-                break
-            chunks.append(data)
-        code = process.wait(timeout=30)
-    finally:
-        process.kill()
-        os.close(main_fd)
-    raw = b"".join(chunks).decode("utf-8", "replace")
+    code, output = run_in_pty([SKYTELLS, *argv], env, columns=columns, cwd=cwd)
+    raw = output.decode("utf-8", "replace")
     text = ANSI.sub("", raw).replace("\r\n", "\n")
     return Result(code, text, "", raw)
 

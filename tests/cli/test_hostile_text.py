@@ -10,18 +10,16 @@ characters made visible (``\\x1b``), and markup-like text is printed as is, with
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import select
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.pty_session import run_in_pty
 from tests.scripted_server import Reply, ScriptedServer
 
 EVIL = (
@@ -127,34 +125,8 @@ def _run_in_pipe(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
 
 
 def _run_in_pty(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
-    main_fd, child_fd = os.openpty()
-    process = subprocess.Popen(
-        [*COMMAND, *argv], env=env, stdin=child_fd, stdout=child_fd, stderr=child_fd
-    )
-    os.close(child_fd)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([main_fd], [], [], 1.0)
-            if not ready:
-                if process.poll() is not None:
-                    break
-                continue
-            try:
-                data = os.read(main_fd, 65536)
-            except OSError as exc:  # EIO: the terminal's other side closed
-                if exc.errno != errno.EIO:
-                    raise
-                break
-            if not data:
-                break
-            chunks.append(data)
-        code = process.wait(timeout=30)
-    finally:
-        process.kill()
-        os.close(main_fd)
-    return code, b"".join(chunks).decode("utf-8", "replace")
+    code, output = run_in_pty([*COMMAND, *argv], env, timeout=60)
+    return code, output.decode("utf-8", "replace")
 
 
 @pytest.mark.parametrize("terminal", ["pipe", "pty"])

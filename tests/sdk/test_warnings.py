@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import errno
 import os
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.pty_session import run_in_pty
 
 CODE = (
     "from skytells import SkytellsClient\n"
@@ -62,40 +61,10 @@ def test_a_warning_from_any_entry_point(entry: str, tmp_path: Path) -> None:
 
 
 def test_a_warning_at_the_interactive_prompt() -> None:
-    main_fd, child_fd = os.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-q", "-i"],
-        stdin=child_fd,
-        stdout=child_fd,
-        stderr=child_fd,
-        env={**_env(), "TERM": "dumb"},
-    )
-    os.close(child_fd)
-    seen = b""
-    try:
-        for line in CODE.splitlines():
-            os.write(main_fd, line.encode() + b"\n")
-        os.write(main_fd, b"exit()\n")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([main_fd], [], [], 1.0)
-            if not ready:
-                if process.poll() is not None:
-                    break
-                continue
-            try:
-                data = os.read(main_fd, 65536)
-            except OSError as exc:
-                if exc.errno != errno.EIO:
-                    raise
-                break
-            if not data:
-                break
-            seen += data
-        assert process.wait(timeout=30) == 0
-    finally:
-        process.kill()
-        os.close(main_fd)
+    typed = [line.encode() + b"\n" for line in CODE.splitlines()] + [b"exit()\n"]
+    env = {**_env(), "TERM": "dumb"}
+    code, seen = run_in_pty([sys.executable, "-q", "-i"], env, typed=typed, timeout=60)
+    assert code == 0
     text = seen.decode("utf-8", "replace")
     assert WARNING in text and "built" in text
     assert "Traceback" not in text and "ImportError" not in text
