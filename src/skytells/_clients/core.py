@@ -95,12 +95,7 @@ class ClientCore:
         file_encoder: FileEncoder | None = None,
     ) -> Op[PredictionResponse]:
         """``predictions.create()``: a background create (``await: false``)."""
-        return predictions.create_prediction(
-            self.with_encoder(file_encoder),
-            payload,
-            background=True,
-            idempotency_key=idempotency_key,
-        )
+        return self._create(payload, idempotency_key, file_encoder, background=True)
 
     def predict(
         self,
@@ -109,10 +104,20 @@ class ClientCore:
         file_encoder: FileEncoder | None = None,
     ) -> Op[PredictionResponse]:
         """``predict()``: a create sent exactly as given (local files encoded)."""
+        return self._create(payload, idempotency_key, file_encoder, background=False)
+
+    def _create(
+        self,
+        payload: Mapping[str, Any] | PredictionRequest,
+        idempotency_key: str | None,
+        file_encoder: FileEncoder | None,
+        *,
+        background: bool,
+    ) -> Op[PredictionResponse]:
         return predictions.create_prediction(
             self.with_encoder(file_encoder),
             payload,
-            background=False,
+            background=background,
             idempotency_key=idempotency_key,
         )
 
